@@ -1,0 +1,49 @@
+# Every target a user or Jenkins runs. Setup is implicit: .venv is created or refreshed when the lock changes.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# the venv's tools first, so pre-commit's `system` hooks use the locked ruff
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/offline.tfrc
+PYTEST_ARGS ?=
+
+.PHONY: help setup lint test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.synced: pyproject.toml uv.lock scripts/setup.sh
+	@scripts/setup.sh
+
+setup: $(VENV)/.synced ## Create .venv from uv.lock (fast when nothing changed)
+
+lint: setup ## pre-commit on every tracked file: ruff, terraform fmt, checkov, secrets, syntax, whitespace
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+test: lint ## Lint, then every test (unit, integration on the real local stack, e2e)
+	$(BIN)/mlops infra check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup ## Unit tests only
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+test-integration: setup ## Integration tests only (starts its own local stack)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: setup ## End-to-end tests only
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+demo: setup ## The main job on the local stack
+	$(BIN)/mlops demo
+
+stack-up: setup ## Start the local stack (moto + MLflow) and write .mlops/stack.env
+	$(BIN)/mlops stack up
+
+stack-down: setup ## Stop the local stack
+	$(BIN)/mlops stack down
+
+stack-status: setup ## Show what the local stack runs and whether it answers
+	$(BIN)/mlops stack status
+
+clean: stack-down ## Stop the stack and remove local state (.mlops) and caches
+	rm -rf .mlops .pytest_cache .ruff_cache

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create or update .venv in the repo root from the committed uv.lock. Idempotent; the Makefile only calls it
+# when pyproject.toml or uv.lock is newer than the last successful sync.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION="0.13.9"
+if command -v uv >/dev/null 2>&1; then
+  UV=(uv)
+elif python3 -m uv --version >/dev/null 2>&1; then
+  UV=(python3 -m uv)
+else
+  echo "setup: installing uv ${UV_VERSION} with pip" >&2
+  python3 -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+  UV=(python3 -m uv)
+fi
+
+# --frozen: install exactly what uv.lock says; a lock out of date with pyproject.toml is an error to fix in Git
+"${UV[@]}" sync --frozen --quiet
+touch .venv/.synced

@@ -1,0 +1,54 @@
+"""The `mlops` command. Subcommand groups live beside the code they drive and are imported only when used,
+so `mlops --help` stays fast and one broken optional dependency cannot take the whole CLI down."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from services.common.settings import SettingsError, get_settings
+
+# name -> ("module:attribute", one-line help shown by `mlops --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "stack": ("services.common.stack_cli:stack", "Start, stop and inspect the local stack (moto + MLflow)."),
+    "demo": ("services.common.demo:demo", "Run the main job on the local stack."),
+    "infra": ("services.infra.cli:infra", "Terraform: check, plan, apply and destroy the environments."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="r5-mlops")
+def cli() -> None:
+    """r5-mlops: run machine-learning models in production on AWS, or on the local stack."""
+
+
+def main() -> None:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    from services.common.logging import configure_logging
+    from services.common.stack import load_stack_env
+
+    configure_logging(settings.log_level)
+    load_stack_env(settings)
+    cli(prog_name="mlops")

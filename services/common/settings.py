@@ -1,0 +1,69 @@
+"""The one settings object. Every value comes from an `MLOPS_`-prefixed environment variable.
+
+Nothing here is read at import time: call `get_settings()` where a value is needed.
+AWS and MLflow endpoints are not MLOps settings: boto3 honours `AWS_ENDPOINT_URL` and MLflow
+`MLFLOW_TRACKING_URI`; when they are unset the code talks to real AWS and MLflow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A settings value has the wrong type or range; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
+
+    # where the local stack keeps PIDs, logs, its SQLite database and its env file
+    state_dir: Path = Field(Path(".mlops"), description="Directory for local stack state")
+    region: str = Field("us-east-1", description="AWS region")
+
+    # buckets and keys the services expect (created by the local stack, by Terraform on AWS)
+    data_bucket: str = Field("mlops-data", description="DVC remote bucket")
+    artifact_bucket: str = Field("mlops-artifacts", description="MLflow artifact bucket")
+    capture_bucket: str = Field("mlops-capture", description="Inference capture bucket")
+    kms_key_alias: str = Field("alias/mlops", description="Customer-managed KMS key alias")
+    metrics_namespace: str = Field("MLOps", description="CloudWatch metrics namespace")
+
+    # models
+    model_name: str = Field("demo-model", description="Default registered model name")
+    champion_alias: str = Field("champion", description="Registry alias that serving follows")
+
+    # local stack ports: 0 picks a free loopback port
+    stack_host: str = Field("127.0.0.1", description="Loopback address the local stack binds")
+    moto_port: int = Field(0, ge=0, le=65535, description="moto server port (0 = free port)")
+    mlflow_port: int = Field(0, ge=0, le=65535, description="MLflow server port (0 = free port)")
+    stack_start_timeout_seconds: float = Field(90.0, gt=0, description="How long a server may take to answer")
+
+    # serving
+    serve_host: str = Field("127.0.0.1", description="Serving bind address")
+    serve_port: int = Field(8080, ge=1, le=65535, description="Serving port")
+
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
+
+    @property
+    def stack_env_file(self) -> Path:
+        return self.state_dir / "stack.env"
+
+
+def _describe(error: dict) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else "?"
+    variable = f"MLOPS_{field.upper()}"
+    value = os.environ.get(variable, "")
+    return f"{variable}={value!r}: {error['msg']}"
+
+
+def get_settings(**overrides) -> Settings:
+    """Build settings from the environment, turning a validation failure into a message per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
