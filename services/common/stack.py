@@ -1,12 +1,13 @@
 """The local stack: a moto server standing in for AWS and a real MLflow server, on loopback.
 
-`LocalStack(settings).up()` starts both in the background (PIDs and logs under the state dir), creates the KMS
-key and the buckets the rest of the code expects, and writes the endpoints to one env file. `down()` stops only
-the processes whose PID files it wrote (matched by PID *and* start time, so a recycled PID is never killed).
+`LocalStack(settings).up()` starts both in the background (PIDs and logs under the state dir), creates the
+KMS key and the buckets the rest of the code expects, and writes the endpoints to one env file. `down()` stops
+only the processes whose PID files it wrote (matched by PID *and* start time, so a recycled PID is never killed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -275,10 +276,8 @@ def _stop_group(pid: int, timeout: float = 15.0) -> None:
     os.killpg(pgid, signal.SIGTERM)
     _, alive = psutil.wait_procs(group, timeout=timeout)
     for proc in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def _pgid(proc: psutil.Process) -> int | None:
@@ -289,7 +288,7 @@ def _pgid(proc: psutil.Process) -> int | None:
 
 
 def provision_aws(settings: Settings, aws_env: dict[str, str]) -> str:
-    """Create (idempotently) the KMS key and the buckets, with default encryption by that key. Returns the key ARN."""
+    """Create (idempotently) the KMS key and the buckets, encrypted by default with that key; return its ARN."""
     import boto3  # imported here: boto3 is slow to import and `mlops --help` should stay fast
 
     session = boto3.session.Session(
@@ -319,7 +318,10 @@ def provision_aws(settings: Settings, aws_env: dict[str, str]) -> str:
             ServerSideEncryptionConfiguration={
                 "Rules": [
                     {
-                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key_arn,
+                        },
                         "BucketKeyEnabled": True,
                     }
                 ]
