@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     data_bucket: str = Field("mlops-data", description="DVC remote bucket")
     artifact_bucket: str = Field("mlops-artifacts", description="MLflow artifact bucket")
     capture_bucket: str = Field("mlops-capture", description="Inference capture bucket")
+    kms_key_arn: str | None = Field(None, description="Key ARN, written by the local stack or Terraform output")
     kms_key_alias: str = Field("alias/mlops", description="Customer-managed KMS key alias")
     metrics_namespace: str = Field("MLOps", description="CloudWatch metrics namespace")
 
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     stack_host: str = Field("127.0.0.1", description="Loopback address the local stack binds")
     moto_port: int = Field(0, ge=0, le=65535, description="moto server port (0 = free port)")
     mlflow_port: int = Field(0, ge=0, le=65535, description="MLflow server port (0 = free port)")
+    mlflow_backend_store_uri: str | None = Field(
+        None, description="MLflow backend store (e.g. postgresql://...); default SQLite in the state dir"
+    )
     stack_start_timeout_seconds: float = Field(90.0, gt=0, description="How long a server may take to answer")
 
     # serving

@@ -203,9 +203,10 @@ class LocalStack:
         mlflow = self._running_record("mlflow", messages)
         if mlflow is None:
             port = self._choose_port("mlflow", self.settings.mlflow_port)
+            backend = self.settings.mlflow_backend_store_uri or f"sqlite:///{self.dir / 'mlflow.db'}"
             argv = [
                 _venv_executable("mlflow"), "server",
-                "--backend-store-uri", f"sqlite:///{self.dir / 'mlflow.db'}",
+                "--backend-store-uri", backend,
                 "--artifacts-destination", f"s3://{self.settings.artifact_bucket}/mlflow",
                 "--host", self.settings.stack_host, "--port", str(port), "--workers", "1",
             ]  # fmt: skip

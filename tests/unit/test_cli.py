@@ -1,0 +1,40 @@
+import pytest
+from click.testing import CliRunner
+
+from services.cli import COMMANDS, cli
+from tests.conftest import run_mlops
+
+pytestmark = pytest.mark.unit
+
+
+def test_help_lists_every_command_group():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_group_has_help(name):
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_unknown_command_prints_usage_and_exits_2():
+    result = run_mlops("no-such-command")
+    assert result.returncode == 2
+    assert "Usage:" in result.stderr and "No such command 'no-such-command'" in result.stderr
+
+
+def test_bad_flag_prints_usage_and_exits_2():
+    result = run_mlops("stack", "up", "--no-such-flag")
+    assert result.returncode == 2
+    assert "Usage:" in result.stderr and "--no-such-flag" in result.stderr
+
+
+def test_bad_setting_names_the_variable_and_exits_2():
+    result = run_mlops("stack", "status", env={"MLOPS_MOTO_PORT": "abc"})
+    assert result.returncode == 2
+    assert "MLOPS_MOTO_PORT='abc'" in result.stderr
+    assert "Traceback" not in result.stderr

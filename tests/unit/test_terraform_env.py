@@ -1,0 +1,24 @@
+import pytest
+
+from services.infra.terraform import CLI_CONFIG, TerraformUnavailable, mirror_path, terraform_env
+
+pytestmark = pytest.mark.unit
+
+
+def test_offline_config_points_terraform_at_the_mirror():
+    env = terraform_env()
+    assert env["TF_CLI_CONFIG_FILE"] == str(CLI_CONFIG)
+    assert (mirror_path() / "registry.terraform.io/hashicorp/aws").is_dir()
+
+
+def test_missing_mirror_is_a_clear_error(tmp_path):
+    config = tmp_path / "offline.tfrc"
+    config.write_text(CLI_CONFIG.read_text().replace("/opt/tf-plugins", str(tmp_path / "nowhere")))
+    with pytest.raises(TerraformUnavailable, match=r"provider mirror .*nowhere.* is missing"):
+        terraform_env(config)
+
+
+def test_missing_terraform_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TerraformUnavailable, match="terraform is not on PATH"):
+        terraform_env()
