@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/offline.tfrc
 PYTEST_ARGS ?=
 
-.PHONY: help setup lint test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean
+.PHONY: help setup system-deps lint test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -17,10 +17,13 @@ $(VENV)/.synced: pyproject.toml uv.lock scripts/setup.sh
 
 setup: $(VENV)/.synced ## Create .venv from uv.lock (fast when nothing changed)
 
+system-deps: ## Debian packages the tests need (prometheus, chromium, wrk, ...), installed when missing
+	@scripts/system-deps.sh
+
 lint: setup ## pre-commit on every tracked file: ruff, terraform fmt, checkov, secrets, syntax, whitespace
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
-test: lint ## Lint, then every test (unit, integration on the real local stack, e2e)
+test: lint system-deps ## Lint, then every test (unit, integration on the real local stack, e2e)
 	$(BIN)/mlops infra check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
