@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     # serving
     serve_host: str = Field("127.0.0.1", description="Serving bind address")
     serve_port: int = Field(8080, ge=1, le=65535, description="Serving port")
+    # serving (services/serving): batching, limits, reload, auth, CORS, capture
+    serve_workers: int = Field(1, ge=1, le=64, description="Serving worker processes")
+    serve_max_batch_rows: int = Field(256, ge=1, description="Most rows merged into one predict call")
+    serve_max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
+    serve_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body (413 above)")
+    serve_reload_interval_seconds: float = Field(30.0, ge=0, description="Registry alias poll period (0 = off)")
+    serve_api_keys: SecretStr | None = Field(None, description="Comma-separated API keys for serving")
+    serve_api_keys_file: Path | None = Field(None, description="File with one API key per line (mounted secret)")
+    serve_auth_required: bool = Field(True, description="Refuse to start without API keys (false = open server)")
+    serve_cors_origins: str = Field("", description="Comma-separated allowed CORS origins (empty = CORS off)")
+    serve_access_log: bool = Field(True, description="One JSON access-log line per request")
+    serve_capture_sample_rate: float = Field(0.0, ge=0, le=1, description="Share of requests captured to S3")
+    serve_capture_redact: str = Field("", description="Comma-separated input fields nulled in captured rows")
+    serve_capture_flush_seconds: float = Field(60.0, gt=0, description="Longest captured rows wait before upload")
+    serve_graceful_timeout_seconds: float = Field(30.0, gt=0, description="SIGTERM: time allowed for in-flight work")
 
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
 
