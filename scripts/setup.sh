@@ -15,6 +15,7 @@ else
   UV=(python3 -m uv)
 fi
 
-# --frozen: install exactly what uv.lock says; a lock out of date with pyproject.toml is an error to fix in Git
-"${UV[@]}" sync --frozen --quiet
+# --frozen: install exactly what uv.lock says; a lock out of date with pyproject.toml is an error to fix in Git.
+# --compile-bytecode: servers the tests start (mlflow, moto) import much faster on their first run
+"${UV[@]}" sync --frozen --quiet --compile-bytecode
 touch .venv/.synced

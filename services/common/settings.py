@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     mlflow_backend_store_uri: str | None = Field(
         None, description="MLflow backend store (e.g. postgresql://...); default SQLite in the state dir"
     )
-    stack_start_timeout_seconds: float = Field(90.0, gt=0, description="How long a server may take to answer")
+    stack_start_timeout_seconds: float = Field(180.0, gt=0, description="How long a server may take to answer")
 
     # serving
     serve_host: str = Field("127.0.0.1", description="Serving bind address")
