@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("services.common.stack_cli:stack", "Start, stop and inspect the local stack (moto + MLflow)."),
     "demo": ("services.common.demo:demo", "Run the main job on the local stack."),
     "infra": ("services.infra.cli:infra", "Terraform: check, plan, apply and destroy the environments."),
+    "drift": ("services.drift.cli:drift", "Data and model drift: profile, check, scheduled run, metrics exporter."),
 }
 
 

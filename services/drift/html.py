@@ -1,0 +1,127 @@
+"""A self-contained HTML drift report: summary, a table of every column, one inline-SVG bar chart per column.
+
+Only aggregated shares (about 20 bins or the top 20 categories per column) are embedded, never raw rows; at most
+`MAX_PLOTS` columns get a chart (drifted first), so the file stays small whatever the data size (~3 KB/chart).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+MAX_PLOTS = 200
+WIDTH, HEIGHT, PAD = 640, 180, 28
+COLOURS = {"reference": "#4c78a8", "current": "#f58518"}
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return escape(str(value))
+
+
+def bar_chart(plot: dict, title: str) -> str:
+    """Grouped bars of reference and current shares per bin/category, as one inline SVG."""
+    labels = plot["labels"]
+    bins = max(len(labels), 1)
+    top = max([*plot["reference"], *plot["current"], 1e-9])
+    slot = (WIDTH - 2 * PAD) / bins
+    bar = max(slot / 2 - 1, 0.5)
+    parts = [
+        f'<svg class="plot" role="img" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT + 40}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT + 40}"><title>{escape(title)}</title>',
+        f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#999"/>',
+    ]
+    for i, label in enumerate(labels):
+        for j, side in enumerate(("reference", "current")):
+            share = plot[side][i]
+            h = (HEIGHT - PAD) * share / top
+            x = PAD + i * slot + j * (bar + 1)
+            parts.append(
+                f'<rect class="{side}" x="{x:.1f}" y="{HEIGHT - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                f'fill="{COLOURS[side]}"><title>{escape(label)} {side}: {share:.3%}</title></rect>'
+            )
+        if bins <= 24:
+            x = PAD + i * slot + slot / 2
+            parts.append(
+                f'<text x="{x:.1f}" y="{HEIGHT + 12}" font-size="8" text-anchor="end" '
+                f'transform="rotate(-35 {x:.1f} {HEIGHT + 12})">{escape(label[:14])}</text>'
+            )
+    parts.append(
+        f'<text x="{PAD}" y="14" font-size="11" fill="{COLOURS["reference"]}">■ reference</text>'
+        f'<text x="{PAD + 90}" y="14" font-size="11" fill="{COLOURS["current"]}">■ current</text></svg>'
+    )
+    return "".join(parts)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+tr.drift td{background:#fde2e1}tr.skipped td{color:#888}
+.verdict{font-size:1.3em;padding:.5em 1em;display:inline-block;border-radius:4px}
+.verdict.drift{background:#d62728;color:#fff}.verdict.ok{background:#2ca02c;color:#fff}
+section.column{margin:1.5em 0;border-top:1px solid #eee}
+"""
+
+
+def render_html(report: dict) -> str:
+    summary = report["summary"]
+    columns = report["columns"]
+    drift = report["dataset_drift"]
+    rows = []
+    for name, col in columns.items():
+        css = "drift" if col["drift"] else col["status"]
+        rows.append(
+            f'<tr class="{css}"><td><a href="#col-{escape(name)}">{escape(name)}</a></td><td>{_fmt(col["kind"])}</td>'
+            f"<td>{_fmt(col['status'])}</td><td>{_fmt(col['drift'])}</td><td>{_fmt(col['method'])}</td>"
+            f"<td>{_fmt(col['statistic'])}</td><td>{_fmt(col['threshold'])}</td><td>{_fmt(col['p_value'])}</td>"
+            f"<td>{_fmt(col.get('reason'))}</td></tr>"
+        )
+    plotted = sorted((n for n, c in columns.items() if c.get("plot")), key=lambda n: not columns[n]["drift"])
+    sections = []
+    for name in plotted[:MAX_PLOTS]:
+        col = columns[name]
+        tests = ", ".join(
+            f"{t}: {_fmt(v['statistic'])} (p={_fmt(v['p_adjusted'], 2)})" for t, v in col["tests"].items()
+        )
+        sections.append(
+            f'<section class="column" id="col-{escape(name)}"><h3>{escape(name)} '
+            f"{'— drift' if col['drift'] else ''}</h3><p>{escape(tests)}</p>{bar_chart(col['plot'], name)}</section>"
+        )
+    if len(plotted) > MAX_PLOTS:
+        sections.append(f"<p>{len(plotted) - MAX_PLOTS} more columns are in the table but not plotted.</p>")
+    model = report.get("model") or {}
+    perf = model.get("performance")
+    perf_html = ""
+    if perf and perf.get("status") == "tested":
+        items = "".join(
+            f"<tr><td>{escape(k)}</td><td>{_fmt(v['reference'])}</td><td>{_fmt(v['current'])}</td>"
+            f"<td>{_fmt(v['drift'])}</td></tr>"
+            for k, v in perf["metrics"].items()
+        )
+        perf_html = f'<h2>Model performance</h2><table id="performance"><tr><th>metric</th><th>reference</th>' \
+                    f"<th>current</th><th>drift</th></tr>{items}</table>"  # fmt: skip
+    prediction = model.get("prediction_drift")
+    pred_html = (
+        f'<p id="prediction-drift">Prediction drift: {_fmt(prediction["drift"])} ({_fmt(prediction["method"])} '
+        f"{_fmt(prediction['statistic'])})</p>"
+        if prediction
+        else ""
+    )
+    title = f"Drift report{' — ' + summary['model_name'] if summary.get('model_name') else ''}"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
+        f'<p id="verdict" class="verdict {"drift" if drift else "ok"}">'
+        f"{'Dataset drift detected' if drift else 'No dataset drift'}</p>"
+        f'<p id="drift-share">Drift share: {report["drift_share"]:.1%} of {summary["tested_columns"]} tested columns '
+        f"(threshold {summary['drift_share_threshold']:.0%}); reference rows {summary['reference_rows']}, "
+        f"current rows {summary['current_rows']}; checked {escape(summary['checked_at'])}.</p>"
+        f"{pred_html}{perf_html}"
+        f'<h2>Columns</h2><table id="columns"><tr><th>column</th><th>kind</th><th>status</th><th>drift</th>'
+        f"<th>method</th><th>statistic</th><th>threshold</th><th>p (BH)</th><th>reason</th></tr>{''.join(rows)}"
+        f"</table><h2>Distributions</h2>{''.join(sections)}</body></html>"
+    )
