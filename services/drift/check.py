@@ -122,8 +122,7 @@ def run_check(
         if reason:
             per_column[name] = _skip(ref.kind, reason)
             continue
-        per_column[name] = {"tests": tests, "kind": ref.kind, "plot": _plot_data(ref, cur),
-                            **_summary_stats(ref, cur)}  # fmt: skip
+        per_column[name] = {"tests": tests, "kind": ref.kind, **_summary_stats(ref, cur), "plot": _plot_data(ref, cur)}
         all_tests.extend(tests)
 
     for test, adjusted in zip(all_tests, stats.benjamini_hochberg([t.p_value for t in all_tests]), strict=True):
@@ -135,6 +134,8 @@ def run_check(
         if tests is None:
             continue
         primary = next((t for t in tests if t.drift), tests[0])
+        details = dict(entry)
+        entry.clear()  # the contract's keys first, details after
         entry.update(
             drift=any(t.drift for t in tests),
             method=primary.test,
@@ -144,6 +145,7 @@ def run_check(
             status="tested",
             tests={t.test: {"statistic": t.statistic, "p_value": t.p_value, "p_adjusted": t.p_adjusted,
                             "threshold": t.threshold, "drift": t.drift, **(t.detail or {})} for t in tests},
+            **details,
         )  # fmt: skip
 
     prediction = per_column.pop(profile.prediction, None) if profile.prediction else None

@@ -20,6 +20,24 @@ DRIFT_EXIT_CODE = 3
 path_type = click.Path(dir_okay=False, path_type=Path)
 
 
+def _data_file(ctx, param, value: Path | None) -> Path | None:
+    """A data file argument must exist and be Parquet or CSV (a usage error otherwise: exit 2)."""
+    from services.drift.data import DataError, file_format
+
+    if value is None:
+        return None
+    try:
+        file_format(value)
+    except DataError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not value.is_file():
+        raise click.BadParameter(f"{value}: no such file")
+    return value
+
+
+data_file = {"type": path_type, "callback": _data_file}
+
+
 def _fail(exc: Exception):
     raise click.ClickException(str(exc)) from None
 
@@ -30,7 +48,7 @@ def drift() -> None:
 
 
 @drift.command()
-@click.option("--reference", required=True, type=path_type, help="Training data (.parquet or .csv).")
+@click.option("--reference", required=True, **data_file, help="Training data (.parquet or .csv).")
 @click.option("--out", required=True, type=path_type, help="Where to write the profile JSON.")
 @click.option("--target", help="Label column (enables performance drift).")
 @click.option("--prediction", help="Model output column (enables prediction drift).")
@@ -140,9 +158,9 @@ def _matching_columns(profile, columns, source):
 
 
 @drift.command()
-@click.option("--reference", type=path_type, help="Raw reference data (a profile is built on the fly).")
+@click.option("--reference", **data_file, help="Raw reference data (a profile is built on the fly).")
 @click.option("--profile", "profile_path", type=path_type, help="A stored reference profile (JSON).")
-@click.option("--current", required=True, type=path_type, help="Current data (.parquet or .csv).")
+@click.option("--current", required=True, **data_file, help="Current data (.parquet or .csv).")
 @click.option("--model", help="Model name: must match the profile's, labels the metrics.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes for Parquet (default: every core).")
 @check_options
@@ -190,12 +208,15 @@ def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric
 
     if (window is None) == (rows is None):
         raise click.UsageError("give exactly one of --window and --rows")
+    try:
+        span = parse_window(window) if window else None
+    except DataError as exc:
+        raise click.BadParameter(str(exc), param_hint="--window") from None
     settings = get_settings()
     config = _config(alpha, drift_share, numeric_method, categorical_method, importance)
     s3 = boto3.client("s3", region_name=settings.region)
     end = dt.datetime.now(dt.UTC)
     try:
-        span = parse_window(window) if window else None
         if profile_path:
             ref, version = ReferenceProfile.load(profile_path), None
         else:
