@@ -16,6 +16,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("services.common.demo:demo", "Run the main job on the local stack."),
     "infra": ("services.infra.cli:infra", "Terraform: check, plan, apply and destroy the environments."),
     "drift": ("services.drift.cli:drift", "Data and model drift: profile, check, scheduled run, metrics exporter."),
+    "serve": ("services.serving.cli:serve", "Serve an MLflow model over HTTP (MLflow-compatible, V2, metrics)."),
+    "pipeline": ("pipelines.cli:pipeline", "Model project stages (prepare, train, evaluate) and register/run."),
+    "promote": ("pipelines.cli:promote", "Make a model version the champion (audited)."),
+    "rollback": ("pipelines.cli:rollback", "Give the champion alias back to the previous version (audited)."),
+    "lineage": ("pipelines.cli:lineage", "Which data, code, params, metrics and gate decision made a model."),
+    "reproduce": ("pipelines.cli:reproduce", "Retrain a model version from its commit and data; compare metrics."),
+    "retrain": ("services.retraining.cli:retrain", "Retraining: one-shot run, or the scheduled/drift-triggered service."),
 }
 
 

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     serve_host: str = Field("127.0.0.1", description="Serving bind address")
     serve_port: int = Field(8080, ge=1, le=65535, description="Serving port")
     # serving (services/serving): batching, limits, reload, auth, CORS, capture
+    serve_model_uri: str | None = Field(None, description="Model to serve (models:/name@alias, models:/name/3, path)")
     serve_workers: int = Field(1, ge=1, le=64, description="Serving worker processes")
     serve_max_batch_rows: int = Field(256, ge=1, description="Most rows merged into one predict call")
     serve_max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
@@ -64,6 +65,15 @@ class Settings(BaseSettings):
     serve_capture_redact: str = Field("", description="Comma-separated input fields nulled in captured rows")
     serve_capture_flush_seconds: float = Field(60.0, gt=0, description="Longest captured rows wait before upload")
     serve_graceful_timeout_seconds: float = Field(30.0, gt=0, description="SIGTERM: time allowed for in-flight work")
+
+    # pipelines and retraining (pipelines/, services/retraining)
+    actor: str | None = Field(None, description="Who promotes/rolls back, for the audit record (default: login user)")
+    retrain_config: Path | None = Field(None, description="YAML listing the models the retraining service handles")
+    retrain_max_attempts: int = Field(3, ge=1, le=20, description="Tries per retrain on transient errors")
+    retrain_backoff_seconds: float = Field(5.0, ge=0, description="First retry delay; doubles per attempt")
+    retrain_poll_seconds: float = Field(30.0, gt=0, description="How often `mlops retrain serve` looks for work")
+    retrain_metrics_host: str = Field("127.0.0.1", description="Bind address of the retraining metrics endpoint")
+    retrain_metrics_port: int = Field(9108, ge=0, le=65535, description="Retraining metrics port (0 = off)")
 
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
 

@@ -1,0 +1,1 @@
+"""Model serving: `mlops serve` (see README.md)."""

@@ -1,0 +1,271 @@
+"""Request bodies -> validated rows, checked against the model signature.
+
+The fast path covers column-based signatures of scalar types (what tabular models log): every accepted request
+becomes a list of rows in signature order, so concurrent requests can be concatenated into one predict call. A bad
+body raises `ClientError` naming the field; the payload itself is never quoted back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+NUMPY_TYPES = {
+    "double": np.float64,
+    "float": np.float32,
+    "long": np.int64,
+    "integer": np.int32,
+    "boolean": np.bool_,
+    "string": object,
+}
+
+
+class ClientError(Exception):
+    """A client mistake: answered with `status` and a JSON body {"error": message, "field": field}."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+    def body(self) -> dict:
+        return {"error": self.message, "field": self.field} if self.field else {"error": self.message}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # MLflow type name: double, float, long, integer, boolean, string
+    required: bool
+
+
+class TabularSchema:
+    """A column-based MLflow input schema of scalar types, with fast row validation."""
+
+    def __init__(self, columns: list[Column]):
+        self.columns = columns
+        self.names = [c.name for c in columns]
+        self.index = {c.name: i for i, c in enumerate(columns)}
+        self.all_floating = all(c.kind in ("double", "float") for c in columns)
+
+    @classmethod
+    def from_mlflow(cls, schema) -> TabularSchema | None:
+        """None when the model has no signature or one this fast path does not cover (tensors, arrays, objects)."""
+        if schema is None or not schema.has_input_names() or schema.is_tensor_spec():
+            return None
+        columns = []
+        for spec in schema.inputs:
+            kind = getattr(getattr(spec, "type", None), "name", None)
+            if kind not in NUMPY_TYPES:
+                return None
+            columns.append(Column(spec.name, kind, bool(getattr(spec, "required", True))))
+        return cls(columns)
+
+    # ---- values ----------------------------------------------------------------------------------------
+    def check_value(self, value, j: int, row: int, where: str):
+        """Return `value` converted for column j, or raise 422 naming the column and row."""
+        col = self.columns[j]
+        field = f"{where}[{row}].{col.name}"
+        if value is None:
+            if col.required:
+                raise ClientError(422, f"column '{col.name}' is required but row {row} has no value", field)
+            return float("nan") if col.kind in ("double", "float") else None
+        kind = col.kind
+        if kind in ("double", "float"):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        elif kind in ("long", "integer"):
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+        elif kind == "boolean":
+            if isinstance(value, bool):
+                return value
+        elif isinstance(value, str):
+            return value
+        raise ClientError(422, f"column '{col.name}' expects {kind}, row {row} has {type(value).__name__}", field)
+
+    def check_rows(self, rows: list[list], where: str) -> list[list]:
+        """Validate rows already in signature order. Numeric-only schemas are checked in one numpy pass."""
+        if not rows:
+            raise ClientError(422, f"'{where}' has no rows", where)
+        if self.all_floating:
+            try:
+                arr = np.asarray(rows)
+            except ValueError:
+                arr = None  # ragged: fall through to the per-value check, which names the row
+            if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 2 and arr.shape[1] == len(self.columns):
+                return rows
+        width = len(self.columns)
+        checked = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != width:
+                got = len(row) if isinstance(row, list) else type(row).__name__
+                raise ClientError(422, f"row {i} must be a list of {width} values in signature order, got {got}", where)
+            checked.append([self.check_value(v, j, i, where) for j, v in enumerate(row)])
+        return checked
+
+    def _missing(self, present, where: str) -> None:
+        for col in self.columns:
+            if col.required and col.name not in present:
+                raise ClientError(422, f"required column '{col.name}' is missing", f"{where}.{col.name}")
+
+    # ---- layouts ---------------------------------------------------------------------------------------
+    def from_split(self, obj, where: str) -> list[list]:
+        if not isinstance(obj, dict):
+            raise ClientError(422, f"'{where}' must be an object with 'columns' and 'data'", where)
+        columns, data = obj.get("columns"), obj.get("data")
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise ClientError(422, f"'{where}.columns' must be a list of column names", f"{where}.columns")
+        if not isinstance(data, list):
+            raise ClientError(422, f"'{where}.data' must be a list of rows", f"{where}.data")
+        self._missing(columns, where)
+        if columns == self.names:
+            return self.check_rows(data, f"{where}.data")
+        positions = [(self.index[c], k) for k, c in enumerate(columns) if c in self.index]
+        reordered = []
+        for i, row in enumerate(data):
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise ClientError(422, f"row {i} must have {len(columns)} values, one per column", f"{where}.data")
+            out = [None] * len(self.columns)
+            for j, k in positions:
+                out[j] = row[k]
+            reordered.append(out)
+        return self.check_rows(reordered, f"{where}.data")
+
+    def from_records(self, records, where: str) -> list[list]:
+        if not isinstance(records, list) or not records:
+            raise ClientError(422, f"'{where}' must be a non-empty list of objects", where)
+        rows = []
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise ClientError(422, f"'{where}[{i}]' must be an object mapping column to value", f"{where}[{i}]")
+            self._missing(rec, f"{where}[{i}]")
+            rows.append([rec.get(name) for name in self.names])
+        return self.check_rows(rows, where)
+
+    def from_columns(self, obj: dict, where: str) -> list[list]:
+        self._missing(obj, where)
+        lengths = {len(v) if isinstance(v, list) else 1 for k, v in obj.items() if k in self.index}
+        if len(lengths) != 1:
+            raise ClientError(422, f"every column in '{where}' must hold the same number of values", where)
+        n = lengths.pop()
+        cols = [obj.get(name, [None] * n) for name in self.names]
+        cols = [c if isinstance(c, list) else [c] for c in cols]
+        return self.check_rows([list(r) for r in zip(*cols, strict=True)], where)
+
+    def from_tensor_like(self, value, where: str) -> list[list]:
+        """`instances` / `inputs`: records, a column dict, or rows of values in signature order."""
+        if isinstance(value, dict):
+            return self.from_columns(value, where)
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            return self.from_records(value, where)
+        if isinstance(value, list):
+            return self.check_rows(value, where)
+        raise ClientError(422, f"'{where}' must be a list of rows, a list of objects or an object of columns", where)
+
+    def parse_json(self, body: bytes) -> list[list]:
+        payload = decode_json(body)
+        key = format_key(payload)
+        value = payload[key]
+        if key == "dataframe_split":
+            return self.from_split(value, key)
+        if key == "dataframe_records":
+            return self.from_records(value, key)
+        return self.from_tensor_like(value, key)
+
+    def parse_csv(self, body: bytes) -> list[list]:
+        text = decode_text(body)
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if not header:
+            raise ClientError(400, "CSV body is empty; expected a header row naming the columns", "body")
+        self._missing(header, "csv")
+        positions = [(self.index[c], k) for k, c in enumerate(header) if c in self.index]
+        rows = []
+        for i, line in enumerate(reader):
+            if len(line) != len(header):
+                raise ClientError(422, f"CSV row {i} has {len(line)} fields, the header has {len(header)}", "csv")
+            out = [None] * len(self.columns)
+            for j, k in positions:
+                out[j] = _csv_value(line[k], self.columns[j], i)
+            rows.append(out)
+        return self.check_rows(rows, "csv")
+
+    def frame(self, rows: list[list]):
+        """One DataFrame with the signature's column names and dtypes."""
+        import pandas as pd
+
+        if self.all_floating and all(c.kind == "double" for c in self.columns):
+            return pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=self.names)
+        data = {}
+        for j, col in enumerate(self.columns):
+            values = [r[j] for r in rows]
+            dtype = NUMPY_TYPES[col.kind]
+            if None in values and col.kind in ("long", "integer", "boolean"):
+                dtype = object  # optional column with gaps: keep None, as pandas would
+            data[col.name] = np.asarray(values, dtype=dtype)
+        return pd.DataFrame(data, columns=self.names)
+
+    def describe(self) -> list[dict]:
+        return [{"name": c.name, "type": c.kind, "required": c.required} for c in self.columns]
+
+
+def _csv_value(text: str, col: Column, row: int):
+    if text == "":
+        return None
+    try:
+        if col.kind in ("double", "float"):
+            return float(text)
+        if col.kind in ("long", "integer"):
+            return int(text)
+        if col.kind == "boolean":
+            return {"true": True, "false": False, "1": True, "0": False}[text.strip().lower()]
+    except (ValueError, KeyError):
+        raise ClientError(422, f"column '{col.name}' expects {col.kind}, CSV row {row} does not parse", "csv") from None
+    return text
+
+
+def decode_text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ClientError(400, "body is not valid UTF-8", "body") from None
+
+
+def decode_json(body: bytes) -> dict:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ClientError(400, "body is not valid JSON", "body") from None
+    if not isinstance(payload, dict):
+        raise ClientError(400, f"body must be a JSON object with one of the keys {list(FORMATS)}", "body")
+    return payload
+
+
+def format_key(payload: dict) -> str:
+    keys = [k for k in FORMATS if k in payload]
+    if len(keys) != 1:
+        found = "none" if not keys else ", ".join(keys)
+        raise ClientError(400, f"body must have exactly one of the keys {list(FORMATS)} (found {found})", "body")
+    return keys[0]
+
+
+def media_type(content_type: str | None) -> str:
+    """'application/json' or 'text/csv'; anything else (or a charset other than UTF-8) is a 415."""
+    if not content_type:
+        raise ClientError(415, "Content-Type is missing; send application/json or text/csv", "content-type")
+    parts = [p.strip() for p in content_type.split(";")]
+    mime = parts[0].lower()
+    for param in parts[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise ClientError(415, "only the parameter charset=utf-8 is supported in Content-Type", "content-type")
+    if mime not in ("application/json", "text/csv"):
+        raise ClientError(415, f"unsupported Content-Type '{mime[:64]}'; send application/json or text/csv", "content-type")
+    return mime

@@ -1,0 +1,79 @@
+"""Prometheus metrics, safe with several worker processes.
+
+prometheus-client's multiprocess mode keeps each process's values in mmap files under PROMETHEUS_MULTIPROC_DIR and
+sums them at scrape time. The directory must be set before prometheus_client is first imported, so `mlops serve`
+sets it before starting the workers and this module imports prometheus_client only inside functions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+@dataclass
+class Metrics:
+    requests: object
+    latency: object
+    in_flight: object
+    batch_rows: object
+    batch_requests: object
+    predict_latency: object
+    model_info: object
+    reloads: object
+    captured_rows: object
+
+
+@lru_cache(maxsize=1)
+def metrics() -> Metrics:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    return Metrics(
+        requests=Counter("mlops_serving_requests_total", "HTTP requests answered", ["route", "method", "status"]),
+        latency=Histogram(
+            "mlops_serving_request_duration_seconds", "Time from request to response", ["route"], buckets=LATENCY_BUCKETS
+        ),
+        in_flight=Gauge(
+            "mlops_serving_in_flight_requests", "Requests being handled", multiprocess_mode="livesum"
+        ),
+        batch_rows=Histogram("mlops_serving_batch_rows", "Rows per predict call", buckets=BATCH_BUCKETS),
+        batch_requests=Histogram("mlops_serving_batch_requests", "Requests merged per predict call", buckets=BATCH_BUCKETS),
+        predict_latency=Histogram(
+            "mlops_serving_predict_duration_seconds", "Time in the model's predict call", buckets=LATENCY_BUCKETS
+        ),
+        model_info=Gauge(
+            "mlops_serving_model_info",
+            "1 for the model version each live worker serves",
+            ["model_name", "model_version"],
+            multiprocess_mode="livemax",
+        ),
+        reloads=Counter("mlops_serving_model_reloads_total", "Model loads by outcome", ["result"]),
+        captured_rows=Counter("mlops_serving_captured_rows_total", "Rows written to the inference capture"),
+    )
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for every worker combined."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a finished worker's live gauges (in-flight, model info) so they no longer count."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
