@@ -1,0 +1,92 @@
+"""The champion/challenger gate: a pure decision over numbers measured on the same held-out data.
+
+A challenger passes only when all of these hold:
+- its data lineage is complete (commit, clean tree, dvc.lock hash, md5 of every input dataset, remote URL);
+- every hard floor is met (e.g. roc_auc >= 0.7), with or without a champion;
+- with a champion: primary metric >= champion's + min_improvement, and no slice's primary metric drops by
+  more than slice_tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.params import GateParams
+
+REQUIRED_LINEAGE = ("mlops.git.commit", "mlops.dvc.lock_md5", "mlops.dvc.remote_url")
+DATA_TAG_PREFIX = "mlops.data."
+
+
+@dataclass
+class GateDecision:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)
+
+    def tags(self) -> dict[str, str]:
+        import json
+
+        return {
+            "mlops.gate.decision": "passed" if self.passed else "rejected",
+            "mlops.gate.reasons": json.dumps(self.reasons),
+            "mlops.gate.numbers": json.dumps(self.numbers, sort_keys=True),
+        }
+
+
+def lineage_problems(lineage: dict[str, str]) -> list[str]:
+    problems = [f"lineage tag {key} is missing" for key in REQUIRED_LINEAGE if not lineage.get(key)]
+    if not any(key.startswith(DATA_TAG_PREFIX) and value for key, value in lineage.items()):
+        problems.append("no input dataset md5 (mlops.data.*) is recorded")
+    if lineage.get("mlops.git.dirty", "false") != "false":
+        problems.append("the Git tree had uncommitted changes, so the commit does not describe the code")
+    return problems
+
+
+def decide(
+    challenger: dict,
+    champion: dict | None,
+    lineage: dict[str, str],
+    gate: GateParams,
+    champion_version: str | None = None,
+) -> GateDecision:
+    """`challenger`/`champion` are `stages.score` results on the same held-out rows."""
+    metric = gate.primary_metric
+    reasons = lineage_problems(lineage)
+    numbers: dict = {
+        "primary_metric": metric,
+        "min_improvement": gate.min_improvement,
+        "slice_tolerance": gate.slice_tolerance,
+        "challenger": challenger.get(metric),
+        "champion": champion.get(metric) if champion else None,
+        "champion_version": champion_version,
+        "floors": {},
+        "slices": {},
+    }
+    for name, floor in sorted(gate.floors.items()):
+        value = challenger.get(name)
+        numbers["floors"][name] = {"floor": floor, "value": value}
+        if value is None or value < floor:
+            reasons.append(f"{name}={_fmt(value)} is below the floor {floor}")
+    if challenger.get(metric) is None:
+        reasons.append(f"primary metric {metric} could not be measured on the held-out data")
+    elif champion is not None and champion.get(metric) is not None:
+        delta = challenger[metric] - champion[metric]
+        numbers["improvement"] = delta
+        if delta < gate.min_improvement:
+            reasons.append(
+                f"{metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f}: improvement {delta:+.4f} "
+                f"is less than the required {gate.min_improvement:+.4f}"
+            )
+        for name, champ_slice in sorted(champion.get("slices", {}).items()):
+            ours, theirs = challenger.get("slices", {}).get(name, {}).get(metric), champ_slice.get(metric)
+            numbers["slices"][name] = {"challenger": ours, "champion": theirs}
+            if ours is not None and theirs is not None and ours < theirs - gate.slice_tolerance:
+                reasons.append(
+                    f"slice {name}: {metric} {ours:.4f} drops more than {gate.slice_tolerance} below "
+                    f"the champion's {theirs:.4f}"
+                )
+    return GateDecision(passed=not reasons, reasons=reasons, numbers=numbers)
+
+
+def _fmt(value) -> str:
+    return "unmeasured" if value is None else f"{value:.4f}"

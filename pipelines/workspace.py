@@ -1,0 +1,61 @@
+"""Running a project's pipeline in a throw-away clone: the newest commit (retraining) or an exact one (reproduce).
+
+Working in a fresh clone means a crash leaves the user's checkout, the Git history and the DVC remote untouched:
+nothing here pushes; the clone is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipelines.errors import PipelineError, TransientError
+from pipelines.project import Project
+
+
+@contextmanager
+def clone(url: str, parent: Path, *, branch: str | None = None, commit: str | None = None) -> Iterator[Path]:
+    import git
+
+    parent.mkdir(parents=True, exist_ok=True)
+    dest = parent / f"ws-{uuid.uuid4().hex[:10]}"
+    try:
+        try:
+            repo = git.Repo.clone_from(url, dest, **({"branch": branch} if branch else {}))
+        except git.GitCommandError as exc:
+            text = exc.stderr.strip() or str(exc)
+            unreachable = "could not read" in text.lower() or "unable to access" in text.lower()
+            error = TransientError if unreachable else PipelineError
+            raise error(f"cannot clone the project {url}{f' (branch {branch})' if branch else ''}: {text}") from None
+        if commit:
+            try:
+                repo.git.checkout(commit)
+            except git.GitCommandError:
+                raise PipelineError(f"commit {commit} is not in the project repository {url}") from None
+        yield dest
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def pull_inputs(project: Project) -> None:
+    """Fetch exactly the data versions the `.dvc` files name, verified against their md5."""
+    project.configure_remote_endpoint()
+    targets = [f"{relative}.dvc" for relative in project.datasets()]
+    try:
+        project.dvc("pull", *targets)
+    except TransientError:
+        raise
+    except PipelineError as exc:
+        missing = "missing cache files" in str(exc).lower() or "not on remote" in str(exc).lower()
+        if missing:
+            versions = ", ".join(f"{p}@{m}" for p, m in project.datasets().items())
+            raise PipelineError(f"data version {versions} is not in the DVC remote {project.remote()[1]}") from None
+        raise
+    project.verify_datasets()
+
+
+def repro(project: Project, force: bool = False) -> None:
+    project.dvc("repro", *(["--force"] if force else []))

@@ -1,0 +1,1 @@
+"""The retraining service: scheduled and drift-triggered retraining, gated and promoted (see README.md)."""

@@ -1,0 +1,71 @@
+"""The models the retraining service looks after: a YAML file (`MLOPS_RETRAIN_CONFIG` or `--config`).
+
+```yaml
+models:
+  - name: churn                              # registered model name
+    project: https://git.example.com/churn.git  # or a local path: the model project's Git repository
+    branch: main                             # the newest commit here is the newest data version
+    params: params.yaml
+    schedule: "0 3 * * 1"                    # cron, UTC; omit for drift-triggered only
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipelines.errors import PipelineError
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    project: str = Field(min_length=1)
+    branch: str = "main"
+    params: str = "params.yaml"
+    schedule: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter
+
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. '0 3 * * *')")
+        return value
+
+
+class RetrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[ModelConfig] = Field(min_length=1)
+
+    def get(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = ", ".join(m.name for m in self.models)
+        raise PipelineError(f"model {name!r} is not in the retraining config (configured: {known})")
+
+
+def load_config(path: Path | None) -> RetrainConfig:
+    if path is None:
+        raise PipelineError("no retraining config: pass --config FILE or set MLOPS_RETRAIN_CONFIG")
+    if not path.is_file():
+        raise PipelineError(f"retraining config {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        config = RetrainConfig.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path} is not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise PipelineError(f"{path}: {problems}") from None
+    names = [m.name for m in config.models]
+    if len(names) != len(set(names)):
+        raise PipelineError(f"{path}: a model is listed twice ({names})")
+    return config

@@ -1,0 +1,123 @@
+"""One retrain of one model: lock -> fresh clone of the newest commit -> dvc pull -> dvc repro -> register
+(gate) -> promote or reject. Transient failures are retried with exponential backoff; the rest fail at once.
+
+What a crash (even kill -9) leaves behind: the lock is an flock, released by the kernel; the clone is in a
+scratch directory under the state dir, removed at the next start; nothing is pushed to the DVC remote; the
+registry is written once, at the end (see pipelines/register.py); the alias moves only after that.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.errors import PipelineError, TransientError
+from pipelines.locking import FileLock, LockHeld, lock_path
+from services.retraining import events as drift_events
+from services.retraining.config import ModelConfig
+from services.retraining.metrics import alert_failure, metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    model: str
+    trigger: str
+    status: str  # promoted | rejected | failed | collapsed
+    version: str | None = None
+    champion: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "version": self.version, "champion": self.champion, "trigger": self.trigger}
+
+
+def scratch_dir(settings, model: str) -> Path:
+    return Path(settings.state_dir).resolve() / "retrain" / "work" / model
+
+
+def _attempt(settings, model: ModelConfig, trigger: str, event_ids: list[str]) -> Outcome:
+    from pipelines.project import Project
+    from pipelines.promotion import promote
+    from pipelines.register import register
+    from pipelines.workspace import clone, pull_inputs, repro
+
+    with clone(model.project, scratch_dir(settings, model.name), branch=model.branch) as workspace:
+        project = Project(workspace, model.params)
+        pull_inputs(project)
+        log.info("retrain stage", extra={"model": model.name, "stage": "repro"})
+        repro(project)
+        tags = {"mlops.retrain.trigger": trigger, "mlops.retrain.events": ",".join(event_ids)[:4000]}
+        result = register(project, model.name, extra_tags=tags)
+    if not result.decision.passed:
+        reasons = result.decision.reasons
+        return Outcome(model.name, trigger, "rejected", result.version, result.champion_version, reasons)
+    reason = f"retrain ({trigger}): gate passed, {result.decision.numbers.get('primary_metric')} " + (
+        f"{result.decision.numbers.get('challenger')} vs champion {result.decision.numbers.get('champion')}"
+    )
+    promote(settings, model.name, result.version, reason, expected_champion=result.champion_version)
+    return Outcome(model.name, trigger, "promoted", result.version, result.version)
+
+
+def retrain(settings, model: ModelConfig, trigger: str, sleep=time.sleep) -> Outcome:
+    """Run one retrain unless one already runs for this model (then this trigger collapses into it)."""
+    m = metrics()
+    lock = FileLock(lock_path(settings.state_dir, "retrain", model.name), purpose=trigger)
+    try:
+        lock.acquire()
+    except LockHeld as held:
+        log.info("retrain already running; trigger collapsed", extra={"model": model.name, "holder": held.holder})
+        return Outcome(model.name, trigger, "collapsed", reasons=[str(held)])
+    started = time.monotonic()
+    m.in_progress.labels(model.name).set(1)
+    try:
+        shutil.rmtree(scratch_dir(settings, model.name), ignore_errors=True)  # leftovers of a crashed run
+        pending = drift_events.pending(settings, model.name)
+        event_ids = [e.event_id for e in drift_events.triggering(pending)]
+        outcome = _with_retries(settings, model, trigger, event_ids, sleep)
+        drift_events.consume(settings, model.name, pending, outcome.as_dict())
+        m.events.labels(model.name, "consumed").inc(len(pending))
+    finally:
+        m.in_progress.labels(model.name).set(0)
+        m.duration.labels(model.name).observe(time.monotonic() - started)
+        lock.release()
+    m.runs.labels(model.name, trigger, outcome.status).inc()
+    if outcome.status == "failed":
+        alert_failure(settings, model.name, trigger, "; ".join(outcome.reasons))
+    else:
+        m.last_success.labels(model.name).set_to_current_time()
+    log.info("retrain finished", extra={"model": model.name, "outcome": outcome.as_dict(), "reasons": outcome.reasons})
+    return outcome
+
+
+def _with_retries(settings, model: ModelConfig, trigger: str, event_ids: list[str], sleep) -> Outcome:
+    m = metrics()
+    for attempt in range(1, settings.retrain_max_attempts + 1):
+        try:
+            outcome = _attempt(settings, model, trigger, event_ids)
+            outcome.attempts = attempt
+            m.attempts.labels(model.name, "ok").inc()
+            return outcome
+        except TransientError as exc:
+            m.attempts.labels(model.name, "transient").inc()
+            if attempt == settings.retrain_max_attempts:
+                return Outcome(model.name, trigger, "failed", reasons=[f"gave up after {attempt} attempts: {exc}"])
+            delay = settings.retrain_backoff_seconds * 2 ** (attempt - 1)
+            log.warning(
+                "transient failure; retrying",
+                extra={"model": model.name, "attempt": attempt, "delay": delay, "error": str(exc)},
+            )
+            sleep(delay)
+        except PipelineError as exc:
+            m.attempts.labels(model.name, "error").inc()
+            return Outcome(model.name, trigger, "failed", reasons=[str(exc)], attempts=attempt)
+        except Exception as exc:  # a bug must still end as a failed, alerted run, never a silent dead service
+            log.exception("unexpected retrain error", extra={"model": model.name})
+            m.attempts.labels(model.name, "error").inc()
+            return Outcome(model.name, trigger, "failed", reasons=[f"unexpected {type(exc).__name__}: {exc}"])
+    raise AssertionError("unreachable")  # pragma: no cover
