@@ -18,4 +18,11 @@ fi
 # --frozen: install exactly what uv.lock says; a lock out of date with pyproject.toml is an error to fix in Git.
 # --compile-bytecode: servers the tests start (mlflow, moto) import much faster on their first run
 "${UV[@]}" sync --frozen --quiet --compile-bytecode
+
+# tools whose pins clash with the project's (see scripts/tools/README.md), each in its own venv
+for lock in scripts/tools/*.lock.txt; do
+  name=$(basename "$lock" .lock.txt)
+  [[ -x ".venv-tools/$name/bin/python" ]] || "${UV[@]}" venv --quiet --python 3.11 ".venv-tools/$name"
+  "${UV[@]}" pip sync --quiet --compile-bytecode --python ".venv-tools/$name/bin/python" "$lock"
+done
 touch .venv/.synced

@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("services.common.stack_cli:stack", "Start, stop and inspect the local stack (moto + MLflow)."),
     "demo": ("services.common.demo:demo", "Run the main job on the local stack."),
     "infra": ("services.infra.cli:infra", "Terraform: check, plan, apply and destroy the environments."),
+    "deploy": ("pipelines.deploy.cli:deploy", "Deploy: image, canary with automatic rollback, smoke test."),
     "drift": ("services.drift.cli:drift", "Data and model drift: profile, check, scheduled run, metrics exporter."),
     "serve": ("services.serving.cli:serve", "Serve an MLflow model over HTTP (MLflow-compatible, V2, metrics)."),
     "pipeline": ("pipelines.cli:pipeline", "Model project stages (prepare, train, evaluate) and register/run."),

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     retrain_metrics_host: str = Field("127.0.0.1", description="Bind address of the retraining metrics endpoint")
     retrain_metrics_port: int = Field(9108, ge=0, le=65535, description="Retraining metrics port (0 = off)")
 
+    # deploy (pipelines/deploy): canary rollout behind the ALB
+    canary_steps: str = Field("10,50,100", pattern=r"^\d+(,\d+)*$", description="Traffic % per canary step")
+    canary_watch_seconds: float = Field(300.0, ge=0, description="How long each canary step watches the alarms")
+    canary_poll_seconds: float = Field(15.0, gt=0, description="Alarm poll period during a canary step")
+    ecr_repository: str = Field("mlops-serving", description="ECR repository of the serving image")
+
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
 
     @property

@@ -1,0 +1,92 @@
+"""Put a new version on the idle color before traffic moves to it.
+
+EC2 (asg): a new launch template version whose instances are tagged with the image and the model version (the
+serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh.
+EKS: the env's kustomize overlay rendered with the new image and model version for the idle color; kubectl applies
+it and waits for the rollout.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pipelines.deploy.preflight import Artifact
+from pipelines.deploy.targets import DeployError, DeployTargets
+
+IMAGE_TAG_KEY = "mlops:image"
+MODEL_TAG_KEY = "mlops:model-version"
+
+
+def roll_asg(autoscaling, ec2, targets: DeployTargets, color: str, artifact: Artifact, instance_refresh: bool) -> str:
+    """Return the new launch template version number."""
+    asg_name = targets.asg_names[color]
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]
+    if not groups or "LaunchTemplate" not in groups[0]:
+        raise DeployError(f"autoscaling group {asg_name!r} does not exist or has no launch template")
+    template_id = groups[0]["LaunchTemplate"]["LaunchTemplateId"]
+    # copy the latest version whole (rather than SourceVersion) so the result is the same on AWS and on moto
+    latest = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"])
+    data = latest["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    ours = {IMAGE_TAG_KEY: artifact.image_uri, MODEL_TAG_KEY: f"{artifact.model_name}/{artifact.model_version}"}
+    specs = [s for s in data.get("TagSpecifications", []) if s["ResourceType"] != "instance"]
+    instance_tags = [
+        t
+        for s in data.get("TagSpecifications", [])
+        if s["ResourceType"] == "instance"
+        for t in s["Tags"]
+        if t["Key"] not in ours
+    ]
+    instance_tags += [{"Key": key, "Value": value} for key, value in ours.items()]
+    data["TagSpecifications"] = [*specs, {"ResourceType": "instance", "Tags": instance_tags}]
+    version = ec2.create_launch_template_version(
+        LaunchTemplateId=template_id,
+        VersionDescription=f"{artifact.model_name} v{artifact.model_version} {artifact.image_digest}"[:255],
+        LaunchTemplateData=data,
+    )["LaunchTemplateVersion"]["VersionNumber"]
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName=asg_name,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": str(version)},
+    )
+    if instance_refresh:
+        autoscaling.start_instance_refresh(
+            AutoScalingGroupName=asg_name,
+            Preferences={"MinHealthyPercentage": 90, "InstanceWarmup": 60},
+        )
+    return str(version)
+
+
+def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
+    """`kubectl kustomize` of the overlay with the image and model version set for one color."""
+    with tempfile.TemporaryDirectory() as tmp:
+        name, _, tag = artifact.image_uri.rpartition(":")
+        kustomization = (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            f"resources:\n  - {overlay.resolve()}\n"
+            f"nameSuffix: -{color}\n"
+            f"labels:\n  - pairs:\n      mlops/color: {color}\n"
+            f"images:\n  - name: mlops-serving\n    newName: {name}\n    newTag: '{tag}'\n"
+            f"commonAnnotations:\n  mlops/model-version: '{artifact.model_name}/{artifact.model_version}'\n"
+        )
+        Path(tmp, "kustomization.yaml").write_text(kustomization)
+        result = subprocess.run(
+            ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", tmp],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise DeployError(f"kubectl kustomize failed for {overlay}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def apply_manifests(manifests: str, namespace: str, timeout_seconds: int = 600) -> None:
+    """kubectl apply, then wait for every Deployment to roll out (needs a cluster: Jenkins agents on AWS)."""
+    for argv in (
+        ["kubectl", "apply", "-n", namespace, "-f", "-"],
+        ["kubectl", "rollout", "status", "-n", namespace, "deployment", "--timeout", f"{timeout_seconds}s"],
+    ):
+        result = subprocess.run(argv, input=manifests, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise DeployError(f"{' '.join(argv[:2])} failed: {result.stderr.strip()}")

@@ -1,0 +1,81 @@
+"""Where an env's serving runs: the ALB listener, the blue/green target groups, the alarms that guard a rollout.
+
+On AWS these come from the env's Terraform outputs (`terraform output -json` of terraform/envs/ENV, output
+`deploy_targets`); any JSON file of the same shape works too (`--targets FILE`), which is how the tests use
+resources made on the moto server.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+COLORS = ("blue", "green")
+TERRAFORM_OUTPUT = "deploy_targets"
+
+
+class DeployError(RuntimeError):
+    """A deploy cannot start or must stop; the message says why. Nothing was changed unless it says so."""
+
+
+class DeployTargets(BaseModel):
+    environment: Literal["dev", "staging", "prod"]
+    listener_arn: str = Field(min_length=1)
+    target_groups: dict[Literal["blue", "green"], str] = Field(description="color -> target group ARN")
+    alarm_names: list[str] = Field(default_factory=list, description="alarms whose ALARM state rolls back")
+    serving_target: Literal["asg", "eks"] = "asg"
+    asg_names: dict[Literal["blue", "green"], str] = Field(default_factory=dict, description="color -> ASG (asg)")
+    service_url: str | None = Field(None, description="the env's serving endpoint, for the smoke test")
+
+    @model_validator(mode="after")
+    def _both_colors(self) -> DeployTargets:
+        if set(self.target_groups) != set(COLORS):
+            raise ValueError("target_groups needs exactly the colors 'blue' and 'green'")
+        if self.serving_target == "asg" and set(self.asg_names) != set(COLORS):
+            raise ValueError("asg_names needs 'blue' and 'green' when serving_target is 'asg'")
+        return self
+
+
+def load_targets(environment: str, targets_file: Path | None, terraform_dir: Path) -> DeployTargets:
+    if environment not in ENVIRONMENTS:
+        raise DeployError(f"unknown env {environment!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    if targets_file is not None:
+        source = str(targets_file)
+        try:
+            raw = json.loads(targets_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DeployError(f"cannot read deploy targets {targets_file}: {exc}") from None
+    else:
+        source = f"terraform output {TERRAFORM_OUTPUT} in {terraform_dir}"
+        raw = _terraform_output(terraform_dir)
+    if raw.get("environment", environment) != environment:
+        raise DeployError(f"{source} describes env {raw['environment']!r}, not {environment!r}")
+    try:
+        return DeployTargets(**{"environment": environment, **raw})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise DeployError(f"invalid deploy targets in {source}: {problems}") from None
+
+
+def _terraform_output(terraform_dir: Path) -> dict:
+    from services.infra.terraform import TerraformUnavailable, terraform_env
+
+    try:
+        env = terraform_env()
+    except TerraformUnavailable as exc:
+        raise DeployError(str(exc)) from None
+    result = subprocess.run(
+        ["terraform", f"-chdir={terraform_dir}", "output", "-json", TERRAFORM_OUTPUT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DeployError(f"terraform output {TERRAFORM_OUTPUT} failed in {terraform_dir}: {result.stderr.strip()}")
+    return json.loads(result.stdout)

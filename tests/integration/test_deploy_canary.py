@@ -1,0 +1,195 @@
+"""Canary and rollback against the moto server: real ELBv2 listener weights, ASGs, launch templates, ECR, alarms,
+and a real MLflow registry for the gate decision."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_mlops
+
+pytestmark = pytest.mark.integration
+
+FAST_CANARY = {"MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS": "0.1"}
+
+
+@pytest.fixture(scope="module")
+def serving_env(local_stack, tmp_path_factory):
+    """An env's serving resources made on moto: ALB with blue (live) and green target groups, two ASGs, an alarm,
+    an image in ECR and two model versions, one gated (passed) and one rejected."""
+    ec2, elbv2 = local_stack.boto3_client("ec2"), local_stack.boto3_client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=f"us-east-1{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
+    alb = elbv2.create_load_balancer(Name="canary-test", Subnets=subnets, Type="application")["LoadBalancers"][0]
+    groups = {
+        color: elbv2.create_target_group(Name=f"serving-{color}", Protocol="HTTP", Port=8080, VpcId=vpc)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for color in ("blue", "green")
+    }
+    listener = elbv2.create_listener(
+        LoadBalancerArn=alb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
+    )["Listeners"][0]["ListenerArn"]
+
+    template = ec2.create_launch_template(
+        LaunchTemplateName="serving", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling = local_stack.boto3_client("autoscaling")
+    for color in ("blue", "green"):
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=f"serving-{color}",
+            LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
+            MinSize=0,
+            MaxSize=2,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=",".join(subnets),
+            TargetGroupARNs=[groups[color]],
+        )
+    cloudwatch = local_stack.boto3_client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="serving-5xx-rate",
+        Namespace="MLOps",
+        MetricName="Http5xxRate",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0.01,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    ecr = local_stack.boto3_client("ecr")
+    ecr.create_repository(repositoryName="mlops-serving")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName="mlops-serving", imageManifest=json.dumps(manifest), imageTag="abc123")
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(local_stack.env["MLFLOW_TRACKING_URI"])
+    client.create_registered_model("canary-model")
+    for decision in ("passed", "rejected"):
+        version = client.create_model_version("canary-model", source="s3://mlops-artifacts/none").version
+        client.set_model_version_tag("canary-model", version, "mlops.gate.decision", decision)
+    client.set_registered_model_alias("canary-model", "champion", "1")
+
+    targets = tmp_path_factory.mktemp("deploy") / "dev.json"
+    targets.write_text(
+        json.dumps(
+            {
+                "listener_arn": listener,
+                "target_groups": groups,
+                "alarm_names": ["serving-5xx-rate"],
+                "serving_target": "asg",
+                "asg_names": {c: f"serving-{c}" for c in ("blue", "green")},
+            }
+        )
+    )
+    return {"targets": targets, "listener": listener, "groups": groups, "template": template}
+
+
+def _weights(local_stack, serving_env):
+    listener = local_stack.boto3_client("elbv2").describe_listeners(ListenerArns=[serving_env["listener"]])
+    forward = listener["Listeners"][0]["DefaultActions"][0]
+    by_arn = {arn: color for color, arn in serving_env["groups"].items()}
+    groups = forward.get("ForwardConfig", {}).get("TargetGroups") or [
+        {"TargetGroupArn": forward["TargetGroupArn"], "Weight": 1}
+    ]
+    weights = {"blue": 0, "green": 0}
+    weights.update({by_arn[g["TargetGroupArn"]]: g["Weight"] for g in groups})
+    return weights
+
+
+def _records(local_stack):
+    s3 = local_stack.boto3_client("s3")
+    listing = s3.list_objects_v2(Bucket=local_stack.settings.artifact_bucket, Prefix="deploys/dev/")
+    keys = sorted(o["Key"] for o in listing.get("Contents", []))
+    return [json.loads(s3.get_object(Bucket=local_stack.settings.artifact_bucket, Key=k)["Body"].read()) for k in keys]
+
+
+def _deploy(serving_env, tmp_path, *extra, env=None):
+    args = ["deploy", "canary", "--env", "dev", "--model", "canary-model", "--targets", str(serving_env["targets"])]
+    args += ["--no-instance-refresh", "--record-dir", str(tmp_path), *extra]
+    return run_mlops(*args, env={**FAST_CANARY, **(env or {})})
+
+
+def test_bad_inputs_fail_early_and_change_nothing(local_stack, serving_env, tmp_path):
+    before = _weights(local_stack, serving_env)
+    ec2 = local_stack.boto3_client("ec2")
+    versions_before = len(
+        ec2.describe_launch_template_versions(LaunchTemplateId=serving_env["template"])["LaunchTemplateVersions"]
+    )
+
+    unknown_env = run_mlops("deploy", "canary", "--env", "qa", "--image-tag", "abc123")
+    assert unknown_env.returncode == 2 and "'qa' is not one of 'dev', 'staging', 'prod'" in unknown_env.stderr
+
+    missing_image = _deploy(serving_env, tmp_path, "--image-tag", "does-not-exist")
+    assert missing_image.returncode == 1
+    assert "image tag 'does-not-exist' does not exist in ECR repository 'mlops-serving'" in missing_image.stderr
+
+    ungated = _deploy(serving_env, tmp_path, "--image-tag", "abc123", "--model-version", "2")
+    assert ungated.returncode == 1
+    assert "canary-model/2 has no passing gate decision" in ungated.stderr
+
+    no_credentials = _deploy(
+        serving_env,
+        tmp_path,
+        "--image-tag",
+        "abc123",
+        env={"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "MLOPS_STATE_DIR": str(tmp_path / "empty")},
+    )
+    assert no_credentials.returncode == 1 and "no AWS credentials" in no_credentials.stderr
+
+    for result in (missing_image, ungated, no_credentials):
+        assert "Traceback" not in result.stderr
+    assert _weights(local_stack, serving_env) == before
+    versions_after = ec2.describe_launch_template_versions(LaunchTemplateId=serving_env["template"])
+    assert len(versions_after["LaunchTemplateVersions"]) == versions_before
+    assert not _records(local_stack)
+
+
+def test_canary_shifts_traffic_step_by_step_and_records_the_deploy(local_stack, serving_env, tmp_path):
+    assert _weights(local_stack, serving_env) == {"blue": 1, "green": 0}
+    result = _deploy(serving_env, tmp_path, "--image-tag", "abc123")
+    assert result.returncode == 0, result.stderr
+    assert "dev: green is live with canary-model v1" in result.stdout
+    assert _weights(local_stack, serving_env) == {"blue": 0, "green": 100}
+
+    # the green ASG runs a new launch template version naming the image and the model version
+    autoscaling, ec2 = local_stack.boto3_client("autoscaling"), local_stack.boto3_client("ec2")
+    green = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["serving-green"])["AutoScalingGroups"][0]
+    version = green["LaunchTemplate"]["Version"]
+    assert version == "2"
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=serving_env["template"], Versions=[version])[
+        "LaunchTemplateVersions"
+    ][0]["LaunchTemplateData"]
+    tags = {t["Key"]: t["Value"] for t in data["TagSpecifications"][0]["Tags"]}
+    assert tags["mlops:model-version"] == "canary-model/1"
+    assert tags["mlops:image"].endswith("/mlops-serving:abc123")
+    assert data["ImageId"] == "ami-12c6146b"  # the rest of the template carried over
+
+    (record,) = _records(local_stack)
+    assert record["outcome"] == "promoted" and record["live_color"] == "green"
+    assert record["weights"] == [{"green": 10, "blue": 90}, {"green": 50, "blue": 50}, {"green": 100, "blue": 0}]
+    assert record["model_version"] == "1" and record["image_digest"].startswith("sha256:")
+    assert len(record["commit"]) >= 7 and record["deployed_by"].startswith("arn:aws:")
+    assert json.loads(next(tmp_path.glob("*.json")).read_text()) == record
+
+
+def test_alarm_in_alarm_state_rolls_back(local_stack, serving_env, tmp_path):
+    cloudwatch = local_stack.boto3_client("cloudwatch")
+    cloudwatch.set_alarm_state(AlarmName="serving-5xx-rate", StateValue="ALARM", StateReason="5xx burst")
+    try:
+        result = _deploy(serving_env, tmp_path, "--image-tag", "abc123")
+    finally:
+        cloudwatch.set_alarm_state(AlarmName="serving-5xx-rate", StateValue="OK", StateReason="recovered")
+    assert result.returncode == 1
+    assert "alarm serving-5xx-rate fired: rolled back, green stays live" in result.stderr
+    assert _weights(local_stack, serving_env) == {"blue": 0, "green": 100}
+    record = _records(local_stack)[-1]
+    assert record["outcome"] == "rolled_back" and record["alarm"] == "serving-5xx-rate"
+    assert record["weights"] == [{"blue": 10, "green": 90}, {"blue": 0, "green": 100}]
