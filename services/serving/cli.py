@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import sys
 import tempfile
 
 import click
@@ -71,6 +73,9 @@ def _run(uri: str, host: str, port: int, workers: int, graceful_seconds: float) 
     own_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     metrics_dir = tempfile.mkdtemp(prefix="mlops-serve-metrics-") if own_dir else os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; ending with status 0 here tells systemd and
+    # Kubernetes that the shutdown was clean rather than a crash
+    previous = {sig: signal.signal(sig, _exit_cleanly) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(
             "services.serving.app:create_app",
@@ -87,5 +92,11 @@ def _run(uri: str, host: str, port: int, workers: int, graceful_seconds: float) 
             timeout_graceful_shutdown=int(graceful_seconds),
         )
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_cleanly(signum, frame) -> None:
+    sys.exit(0)

@@ -265,3 +265,55 @@ def test_access_log_is_json_with_request_id_latency_and_version(server):
     assert access and access[0]["status"] == 200 and access[0]["model_version"] == "1"
     assert access[0]["latency_ms"] > 0 and access[0]["path"] == "/invocations"
     assert MARKER not in server.log()
+
+
+def test_real_prometheus_scrapes_all_workers_and_loads_the_alert_rules(server, tmp_path):
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from tests.integration.test_serving_helpers import REPO_ROOT, free_port
+
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is not installed: run `make system-deps`"
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(REPO_ROOT / "services/serving/deploy/prometheus/alerts.yml")],
+        "scrape_configs": [
+            {
+                "job_name": "mlops-serve",
+                "authorization": {"type": "Bearer", "credentials": API_KEY},
+                "static_configs": [{"targets": [f"127.0.0.1:{server.port}"]}],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    args = [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        prom = subprocess.Popen(args, stdout=log, stderr=log)
+    api = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline, result = time.monotonic() + 60, []
+        while time.monotonic() < deadline and not result:
+            time.sleep(1)
+            try:
+                query = 'sum(mlops_serving_model_info{model_name="serving-test",model_version="1"})'
+                result = httpx.get(f"{api}/query", params={"query": query}, timeout=5).json()["data"]["result"]
+            except httpx.HTTPError:
+                continue
+        assert result, (tmp_path / "prometheus.log").read_text()[-2000:]
+        assert float(result[0]["value"][1]) == 2  # one per worker: the multiprocess collector sees both
+        ok = httpx.get(f"{api}/query", params={"query": 'sum(mlops_serving_requests_total{status="200"})'}).json()
+        assert float(ok["data"]["result"][0]["value"][1]) > 0
+        up = httpx.get(f"{api}/query", params={"query": 'up{job="mlops-serve"}'}).json()["data"]["result"]
+        assert up[0]["value"][1] == "1"
+        rules = httpx.get(f"{api}/rules").json()["data"]["groups"]
+        names = {r["name"] for g in rules for r in g["rules"]}
+        assert {"MlopsServingHighErrorRate", "MlopsServingNoModelLoaded", "MlopsServingHighLatencyP99"} <= names
+        assert all(r["health"] == "ok" for g in rules for r in g["rules"])
+    finally:
+        prom.terminate()
+        prom.wait(30)
