@@ -42,7 +42,19 @@ def _fail(exc: Exception):
     raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        """A bug must still not show users a traceback: report it as an error naming what failed."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            log.error("drift command failed", exc_info=True)
+            raise click.ClickException(f"unexpected error ({type(exc).__name__}: {exc})") from None
+
+
+@click.group(cls=_Group)
 def drift() -> None:
     """Data and model drift: reference profiles, checks, reports and metrics."""
 

@@ -140,9 +140,11 @@ def unseen_test(ref: ColumnProfile, cur: ColumnSummary, threshold: float) -> Tes
     """One-sided test that values outside the reference categories became more common than the reference
     predicts (values beyond the stored top categories, plus the Good-Turing estimate of never-seen values)."""
     n, m = ref.count, cur.count
-    expected = (ref.other + ref.singletons) / n
+    # values beyond the stored categories plus the Good-Turing new-value mass; the two can overlap (singletons
+    # are often among the unstored), so this errs high, i.e. towards no alarm
+    expected = min(1.0, (ref.other + ref.singletons) / n)
     share = cur.unseen_count / m
-    pooled = (ref.other + ref.singletons + cur.unseen_count) / (n + m)
+    pooled = min(1.0, (expected * n + cur.unseen_count) / (n + m))
     se = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / m))
     p = (0.0 if share > expected else 1.0) if se == 0 else float(stats.norm.sf((share - expected) / se))
     top = [name for name, _ in cur.unseen.most_common(10)]

@@ -98,7 +98,7 @@ def summarise_column(ref: ColumnProfile, series: pd.Series) -> ColumnSummary:
         values, summary.missing = categorical_values(series)
         frequencies = values.value_counts()
         known = pd.Index(list(ref.categories))
-        summary.category_counts = frequencies.reindex(known, fill_value=0).to_numpy(dtype=np.int64)
+        summary.category_counts = frequencies.reindex(known, fill_value=0).to_numpy(dtype=np.int64, copy=True)
         unseen = frequencies[~frequencies.index.isin(known)]
         summary.unseen_count = int(unseen.sum())
         summary.unseen = Counter({str(k): int(v) for k, v in unseen.iloc[:MAX_UNSEEN_KEPT].items()})
