@@ -22,6 +22,7 @@ from pipelines.params import Params, load_params
 # what DVC prints when the remote itself cannot be reached: worth a retry, unlike a missing file
 _UNREACHABLE = (
     "could not connect",
+    "failed to connect",
     "connection refused",
     "endpointconnectionerror",
     "connect timeout",

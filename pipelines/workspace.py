@@ -49,7 +49,8 @@ def pull_inputs(project: Project) -> None:
     except TransientError:
         raise
     except PipelineError as exc:
-        missing = "missing cache files" in str(exc).lower() or "not on remote" in str(exc).lower()
+        text = str(exc).lower()
+        missing = any(m in text for m in ("missing cache files", "checkout failed", "missing-files"))
         if missing:
             versions = ", ".join(f"{p}@{m}" for p, m in project.datasets().items())
             raise PipelineError(f"data version {versions} is not in the DVC remote {project.remote()[1]}") from None

@@ -77,11 +77,19 @@ def retrain(settings, model: ModelConfig, trigger: str, sleep=time.sleep) -> Out
     m.in_progress.labels(model.name).set(1)
     try:
         shutil.rmtree(scratch_dir(settings, model.name), ignore_errors=True)  # leftovers of a crashed run
-        pending = drift_events.pending(settings, model.name)
-        event_ids = [e.event_id for e in drift_events.triggering(pending)]
+        try:
+            pending = drift_events.pending(settings, model.name)
+        except Exception as exc:  # the event store is down: retrain anyway, leave the events for next time
+            log.warning("cannot list drift events", extra={"model": model.name, "error": str(exc)})
+            pending = None
+        event_ids = [e.event_id for e in drift_events.triggering(pending or [])]
         outcome = _with_retries(settings, model, trigger, event_ids, sleep)
-        drift_events.consume(settings, model.name, pending, outcome.as_dict())
-        m.events.labels(model.name, "consumed").inc(len(pending))
+        if pending:
+            try:
+                drift_events.consume(settings, model.name, pending, outcome.as_dict())
+                m.events.labels(model.name, "consumed").inc(len(pending))
+            except Exception as exc:  # the events stay pending and trigger one more (collapsed) run later
+                log.warning("cannot mark drift events consumed", extra={"model": model.name, "error": str(exc)})
     finally:
         m.in_progress.labels(model.name).set(0)
         m.duration.labels(model.name).observe(time.monotonic() - started)

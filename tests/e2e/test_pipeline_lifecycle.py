@@ -1,0 +1,246 @@
+"""The whole data-versioning and continuous-training loop on the real local stack (moto S3 as the DVC remote,
+a real MLflow server), with a real Git + DVC model project in a temp dir. The tests run in order and share the
+project: v1 -> champion; v2 with a shift + a drift event -> retrained, gated, promoted; a worse challenger is
+rejected; a killed retrain changes nothing; lineage and reproduce answer from the tags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import git
+import httpx
+import pytest
+import yaml
+
+from pipelines.example import RAW, add_data_version, init_project, make_dataset
+from pipelines.locking import FileLock, lock_path
+from tests.conftest import run_mlops
+
+pytestmark = pytest.mark.e2e
+MODEL = "lifecycle-model"
+REMOTE = "s3://mlops-data/dvc/lifecycle"
+
+
+class State:
+    project = None
+    config: Path
+    md5: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def lab(local_stack, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lifecycle")
+    State.project = init_project(root / "project", REMOTE, MODEL)
+    State.md5["v1"] = State.project.datasets()[RAW]
+    State.config = root / "retrain.yaml"
+    State.config.write_text(yaml.safe_dump({"models": [{"name": MODEL, "project": str(State.project.root)}]}))
+    State.stack = local_stack
+    return State
+
+
+def mlflow_client():
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def champion() -> str | None:
+    try:
+        return mlflow_client().get_model_version_by_alias(MODEL, "champion").version
+    except Exception:
+        return None
+
+
+def versions() -> int:
+    return len(mlflow_client().search_model_versions(f"name='{MODEL}'"))
+
+
+def remote_objects(lab) -> dict[str, str]:
+    s3 = lab.stack.boto3_client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="mlops-data", Prefix="dvc/lifecycle/")
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+def retrain_run(lab, *extra: str, env: dict | None = None):
+    result = run_mlops("retrain", "run", "--model", MODEL, "--config", str(lab.config), *extra, env=env)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result
+
+
+def test_v1_is_trained_registered_and_promoted(lab):
+    result = retrain_run(lab)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "promoted" and outcome["version"] == "1"
+    assert champion() == "1"
+    tags = mlflow_client().get_model_version(MODEL, "1").tags
+    assert tags[f"mlops.data.{RAW}.md5"] == lab.md5["v1"]
+    assert tags["mlops.git.commit"] == git.Repo(lab.project.root).head.commit.hexsha
+    assert tags["mlops.dvc.remote_url"] == REMOTE and len(tags["mlops.dvc.lock_md5"]) == 32
+    assert tags["mlops.gate.decision"] == "passed"
+    run = mlflow_client().get_run(mlflow_client().get_model_version(MODEL, "1").run_id)
+    assert run.data.params["train.seed"] == "42" and run.data.metrics["roc_auc"] > 0.9
+    artifacts = {a.path for a in mlflow_client().list_artifacts(run.info.run_id, "drift")}
+    assert "drift/reference_profile.json" in artifacts
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _drift_event(lab, event_id: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    body = {
+        "event_id": event_id,
+        "model_name": MODEL,
+        "model_version": "1",
+        "detected_at": now.isoformat(),
+        "dataset_drift": True,
+        "drift_share": 0.67,
+        "drifted_columns": ["x1"],
+        "report_uri": "s3://mlops-capture/reports/x.json",
+    }
+    key = f"events/drift/{MODEL}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{event_id}.json"
+    lab.stack.boto3_client("s3").put_object(Bucket="mlops-data", Key=key, Body=json.dumps(body).encode())
+
+
+def test_drift_event_retrains_on_v2_and_promotes_it(lab, tmp_path):
+    lab.md5["v2"] = add_data_version(lab.project, make_dataset(seed=1, shift=True), "data v2: x1 shifted")
+    _drift_event(lab, "evt-a")
+    _drift_event(lab, "evt-b")  # a duplicate trigger: both collapse into one retrain
+    port = _free_port()
+    env = {**os.environ, "MLOPS_RETRAIN_POLL_SECONDS": "1", "MLOPS_RETRAIN_METRICS_PORT": str(port)}
+    log = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlops"), "retrain", "serve", "--config", str(lab.config)],
+        env=env, stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while champion() != "2" and time.monotonic() < deadline and serve.poll() is None:
+            time.sleep(1)
+        assert champion() == "2", (tmp_path / "serve.log").read_text()[-3000:]
+        scrape = ""
+        while 'outcome="promoted",trigger="drift"' not in scrape and time.monotonic() < deadline:
+            scrape = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            time.sleep(0.5)
+        assert f'mlops_retrain_runs_total{{model="{MODEL}",outcome="promoted",trigger="drift"}} 1.0' in scrape
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=60) == 0
+        log.close()
+    assert versions() == 2  # one run for two events
+    client = mlflow_client()
+    tags = client.get_model_version(MODEL, "2").tags
+    assert tags[f"mlops.data.{RAW}.md5"] == lab.md5["v2"] != lab.md5["v1"]
+    assert tags["mlops.retrain.trigger"] == "drift" and set(tags["mlops.retrain.events"].split(",")) == {
+        "evt-a",
+        "evt-b",
+    }
+    numbers = json.loads(tags["mlops.gate.numbers"])
+    assert numbers["champion_version"] == "1" and numbers["challenger"] > numbers["champion"] + 0.01
+    assert client.get_model_version_by_alias(MODEL, "previous").version == "1"
+    s3 = lab.stack.boto3_client("s3")
+    for event_id in ("evt-a", "evt-b"):
+        marker = json.loads(
+            s3.get_object(Bucket="mlops-data", Key=f"events/drift-consumed/{MODEL}/{event_id}.json")["Body"].read()
+        )
+        assert marker["status"] == "promoted" and marker["version"] == "2"
+
+
+def test_lineage_names_the_data_hashes(lab):
+    result = run_mlops("lineage", f"models:/{MODEL}@champion", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["version"] == "2" and info["data"] == {RAW: lab.md5["v2"]}
+    assert info["dvc_remote"] == REMOTE and info["gate"]["decision"] == "passed"
+    assert info["params"]["train.n_estimators"] == "30" and info["metrics"]["roc_auc"] > 0.9
+    text = run_mlops("lineage", f"models:/{MODEL}/1")
+    assert text.returncode == 0 and f"{RAW} md5 {lab.md5['v1']}" in text.stdout
+
+
+def test_worse_challenger_is_rejected_and_champion_stays(lab):
+    params = lab.project.params_path
+    worse = (
+        params.read_text().replace("features: [x1, x2, x3]", "features: [x2]").replace("max_depth: 5", "max_depth: 1")
+    )
+    params.write_text(worse)
+    repo = git.Repo(lab.project.root)
+    repo.index.add(["params.yaml"])
+    repo.index.commit("a worse model: x2 only, depth 1")
+    result = retrain_run(lab)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "rejected" and outcome["version"] == "3"
+    assert champion() == "2"
+    tags = mlflow_client().get_model_version(MODEL, "3").tags
+    assert tags["mlops.gate.decision"] == "rejected"
+    reasons = json.loads(tags["mlops.gate.reasons"])
+    assert any("is less than the required +0.0100" in r for r in reasons)
+    assert any("below the floor 0.7" in r for r in reasons)
+
+
+def test_killed_retrain_changes_nothing_and_releases_the_lock(lab, tmp_path, local_stack):
+    before = (champion(), versions(), remote_objects(lab))
+    work = Path(os.environ["MLOPS_STATE_DIR"]).resolve() / "retrain" / "work" / MODEL
+    log = (tmp_path / "run.log").open("w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlops"), "retrain", "run", "--model", MODEL, "--config", str(lab.config)],
+        stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while not list(work.glob("ws-*/data/prepared/train.parquet")) and time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(0.2)
+        assert list(work.glob("ws-*/data/prepared/train.parquet")), "the retrain never reached the train stage"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: mlops, dvc and the stage it runs
+        proc.wait(timeout=30)
+        log.close()
+    assert (champion(), versions(), remote_objects(lab)) == before
+    assert not FileLock(lock_path(Path(os.environ["MLOPS_STATE_DIR"]), "retrain", MODEL)).is_held()
+
+
+def test_reproduce_matches_the_registered_metrics(lab):
+    result = run_mlops("reproduce", f"models:/{MODEL}/2")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "metrics match" in result.stdout and "roc_auc" in result.stdout
+    assert versions() == 3  # reproducing registers nothing
+
+
+def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
+    env = {"MLOPS_ACTOR": "oncall@example.com"}
+    result = run_mlops("rollback", MODEL, "--reason", "v2 misbehaves", env=env)
+    assert result.returncode == 0, result.stderr
+    client = mlflow_client()
+    assert champion() == "1" and client.get_model_version_by_alias(MODEL, "previous").version == "2"
+    audit_uri = result.stdout.strip().rsplit("audit ", 1)[1]
+    bucket, key = audit_uri.removeprefix("s3://").split("/", 1)
+    record = json.loads(lab.stack.boto3_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert record | {"id": None, "at": None, "audit_uri": None} == {
+        "id": None, "at": None, "audit_uri": None, "model": MODEL, "action": "rollback",
+        "actor": "oncall@example.com", "reason": "v2 misbehaves", "from_version": "2", "to_version": "1",
+    }  # fmt: skip
+    result = run_mlops("promote", MODEL, "2", "--reason", "fixed upstream", env=env)
+    assert result.returncode == 0, result.stderr
+    assert champion() == "2" and client.get_model_version_by_alias(MODEL, "previous").version == "1"
+    for args, message in [
+        (("promote", MODEL, "99", "--reason", "x"), f"model '{MODEL}' has no version 99"),
+        (("promote", MODEL, "2", "--reason", "x"), "is already the champion"),
+        (("promote", "no-such-model", "1", "--reason", "x"), "registered model 'no-such-model' does not exist"),
+        (("lineage", "models:/no-such-model@champion"), "registered model 'no-such-model' does not exist"),
+    ]:
+        bad = run_mlops(*args)
+        assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    assert champion() == "2"
