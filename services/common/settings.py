@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     canary_poll_seconds: float = Field(15.0, gt=0, description="Alarm poll period during a canary step")
     ecr_repository: str = Field("mlops-serving", description="ECR repository of the serving image")
 
+    # Jenkins (mlops jenkins): credentials only from the environment, never from arguments
+    jenkins_url: str | None = Field(None, description="Jenkins controller URL")
+    jenkins_user: str | None = Field(None, description="Jenkins user the API token belongs to")
+    jenkins_api_token: SecretStr | None = Field(None, description="Jenkins API token")
+
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
 
     @property
