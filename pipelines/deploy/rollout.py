@@ -8,13 +8,18 @@ it and waits for the rollout.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from pipelines.deploy.preflight import Artifact
 from pipelines.deploy.targets import DeployError, DeployTargets
 
+SERVING_IMAGE = "mlops-serve"  # the image name in services/serving/deploy/k8s
+SERVING_CONFIG_MAP = "mlops-serve"
 IMAGE_TAG_KEY = "mlops:image"
 MODEL_TAG_KEY = "mlops:model-version"
 
@@ -58,18 +63,28 @@ def roll_asg(autoscaling, ec2, targets: DeployTargets, color: str, artifact: Art
 
 
 def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
-    """`kubectl kustomize` of the overlay with the image and model version set for one color."""
+    """`kubectl kustomize` of the env's overlay as one color, serving exactly this model version and image.
+
+    The color goes into names and selectors (blue and green run side by side, each behind its own Service and
+    target group); the model URI is pinned to the version; the image is pinned by digest.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        name, _, tag = artifact.image_uri.rpartition(":")
-        kustomization = (
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-            f"resources:\n  - {overlay.resolve()}\n"
-            f"nameSuffix: -{color}\n"
-            f"labels:\n  - pairs:\n      mlops/color: {color}\n"
-            f"images:\n  - name: mlops-serving\n    newName: {name}\n    newTag: '{tag}'\n"
-            f"commonAnnotations:\n  mlops/model-version: '{artifact.model_name}/{artifact.model_version}'\n"
-        )
-        Path(tmp, "kustomization.yaml").write_text(kustomization)
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(overlay.resolve(), tmp)],  # kustomize refuses absolute roots
+            "nameSuffix": f"-{color}",
+            "labels": [{"pairs": {"mlops/color": color}, "includeSelectors": True}],
+            "commonAnnotations": {"mlops/model-version": f"{artifact.model_name}/{artifact.model_version}"},
+            "configMapGenerator": [
+                {
+                    "name": SERVING_CONFIG_MAP,
+                    "behavior": "merge",
+                    "literals": [f"MLOPS_SERVE_MODEL_URI=models:/{artifact.model_name}/{artifact.model_version}"],
+                }
+            ],
+        }
+        Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
         result = subprocess.run(
             ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", tmp],
             capture_output=True,
@@ -78,7 +93,14 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
         )
     if result.returncode != 0:
         raise DeployError(f"kubectl kustomize failed for {overlay}: {result.stderr.strip()}")
-    return result.stdout
+    documents = list(yaml.safe_load_all(result.stdout))
+    pinned = f"{artifact.image_uri.rpartition(':')[0]}@{artifact.image_digest}"
+    for document in documents:
+        if document.get("kind") == "Deployment":
+            for container in document["spec"]["template"]["spec"]["containers"]:
+                if container["image"].split("@")[0].rpartition(":")[0].endswith(SERVING_IMAGE):
+                    container["image"] = pinned
+    return yaml.safe_dump_all(documents, sort_keys=False)
 
 
 def apply_manifests(manifests: str, namespace: str, timeout_seconds: int = 600) -> None:

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     canary_steps: str = Field("10,50,100", pattern=r"^\d+(,\d+)*$", description="Traffic % per canary step")
     canary_watch_seconds: float = Field(300.0, ge=0, description="How long each canary step watches the alarms")
     canary_poll_seconds: float = Field(15.0, gt=0, description="Alarm poll period during a canary step")
-    ecr_repository: str = Field("mlops-serving", description="ECR repository of the serving image")
+    ecr_repository: str = Field("mlops-serve", description="ECR repository of the serving image")
 
     # Jenkins (mlops jenkins): credentials only from the environment, never from arguments
     jenkins_url: str | None = Field(None, description="Jenkins controller URL")

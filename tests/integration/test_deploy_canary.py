@@ -64,9 +64,9 @@ def serving_env(local_stack, tmp_path_factory):
         ComparisonOperator="GreaterThanThreshold",
     )
     ecr = local_stack.boto3_client("ecr")
-    ecr.create_repository(repositoryName="mlops-serving")
+    ecr.create_repository(repositoryName="mlops-serve")
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
-    ecr.put_image(repositoryName="mlops-serving", imageManifest=json.dumps(manifest), imageTag="abc123")
+    ecr.put_image(repositoryName="mlops-serve", imageManifest=json.dumps(manifest), imageTag="abc123")
 
     from mlflow import MlflowClient
 
@@ -129,7 +129,7 @@ def test_bad_inputs_fail_early_and_change_nothing(local_stack, serving_env, tmp_
 
     missing_image = _deploy(serving_env, tmp_path, "--image-tag", "does-not-exist")
     assert missing_image.returncode == 1
-    assert "image tag 'does-not-exist' does not exist in ECR repository 'mlops-serving'" in missing_image.stderr
+    assert "image tag 'does-not-exist' does not exist in ECR repository 'mlops-serve'" in missing_image.stderr
 
     ungated = _deploy(serving_env, tmp_path, "--image-tag", "abc123", "--model-version", "2")
     assert ungated.returncode == 1
@@ -169,7 +169,7 @@ def test_canary_shifts_traffic_step_by_step_and_records_the_deploy(local_stack, 
     ][0]["LaunchTemplateData"]
     tags = {t["Key"]: t["Value"] for t in data["TagSpecifications"][0]["Tags"]}
     assert tags["mlops:model-version"] == "canary-model/1"
-    assert tags["mlops:image"].endswith("/mlops-serving:abc123")
+    assert tags["mlops:image"].endswith("/mlops-serve:abc123")
     assert data["ImageId"] == "ami-12c6146b"  # the rest of the template carried over
 
     (record,) = _records(local_stack)
