@@ -56,7 +56,7 @@ def load_config(path: Path | None) -> RetrainConfig:
     if path is None:
         raise PipelineError("no retraining config: pass --config FILE or set MLOPS_RETRAIN_CONFIG")
     if not path.is_file():
-        raise PipelineError(f"retraining config {path} does not exist")
+        raise PipelineError(f"retraining config {path} does not exist or is not a file")
     try:
         raw = yaml.safe_load(path.read_text())
         config = RetrainConfig.model_validate(raw)
