@@ -36,8 +36,30 @@ def retrain() -> None:
 @click.option("--model", "model_name", required=True, help="Model name from the retraining config.")
 @config_option
 @click.option("--trigger", default="manual", show_default=True, help="Recorded on the model version and metrics.")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "kubernetes", "sagemaker"]),
+    default="local",
+    show_default=True,
+    help="local runs here; kubernetes/sagemaker print the Job / CreateTrainingJob spec that runs it there.",
+)
+@click.option("--image", help="Container image with `mlops` (kubernetes, sagemaker).")
+@click.option("--namespace", default="mlops", show_default=True, help="Kubernetes namespace.")
+@click.option("--service-account", default="mlops-retrain", show_default=True, help="Kubernetes service account.")
+@click.option("--role-arn", help="SageMaker execution role ARN.")
+@click.option("--instance-type", default="ml.m5.4xlarge", show_default=True, help="SageMaker instance type.")
 @friendly
-def run(model_name: str, config_path: Path | None, trigger: str) -> None:
+def run(
+    model_name: str,
+    config_path: Path | None,
+    trigger: str,
+    backend: str,
+    image: str | None,
+    namespace: str,
+    service_account: str,
+    role_arn: str | None,
+    instance_type: str,
+) -> None:
     """Retrain one model now: newest data, train, gate, promote or reject. Exit 1 when it failed."""
     from prometheus_client import write_to_textfile
 
@@ -46,6 +68,9 @@ def run(model_name: str, config_path: Path | None, trigger: str) -> None:
 
     settings = get_settings()
     model = _config(config_path).get(model_name)
+    if backend != "local":
+        _render(backend, model_name, image, namespace, service_account, role_arn, instance_type, settings)
+        return
     outcome = do_retrain(settings, model, trigger)
     textfile = Path(settings.state_dir) / "retrain" / f"metrics-{model_name}.prom"
     textfile.parent.mkdir(parents=True, exist_ok=True)
@@ -69,3 +94,23 @@ def serve(config_path: Path | None, max_ticks: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     do_serve(settings, config, stop, max_ticks)
+
+
+def _render(backend, model_name, image, namespace, service_account, role_arn, instance_type, settings) -> None:
+    import uuid
+
+    import yaml
+
+    from pipelines import scale
+
+    if not image:
+        raise click.UsageError(f"--backend {backend} needs --image (an image with `mlops` installed)")
+    run_id = uuid.uuid4().hex[:8]
+    if backend == "kubernetes":
+        job = scale.kubernetes_job(model_name, run_id, image, namespace, service_account, "2", "8Gi")
+        click.echo(yaml.safe_dump(job, sort_keys=False), nl=False)
+        return
+    if not role_arn:
+        raise click.UsageError("--backend sagemaker needs --role-arn")
+    request = scale.sagemaker_training_job(model_name, run_id, image, role_arn, instance_type, settings.kms_key_arn)
+    click.echo(json.dumps(request, indent=2))
