@@ -155,7 +155,10 @@ def column_kind(series: pd.Series) -> str:
 def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
     """Finite float values and the count of missing ones (NaN, None and +-inf all count as missing)."""
     values = series.to_numpy(dtype="float64", na_value=np.nan)
-    finite = values[np.isfinite(values)]
+    keep = np.isfinite(values)
+    if keep.all():
+        return values, 0  # no copy in the common case
+    finite = values[keep]
     return finite, len(values) - len(finite)
 
 

@@ -89,10 +89,17 @@ def summarise_column(ref: ColumnProfile, series: pd.Series) -> ColumnSummary:
         values, summary.missing = numeric_values(series)
         edges = np.asarray(ref.edges)
         if len(edges):
-            summary.counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
-            below, above = values[values < edges[0]], values[values > edges[-1]]
-            summary.below_count, summary.below_sum = len(below), float(below.sum())
-            summary.above_count, summary.above_sum = len(above), float(above.sum())
+            # sorting the chunk and looking the edges up in it is ~5x faster than looking every value up in
+            # the edges (a vectorised sort beats a million cache-missing binary searches)
+            ordered = np.sort(values)
+            at_most = np.searchsorted(ordered, edges, side="right")  # #{x <= edge}
+            summary.counts = np.diff(at_most, prepend=0, append=len(ordered))
+            below = int(np.searchsorted(ordered, edges[0], side="left"))
+            summary.below_count, summary.below_sum = below, float(ordered[:below].sum())
+            summary.above_count, summary.above_sum = (
+                len(ordered) - int(at_most[-1]),
+                float(ordered[at_most[-1] :].sum()),
+            )
         summary.total, summary.total_sq = float(values.sum()), float(np.dot(values, values))
     elif ref.kind == "categorical":
         values, summary.missing = categorical_values(series)
