@@ -12,7 +12,7 @@ ENV ?= dev
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean
+.PHONY: help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -79,3 +79,9 @@ stack-status: setup ## Show what the local stack runs and whether it answers
 
 clean: stack-down ## Stop the stack and remove local state (.mlops) and caches
 	rm -rf .mlops .pytest_cache .ruff_cache
+
+bench-drift-speed: setup ## Drift vs Evidently DataDriftPreset at 100k/1M rows, and a 50M-row streamed window
+	$(BIN)/python benchmarks/drift/speed.py
+
+bench-drift-accuracy: setup ## Drift false-alarm and detection rates per shape and size, beside Evidently
+	$(BIN)/python benchmarks/drift/accuracy.py
