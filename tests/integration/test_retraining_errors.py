@@ -46,12 +46,13 @@ def test_unreachable_dvc_remote_is_a_clear_error(project):
 
 
 def test_missing_data_version_is_a_clear_error(project, tmp_path):
+    bogus = "f" * 32  # an md5 no data version has
     clone = git.Repo.clone_from(project.root, tmp_path / "clone")
     dvc_file = Path(clone.working_dir) / f"{RAW}.dvc"
-    dvc_file.write_text(dvc_file.read_text().replace(project.datasets()[RAW], "0123456789abcdef0123456789abcdef"))
+    dvc_file.write_text(dvc_file.read_text().replace(project.datasets()[RAW], bogus))
     result = no_traceback(run_mlops("pipeline", "run", "--project", clone.working_dir))
     assert result.returncode == 1
-    assert f"data version {RAW}@0123456789abcdef0123456789abcdef is not in the DVC remote" in result.stderr
+    assert f"data version {RAW}@{bogus} is not in the DVC remote" in result.stderr
 
 
 def test_transient_failure_is_retried_with_backoff_then_alerted(local_stack, tmp_path):

@@ -91,7 +91,7 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path):
     path = tmp_path / "retrain-m.lock"
     code = (
         "import sys, time; from pipelines.locking import FileLock; "
-        f"FileLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)"
+        "FileLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     try:
