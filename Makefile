@@ -12,7 +12,7 @@ ENV ?= dev
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy
+.PHONY: retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -67,6 +67,12 @@ smoke: setup ## Smoke test the serving endpoint of ENV
 
 demo: setup ## The main job on the local stack
 	$(BIN)/mlops demo
+
+retrain: setup ## Retrain MODEL now (newest data, gate, promote or reject); config in MLOPS_RETRAIN_CONFIG
+	$(BIN)/mlops retrain run --model $(MODEL)
+
+retrain-serve: setup ## The retraining service: cron schedules and drift events (MLOPS_RETRAIN_CONFIG)
+	$(BIN)/mlops retrain serve
 
 stack-up: setup ## Start the local stack (moto + MLflow) and write .mlops/stack.env
 	$(BIN)/mlops stack up
