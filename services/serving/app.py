@@ -113,9 +113,11 @@ class ServingApp:
                 known = _V2_MODEL.match(path) or any(p == path for _, p in self.routes)
                 raise ClientError(405 if known else 404, "no such route" if not known else "method not allowed", "path")
             if not path.startswith(("/health/", "/v2/health/")) and not self._authorized(headers):
-                status, body, extra = 401, dumps({"error": "missing or invalid API key"}), [
-                    (b"www-authenticate", b'Bearer realm="mlops"')
-                ]
+                status, body, extra = (
+                    401,
+                    dumps({"error": "missing or invalid API key"}),
+                    [(b"www-authenticate", b'Bearer realm="mlops"')],
+                )
             else:
                 status, body, extra, version = await handler(scope, receive, headers, request_id, **params)
         except ClientError as exc:
@@ -248,7 +250,8 @@ class ServingApp:
     async def v2_metadata(self, scope, receive, headers, request_id, name, version):
         model = self._v2_model(name, version)
         inputs = [
-            {"name": c.name, "datatype": _V2_NAME[c.kind], "shape": [-1]} for c in (model.schema.columns if model.schema else [])
+            {"name": c.name, "datatype": _V2_NAME[c.kind], "shape": [-1]}
+            for c in (model.schema.columns if model.schema else [])
         ]
         meta = {"name": model.name, "versions": [model.version], "platform": "mlflow", "inputs": inputs, "outputs": []}
         return 200, dumps(meta), [], model.version
@@ -319,7 +322,10 @@ class ServingApp:
         if previous is not None and previous.version != model.version:
             m.model_info.labels(previous.name, previous.version).set(0)
         m.reloads.labels("loaded").inc()
-        log.info("serving model", extra={"model_version": model.version, "previous_version": getattr(previous, "version", None)})
+        log.info(
+            "serving model",
+            extra={"model_version": model.version, "previous_version": getattr(previous, "version", None)},
+        )
 
     async def _model_loop(self) -> None:
         """Load the model (retrying with back-off), then follow the alias when the URI names one."""
@@ -348,7 +354,14 @@ class ServingApp:
                 log.error("model reload failed; still serving the previous version", extra={"error": str(exc)[:500]})
 
 
-_V2_NAME = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32", "boolean": "BOOL", "string": "BYTES"}
+_V2_NAME = {
+    "double": "FP64",
+    "float": "FP32",
+    "long": "INT64",
+    "integer": "INT32",
+    "boolean": "BOOL",
+    "string": "BYTES",
+}
 
 
 def _score_generic(model: LoadedModel, body: bytes, mime: str):

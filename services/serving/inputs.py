@@ -267,5 +267,7 @@ def media_type(content_type: str | None) -> str:
         if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
             raise ClientError(415, "only the parameter charset=utf-8 is supported in Content-Type", "content-type")
     if mime not in ("application/json", "text/csv"):
-        raise ClientError(415, f"unsupported Content-Type '{mime[:64]}'; send application/json or text/csv", "content-type")
+        raise ClientError(
+            415, f"unsupported Content-Type '{mime[:64]}'; send application/json or text/csv", "content-type"
+        )
     return mime

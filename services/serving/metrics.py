@@ -35,13 +35,16 @@ def metrics() -> Metrics:
     return Metrics(
         requests=Counter("mlops_serving_requests_total", "HTTP requests answered", ["route", "method", "status"]),
         latency=Histogram(
-            "mlops_serving_request_duration_seconds", "Time from request to response", ["route"], buckets=LATENCY_BUCKETS
+            "mlops_serving_request_duration_seconds",
+            "Time from request to response",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
         ),
-        in_flight=Gauge(
-            "mlops_serving_in_flight_requests", "Requests being handled", multiprocess_mode="livesum"
-        ),
+        in_flight=Gauge("mlops_serving_in_flight_requests", "Requests being handled", multiprocess_mode="livesum"),
         batch_rows=Histogram("mlops_serving_batch_rows", "Rows per predict call", buckets=BATCH_BUCKETS),
-        batch_requests=Histogram("mlops_serving_batch_requests", "Requests merged per predict call", buckets=BATCH_BUCKETS),
+        batch_requests=Histogram(
+            "mlops_serving_batch_requests", "Requests merged per predict call", buckets=BATCH_BUCKETS
+        ),
         predict_latency=Histogram(
             "mlops_serving_predict_duration_seconds", "Time in the model's predict call", buckets=LATENCY_BUCKETS
         ),

@@ -63,7 +63,9 @@ def parse_infer(schema: TabularSchema, body: bytes) -> tuple[list[list], str | N
             raise ClientError(422, f"input '{name}' must have shape [rows, {width}] in signature order", "inputs[0]")
         kinds = {c.kind for c in schema.columns}
         if not any(datatype in V2_TYPES[k] for k in kinds):
-            raise ClientError(422, f"input '{name}' has datatype {datatype}, not one the signature accepts", "inputs[0]")
+            raise ClientError(
+                422, f"input '{name}' has datatype {datatype}, not one the signature accepts", "inputs[0]"
+            )
         rows = [flat[r * width : (r + 1) * width] for r in range(shape[0])]
         return schema.check_rows(rows, "inputs[0].data"), request_id
     columns = {}

@@ -101,7 +101,9 @@ def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
         t.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # wait until all four are inside the app (the scrape itself is one more)
-        in_flight = metric_value(httpx.get(srv.url + "/metrics", headers=auth()).text, "mlops_serving_in_flight_requests")
+        in_flight = metric_value(
+            httpx.get(srv.url + "/metrics", headers=auth()).text, "mlops_serving_in_flight_requests"
+        )
         if in_flight >= 5:
             break
         time.sleep(0.01)
@@ -142,5 +144,7 @@ def test_port_in_use_is_a_clear_error(local_stack):
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        result = run_mlops("serve", "--model-uri", "models:/x@a", "--port", str(port), env={"MLOPS_SERVE_API_KEYS": API_KEY})
+        result = run_mlops(
+            "serve", "--model-uri", "models:/x@a", "--port", str(port), env={"MLOPS_SERVE_API_KEYS": API_KEY}
+        )
     assert result.returncode == 1 and "cannot listen on" in result.stderr, result.stderr

@@ -61,7 +61,9 @@ def rows(n: int = 3, seed: int = 5) -> pd.DataFrame:
 
 def post(server, body, content_type="application/json", headers=None, path="/invocations"):
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return httpx.post(server.url + path, content=data, headers={"Content-Type": content_type, **auth(), **(headers or {})})
+    return httpx.post(
+        server.url + path, content=data, headers={"Content-Type": content_type, **auth(), **(headers or {})}
+    )
 
 
 def payloads(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
@@ -106,9 +108,9 @@ def test_rows_in_signature_order_match_mlflow_on_the_frame(server, pinned_model)
 
 def test_v2_routes(server, mlflow_scoring):
     frame = rows(3)
-    expected = mlflow_scoring.post(
-        "/invocations", json={"dataframe_records": frame.to_dict(orient="records")}
-    ).json()["predictions"]
+    expected = mlflow_scoring.post("/invocations", json={"dataframe_records": frame.to_dict(orient="records")}).json()[
+        "predictions"
+    ]
     meta = httpx.get(server.url + "/v2/models/serving-test", headers=auth()).json()
     assert meta["versions"] == ["1"] and [i["name"] for i in meta["inputs"]] == FEATURES
     assert httpx.get(server.url + "/v2/models/serving-test/ready", headers=auth()).json()["ready"] is True
@@ -139,13 +141,38 @@ BAD_INPUTS = {
     "not_an_object": ("application/json", json.dumps([MARKER]), 400, "body"),
     "no_format_key": ("application/json", json.dumps({"rows": [MARKER]}), 400, "body"),
     "two_format_keys": ("application/json", json.dumps({"inputs": [GOOD_ROW], "instances": [GOOD_ROW]}), 400, "body"),
-    "missing_column": ("application/json", json.dumps(_split([GOOD_ROW[:4]], FEATURES[:4])), 422, "dataframe_split.count"),
-    "wrong_type": ("application/json", json.dumps(_split([[MARKER, 0.2, 0.3, 0.4, 3]])), 422, "dataframe_split.data[0].f0"),
-    "float_for_long": ("application/json", json.dumps(_split([[0.1, 0.2, 0.3, 0.4, 2.5]])), 422, "dataframe_split.data[0].count"),
-    "null_required": ("application/json", json.dumps({"dataframe_records": [{**dict(zip(FEATURES, GOOD_ROW)), "f2": None}]}), 422, "dataframe_records[0].f2"),
+    "missing_column": (
+        "application/json",
+        json.dumps(_split([GOOD_ROW[:4]], FEATURES[:4])),
+        422,
+        "dataframe_split.count",
+    ),
+    "wrong_type": (
+        "application/json",
+        json.dumps(_split([[MARKER, 0.2, 0.3, 0.4, 3]])),
+        422,
+        "dataframe_split.data[0].f0",
+    ),
+    "float_for_long": (
+        "application/json",
+        json.dumps(_split([[0.1, 0.2, 0.3, 0.4, 2.5]])),
+        422,
+        "dataframe_split.data[0].count",
+    ),
+    "null_required": (
+        "application/json",
+        json.dumps({"dataframe_records": [{**dict(zip(FEATURES, GOOD_ROW, strict=True)), "f2": None}]}),
+        422,
+        "dataframe_records[0].f2",
+    ),
     "short_row": ("application/json", json.dumps({"inputs": [GOOD_ROW[:3]]}), 422, "inputs"),
     "no_rows": ("application/json", json.dumps(_split([])), 422, "dataframe_split.data"),
-    "records_not_objects": ("application/json", json.dumps({"dataframe_records": [MARKER]}), 422, "dataframe_records[0]"),
+    "records_not_objects": (
+        "application/json",
+        json.dumps({"dataframe_records": [MARKER]}),
+        422,
+        "dataframe_records[0]",
+    ),
     "csv_bad_value": ("text/csv", "f0,f1,f2,f3,count\n0.1,0.2,0.3,0.4," + MARKER + "\n", 422, "csv"),
     "csv_missing_column": ("text/csv", "f0,f1\n0.1,0.2\n", 422, "csv.f2"),
     "not_utf8": ("text/csv", b"f0,f1,f2,f3,count\n\xff\xfe\n", 400, "body"),
@@ -191,7 +218,10 @@ def test_auth(server):
     wrong = {**json_type, "Authorization": "Bearer wrong-key"}
     answer = httpx.post(server.url + "/invocations", content=body, headers=wrong)
     assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer")
-    assert httpx.post(server.url + "/invocations", content=body, headers={**json_type, "X-API-Key": API_KEY}).status_code == 200
+    assert (
+        httpx.post(server.url + "/invocations", content=body, headers={**json_type, "X-API-Key": API_KEY}).status_code
+        == 200
+    )
     for path in ("/metrics", "/v2", "/v2/models/serving-test"):
         assert httpx.get(server.url + path).status_code == 401, path
     for path in ("/health/live", "/health/ready"):
@@ -224,8 +254,12 @@ def test_batching_merges_concurrent_requests_without_mixing_answers(server, mlfl
             answers = list(pool.map(call, frames))
     assert answers == expected
     after = httpx.get(server.url + "/metrics", headers=auth()).text
-    batches = metric_value(after, "mlops_serving_batch_requests_count") - metric_value(before, "mlops_serving_batch_requests_count")
-    merged = metric_value(after, "mlops_serving_batch_requests_sum") - metric_value(before, "mlops_serving_batch_requests_sum")
+    batches = metric_value(after, "mlops_serving_batch_requests_count") - metric_value(
+        before, "mlops_serving_batch_requests_count"
+    )
+    merged = metric_value(after, "mlops_serving_batch_requests_sum") - metric_value(
+        before, "mlops_serving_batch_requests_sum"
+    )
     assert merged == 64
     assert batches < 64, "no two requests were ever merged into one predict call"
 
