@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lineage": ("pipelines.cli:lineage", "Which data, code, params, metrics and gate decision made a model."),
     "reproduce": ("pipelines.cli:reproduce", "Retrain a model version from its commit and data; compare metrics."),
     "retrain": ("services.retraining.cli:retrain", "Retraining: one-shot run, or the scheduled/drift-triggered service."),
+    "new-model": ("services.generator.cli:new_model", "Stamp a new model project from the cookiecutter template."),
+    "template": ("services.generator.cli:template", "Merge later template changes into a generated model project."),
 }
 
 

@@ -1,0 +1,26 @@
+"""The request body has the model's columns in order; the smoke test fails cleanly on a dead endpoint."""
+
+import pytest
+
+from {{ cookiecutter.project_slug }}.features import FEATURES, make_sample
+from {{ cookiecutter.project_slug }}.predict import main, request_body
+
+pytestmark = pytest.mark.unit
+
+
+def test_request_body_is_dataframe_split_with_the_features():
+    frame = make_sample(4)
+    body = request_body(frame)["dataframe_split"]
+    assert body["columns"] == FEATURES
+    assert body["data"] == frame[FEATURES].to_numpy().tolist()
+
+
+def test_smoke_against_a_closed_port_says_what_failed(capsys):
+    assert main(["--url", "http://127.0.0.1:9", "--rows", "2"]) == 1
+    assert "http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_rows_must_be_positive():
+    with pytest.raises(SystemExit) as exc:
+        main(["--url", "http://127.0.0.1:9", "--rows", "0"])
+    assert exc.value.code == 2
