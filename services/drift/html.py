@@ -29,7 +29,7 @@ def bar_chart(plot: dict, title: str) -> str:
     bins = max(len(labels), 1)
     top = max([*plot["reference"], *plot["current"], 1e-9])
     slot = (WIDTH - 2 * PAD) / bins
-    bar = max(slot / 2 - 1, 0.5)
+    bar = min(max(slot / 2 - 1, 0.5), 24.0)
     parts = [
         f'<svg class="plot" role="img" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT + 40}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT + 40}"><title>{escape(title)}</title>',

@@ -145,3 +145,13 @@ def test_build_profile_rejects_bad_input():
         build_profile(pd.DataFrame({"x": [1.0]}), target="y")
     with pytest.raises(ProfileError, match="duplicate column names: x"):
         build_profile(pd.DataFrame([[1, 2]], columns=["x", "x"]))
+
+
+def test_chi_square_and_jensen_shannon_match_scipy():
+    from scipy.spatial import distance
+
+    ref, cur = np.array([30.0, 50, 20, 0]), np.array([25.0, 40, 40, 3])
+    expected = sps.chi2_contingency(np.vstack([ref, cur]), correction=False)
+    assert stats.chi_square(ref, cur) == pytest.approx((expected.statistic, expected.pvalue))
+    p, q = ref / ref.sum(), cur / cur.sum()
+    assert stats.jensen_shannon(p, q) == pytest.approx(distance.jensenshannon(p, q, base=2))
