@@ -59,6 +59,8 @@ def reproduce(uri: str, work_dir: Path | None = None, project_url: str | None = 
     url = project_url or info["project"]
     if not url or not info["git_commit"] or not info["data"]:
         raise PipelineError(f"{uri} lacks lineage tags (project, commit, data md5); it cannot be reproduced")
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp, clone(url, Path(tmp), commit=info["git_commit"]) as ws:
         project = Project(ws, _params_file(uri))
         recorded = project.datasets()

@@ -39,7 +39,13 @@ def no_traceback(result):
 
 def test_unreachable_dvc_remote_is_a_clear_error(project):
     result = no_traceback(
-        run_mlops("pipeline", "run", "--project", str(project.root), env={"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+        run_mlops(
+            "pipeline",
+            "run",
+            "--project",
+            str(project.root),
+            env={"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"},
+        )
     )
     assert result.returncode == 1
     assert "the DVC remote cannot be reached" in result.stderr and "127.0.0.1:1" in result.stderr
