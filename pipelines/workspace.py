@@ -6,6 +6,7 @@ nothing here pushes; the clone is deleted afterwards.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -50,9 +51,14 @@ def pull_inputs(project: Project) -> None:
         raise
     except PipelineError as exc:
         text = str(exc).lower()
-        missing = any(m in text for m in ("missing cache files", "checkout failed", "missing-files"))
-        if missing:
-            versions = ", ".join(f"{p}@{m}" for p, m in project.datasets().items())
+        versions = ", ".join(f"{p}@{m}" for p, m in project.datasets().items())
+        if "checkout failed" in text and re.search(r"\b[1-9]\d* files? fetched", text):
+            # downloaded, then refused at checkout: the remote's copy does not hash to the recorded md5
+            raise PipelineError(
+                f"the DVC remote {project.remote()[1]} holds a corrupt copy of {versions}: "
+                "its content does not match the md5; restore it from a good cache with `dvc push`"
+            ) from None
+        if any(m in text for m in ("missing cache files", "checkout failed", "missing-files")):
             raise PipelineError(f"data version {versions} is not in the DVC remote {project.remote()[1]}") from None
         raise
     project.verify_datasets()

@@ -61,6 +61,21 @@ def test_missing_data_version_is_a_clear_error(project, tmp_path):
     assert f"data version {RAW}@{bogus} is not in the DVC remote" in result.stderr
 
 
+def test_corrupt_copy_in_the_remote_is_a_checksum_error(project, tmp_path, local_stack):
+    md5 = project.datasets()[RAW]
+    s3, key = local_stack.boto3_client("s3"), f"dvc/errors/files/md5/{md5[:2]}/{md5[2:]}"
+    good = s3.get_object(Bucket="mlops-data", Key=key)["Body"].read()
+    s3.put_object(Bucket="mlops-data", Key=key, Body=b"x1,x2\n1,2\n")  # bit rot, or a tampered object
+    try:
+        clone = git.Repo.clone_from(project.root, tmp_path / "clone")
+        result = no_traceback(run_mlops("pipeline", "run", "--project", clone.working_dir))
+    finally:
+        s3.put_object(Bucket="mlops-data", Key=key, Body=good)
+    assert result.returncode == 1
+    assert f"holds a corrupt copy of {RAW}@{md5}: its content does not match the md5" in result.stderr
+    assert not (Path(clone.working_dir) / RAW).exists()  # nothing half-written
+
+
 def test_transient_failure_is_retried_with_backoff_then_alerted(local_stack, tmp_path):
     name = "unreachable-model"
     env = {"MLOPS_RETRAIN_MAX_ATTEMPTS": "3", "MLOPS_RETRAIN_BACKOFF_SECONDS": "0.05"}
