@@ -9,6 +9,8 @@ locals {
 }
 
 module "access" {
+  #checkov:skip=CKV_TF_1:the team pins the platform's modules in terraform_modules_source (a ?ref= commit or tag)
+  #checkov:skip=CKV_TF_2:as above: the monorepo's version is chosen in terraform_modules_source, not per module
   source = "{{ cookiecutter.terraform_modules_source }}/access-policy"
 
   read = [

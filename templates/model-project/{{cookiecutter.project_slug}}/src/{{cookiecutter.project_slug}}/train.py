@@ -34,7 +34,9 @@ import shutil
 import sys
 from pathlib import Path
 
+{% if cookiecutter.problem_type == "regression" -%}
 import numpy as np
+{% endif -%}
 import pandas as pd
 from pipelines import stages
 from pipelines.errors import PipelineError
