@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,8 @@ API_KEY = "bench-key-not-secret"  # pragma: allowlist secret
 # MLflow 3.17 refuses to log sklearn tree models unless the tree node class is trusted explicitly; this model is
 # trained right here, so it is trusted deliberately.
 TRUSTED_TREE_TYPES = ["sklearn.tree._tree.Tree"]
+# stated, not inferred: inferring them exports the whole uv project on every log_model, which takes many seconds
+PIP_REQUIREMENTS = [f"mlflow=={version('mlflow')}", f"scikit-learn=={version('scikit-learn')}"]
 SCENARIOS = [("1 row, 16 conns", 1, 16), ("1 row, 64 conns", 1, 64), ("100 rows, 16 conns", 100, 16)]
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -75,6 +78,7 @@ def train_and_register() -> pd.DataFrame:
             registered_model_name=MODEL,
             signature=infer_signature(frame, model.predict(frame)),
             skops_trusted_types=TRUSTED_TREE_TYPES,
+            pip_requirements=PIP_REQUIREMENTS,
         )
     mlflow.MlflowClient().set_registered_model_alias(MODEL, "champion", info.registered_model_version)
     return frame

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,8 @@ API_KEY = "test-key-0123456789"  # pragma: allowlist secret
 # MLflow 3.17 refuses to log sklearn tree models unless their node storage class is trusted explicitly (skops
 # cannot prove its indices are in bounds). We trained these models ourselves in this process, so we trust it.
 TRUSTED_TREE_TYPES = ["sklearn.tree._tree.Tree"]
+# stated, not inferred: inferring them exports the whole uv project on every log_model, which takes many seconds
+PIP_REQUIREMENTS = [f"mlflow=={version('mlflow')}", f"scikit-learn=={version('scikit-learn')}"]
 
 
 def training_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -51,6 +54,7 @@ def register_versions(name: str, n_versions: int, alias: str = "champion") -> li
                 registered_model_name=name,
                 signature=infer_signature(frame, model.predict(frame)),
                 skops_trusted_types=TRUSTED_TREE_TYPES,
+                pip_requirements=PIP_REQUIREMENTS,
             )
         versions.append(str(info.registered_model_version))
     mlflow.MlflowClient().set_registered_model_alias(name, alias, versions[0])
