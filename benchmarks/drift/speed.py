@@ -85,6 +85,9 @@ def worker(engine: str, ref_path: str, cur_path: str, profile_path: str, out: st
             from services.drift.check import DriftConfig, run_check
             from services.drift.profile import ReferenceProfile, build_profile
             from services.drift.summary import summarise_frame
+        import resource
+
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         if engine == "evidently":
             verdicts = evidently_verdicts(
@@ -96,10 +99,12 @@ def worker(engine: str, ref_path: str, cur_path: str, profile_path: str, out: st
             report = run_check(profile, summaries, list(current.columns), DriftConfig(), current_rows=len(current))
             verdicts = {n: c["drift"] for n, c in report["columns"].items()}
         seconds = time.perf_counter() - start
-    import resource
-
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     peak_bytes = max(peak.peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    Path(out).write_text(json.dumps({"seconds": seconds, "peak_bytes": peak_bytes, "verdicts": verdicts}))
+    Path(out).write_text(
+        json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_bytes": peak_bytes, "verdicts": verdicts})
+    )
 
 
 def prepare(n: int) -> tuple[Path, Path, Path]:
@@ -174,12 +179,15 @@ def main() -> None:
         elif ev_python:
             results["evidently"] = measure("evidently", ev_python, ref, cur, prof)
         print(f"\n## {n:,} reference rows vs {n:,} current rows (20 numeric + 5 categorical columns)")
-        print(f"{'engine':14} {'seconds':>9} {'peak MB':>9} {'speedup':>9} {'memory':>8}")
+        print(f"{'engine':14} {'seconds':>9} {'CPU s':>8} {'peak MB':>9} {'speedup':>9} {'CPU ratio':>9} {'memory':>8}")
         base = results.get("evidently")
         for engine, r in results.items():
             speed = f"{base['seconds'] / r['seconds']:.1f}x" if base else "-"
+            cpu = r.get("cpu_seconds", float("nan"))
+            cpu_ratio = f"{base.get('cpu_seconds', float('nan')) / cpu:.1f}x" if base else "-"
             memory = f"{r['peak_bytes'] / base['peak_bytes']:.2f}" if base else "-"
-            print(f"{engine:14} {r['seconds']:9.2f} {r['peak_bytes'] / mb:9.0f} {speed:>9} {memory:>8}")
+            print(f"{engine:14} {r['seconds']:9.2f} {cpu:8.2f} {r['peak_bytes'] / mb:9.0f} {speed:>9} {cpu_ratio:>9} "
+                  f"{memory:>8}")  # fmt: skip
         print("\nper-column verdicts (drift = x):")
         names = list(results["ours-profile"]["verdicts"])
         print(f"{'column':22} " + " ".join(f"{e:>13}" for e in results))

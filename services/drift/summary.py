@@ -142,10 +142,14 @@ def _summarise_row_groups(path: str, profile_dict: dict, groups: list[int], colu
 
     profile = ReferenceProfile.from_dict(profile_dict)
     parts = []
-    with pq.ParquetFile(path) as handle:
-        for batch in handle.iter_batches(batch_size=batch_rows, row_groups=groups, columns=columns):
-            parts.append(summarise_frame(profile, batch.to_pandas()))
-            parts = [merge_summaries(parts)]  # keep one running summary, not one per batch
+    # one row group at a time, unbuffered and single-threaded: pre-buffering and read-ahead across row groups
+    # made pyarrow hold gigabytes on a 50M-row file; this keeps a worker at about 400 MB
+    with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as handle:
+        for group in groups:
+            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns,
+                                             use_threads=False):  # fmt: skip
+                parts.append(summarise_frame(profile, batch.to_pandas()))
+                parts = [merge_summaries(parts)]  # keep one running summary, not one per batch
     return merge_summaries(parts)
 
 

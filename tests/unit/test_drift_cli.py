@@ -212,3 +212,13 @@ def test_real_command_reports_errors_without_a_traceback(files):
                        str(files["cur"]), "--json", str(files["dir"] / "o.json"))  # fmt: skip
     assert result.returncode == 1
     assert "absent.json does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parquet_row_groups_split_across_processes_give_the_same_report(files):
+    current = files["dir"] / "groups.parquet"
+    _frame(2, n=4_000).to_parquet(current, row_group_size=1_000)
+    _, one = check(files, current, "--workers", "1")
+    _, two = check(files, current, "--workers", "2")
+    assert one["summary"]["current_rows"] == two["summary"]["current_rows"] == 4_000
+    for name in ("x", "k", "c"):
+        assert one["columns"][name]["statistic"] == pytest.approx(two["columns"][name]["statistic"])
