@@ -43,6 +43,7 @@ def _move(settings, name: str, action: str, target: str, reason: str, expected_c
     resolve(mlflow_client, ModelRef(name, version=target))  # the version must exist
     with FileLock(lock_path(settings.state_dir, "promote", name), purpose=action).acquire(wait_seconds=30):
         current = alias_version(mlflow_client, name, CHAMPION)
+        old_previous = alias_version(mlflow_client, name, PREVIOUS)
         if expected_champion is not ANY and current != expected_champion:
             raise PipelineError(
                 f"the champion of {name!r} moved to version {current} after the gate compared against "
@@ -70,13 +71,20 @@ def _move(settings, name: str, action: str, target: str, reason: str, expected_c
         try:
             record["audit_uri"] = _write_audit(settings, record)
         except Exception as exc:  # the move must not stand without its audit record: put the aliases back
-            if current is not None:
-                mlflow_client.set_registered_model_alias(name, CHAMPION, current)
+            _restore(mlflow_client, name, {CHAMPION: current, PREVIOUS: old_previous})
             raise PipelineError(f"audit record not written, so the champion stays {current}: {exc}") from None
         mlflow_client.set_model_version_tag(name, target, "mlops.promoted", json.dumps(record, sort_keys=True))
         mlflow_client.set_registered_model_tag(name, "mlops.last_promotion", json.dumps(record, sort_keys=True))
     log.info("champion moved", extra={"audit": record})
     return record
+
+
+def _restore(mlflow_client, name: str, aliases: dict[str, str | None]) -> None:
+    for alias, version in aliases.items():
+        if version is None:
+            mlflow_client.delete_registered_model_alias(name, alias)
+        else:
+            mlflow_client.set_registered_model_alias(name, alias, version)
 
 
 def promote(settings, name: str, version: str, reason: str, expected_champion=ANY) -> dict:

@@ -244,3 +244,6 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
         bad = run_mlops(*args)
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
     assert champion() == "2"
+    no_audit = run_mlops("promote", MODEL, "3", "--reason", "x", env={"MLOPS_DATA_BUCKET": "no-such-bucket"})
+    assert no_audit.returncode == 1 and "audit record not written, so the champion stays 2" in no_audit.stderr
+    assert champion() == "2" and client.get_model_version_by_alias(MODEL, "previous").version == "1"

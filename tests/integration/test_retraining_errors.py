@@ -122,3 +122,23 @@ def test_bad_retrain_config_and_unknown_model(tmp_path, project):
     assert result.returncode == 1 and f"retraining config {tmp_path} does not exist" in result.stderr
     result = run_mlops("retrain", "run")
     assert result.returncode == 2 and "--model" in result.stderr
+
+
+def test_a_due_schedule_runs_once_per_slot(local_stack):
+    import datetime as dt
+
+    from services.common.settings import get_settings
+    from services.retraining.config import RetrainConfig
+    from services.retraining.service import Scheduler, tick
+
+    config = RetrainConfig.model_validate(
+        {"models": [{"name": "sched-model", "project": "http://127.0.0.1:1/x.git", "schedule": "* * * * *"}]}
+    )
+    now = dt.datetime.now(dt.UTC)
+    scheduler = Scheduler(config, now - dt.timedelta(minutes=2))  # a slot has passed since
+    settings = get_settings(retrain_max_attempts=1)
+    outcomes = tick(settings, config, scheduler, now)
+    assert [(o.model, o.trigger, o.status) for o in outcomes] == [("sched-model", "schedule", "failed")]
+    assert "cannot clone the project http://127.0.0.1:1/x.git" in outcomes[0].reasons[0]
+    assert scheduler.due_at["sched-model"] > now
+    assert tick(settings, config, scheduler, now) == []  # the slot was used: nothing to do until the next one
