@@ -52,6 +52,16 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def without_credentials(url: str) -> str:
+    """https://user:token@host/repo.git -> https://host/repo.git: the URL lands in registry tags."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return url
+
+
 class Project:
     def __init__(self, root: Path, params_file: str | Path = "params.yaml"):
         self.root = Path(root).resolve()
@@ -78,7 +88,7 @@ class Project:
         changed = {d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}
         dirty = any(Path(p).name not in _PIPELINE_WRITES for p in changed)
         url = repo.remotes.origin.url if "origin" in [r.name for r in repo.remotes] else str(repo.working_dir)
-        return GitFacts(commit=commit, dirty=dirty, url=url)
+        return GitFacts(commit=commit, dirty=dirty, url=without_credentials(url))
 
     # ---- DVC-tracked data ----------------------------------------------------------------------------------
     def datasets(self) -> dict[str, str]:

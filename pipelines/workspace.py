@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines.errors import PipelineError, TransientError
-from pipelines.project import Project
+from pipelines.project import Project, without_credentials
 
 
 @contextmanager
@@ -27,10 +27,12 @@ def clone(url: str, parent: Path, *, branch: str | None = None, commit: str | No
         try:
             repo = git.Repo.clone_from(url, dest, **({"branch": branch} if branch else {}))
         except git.GitCommandError as exc:
-            text = exc.stderr.strip() or str(exc)
+            text = re.sub(r"//[^/@\s]+@", "//", exc.stderr.strip() or str(exc))  # no credentials in messages
             unreachable = "could not read" in text.lower() or "unable to access" in text.lower()
             error = TransientError if unreachable else PipelineError
-            raise error(f"cannot clone the project {url}{f' (branch {branch})' if branch else ''}: {text}") from None
+            raise error(
+                f"cannot clone the project {without_credentials(url)}{f' (branch {branch})' if branch else ''}: {text}"
+            ) from None
         if commit:
             try:
                 repo.git.checkout(commit)

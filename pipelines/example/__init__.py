@@ -44,6 +44,7 @@ def init_project(dest: Path, remote_url: str, model_name: str, frame: pd.DataFra
         config.set_value("user", "email", "mlops@localhost")
     (dest / "data").mkdir(exist_ok=True)
     run_dvc(dest, "init")
+    run_dvc(dest, "config", "core.analytics", "false")  # no usage reports from a platform's model projects
     run_dvc(dest, "remote", "add", "-d", "storage", remote_url)
     run_dvc(dest, "remote", "modify", "storage", "verify", "true")  # re-hash what `dvc pull` downloads
     project = Project(dest)

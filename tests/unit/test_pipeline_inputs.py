@@ -8,7 +8,7 @@ from pipelines import stages
 from pipelines.errors import PipelineError
 from pipelines.example import HERE, make_dataset
 from pipelines.params import load_params
-from pipelines.project import Project
+from pipelines.project import Project, without_credentials
 from pipelines.registry import parse_model_uri
 from tests.conftest import run_mlops
 
@@ -101,3 +101,8 @@ def test_cli_usage_errors_exit_2(tmp_path):
     assert run_mlops("lineage").returncode == 2
     result = run_mlops("reproduce", "models:/m/1", "--tolerance", "-1")
     assert result.returncode == 2 and "--tolerance" in result.stderr
+
+
+def test_credentials_in_a_git_url_never_reach_the_tags():
+    assert without_credentials("https://bot:s3cr3t@git.example.com/m.git") == "https://git.example.com/m.git"
+    assert without_credentials("git@git.example.com:team/m.git") == "git@git.example.com:team/m.git"
