@@ -68,7 +68,8 @@ def new_model(name: str, answers: tuple[str, ...], no_input: bool, output_dir: P
     target = output_dir / resolved["project_slug"]
     if target.exists():
         raise click.UsageError(f"{target} already exists; choose another NAME or --output-dir")
-    click.echo(f"[2/3] rendering {target} (sample data, Git, DVC remote s3://{resolved['data_bucket']}/dvc/{name})")
+    remote = f"s3://{resolved['data_bucket']}/dvc/{resolved['project_slug']}"
+    click.echo(f"[2/3] rendering {target} (sample data, Git, DVC remote {remote})")
     try:
         project = render(template_dir, resolved, output_dir)
     except GeneratorError as exc:
