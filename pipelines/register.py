@@ -59,12 +59,15 @@ def flat_metrics(result: dict) -> dict[str, float]:
 
 
 def _log_profile(project: Project, frame, model) -> None:
-    from services.drift.profile import MLFLOW_ARTIFACT_PATH, build_profile  # the drift service owns the format
+    from services.drift.profile import MLFLOW_ARTIFACT_PATH, ProfileError, build_profile  # drift owns the format
 
     params = project.params
     reference = frame[[*params.data.features, params.data.target]].copy()
     reference["prediction"] = model.predict(frame[params.data.features])
-    profile = build_profile(reference, target=params.data.target, prediction="prediction")
+    try:
+        profile = build_profile(reference, target=params.data.target, prediction="prediction")
+    except ProfileError as exc:
+        raise PipelineError(f"cannot build the drift reference profile from the training data: {exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(MLFLOW_ARTIFACT_PATH).name
         profile.save(path)
