@@ -97,7 +97,10 @@ def register(project: Project, model_name: str | None = None, extra_tags: dict[s
     champion_version = alias_version(mlflow_client, name, CHAMPION)
     champion = None
     if champion_version is not None:  # the champion scored on the challenger's held-out rows
-        champion_model = stages.load_model(f"models:/{name}/{champion_version}")
+        try:
+            champion_model = stages.load_model(f"models:/{name}/{champion_version}")
+        except MlflowException as exc:
+            raise translate(exc, f"loading champion version {champion_version} of {name!r}") from None
         champion = stages.score(champion_model, test, params.data.target, params.data.slice_columns)
     decision = decide(challenger, champion, lineage, params.gate, champion_version)
     log.info("gate", extra={"model": name, "passed": decision.passed, "reasons": decision.reasons})
