@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("pipelines.cli:rollback", "Give the champion alias back to the previous version (audited)."),
     "lineage": ("pipelines.cli:lineage", "Which data, code, params, metrics and gate decision made a model."),
     "reproduce": ("pipelines.cli:reproduce", "Retrain a model version from its commit and data; compare metrics."),
-    "retrain": ("services.retraining.cli:retrain", "Retraining: one-shot run, or the scheduled/drift-triggered service."),
+    "retrain": ("services.retraining.cli:retrain", "Retraining: one-shot, or the scheduled/drift-triggered service."),
     "new-model": ("services.generator.cli:new_model", "Stamp a new model project from the cookiecutter template."),
     "template": ("services.generator.cli:template", "Merge later template changes into a generated model project."),
 }
@@ -61,6 +61,6 @@ def main() -> None:
     from services.common.logging import configure_logging
     from services.common.stack import load_stack_env
 
-    configure_logging(settings.log_level)
-    load_stack_env(settings)
+    load_stack_env(settings)  # first: the CloudWatch log handler needs the stack's endpoints
+    configure_logging(settings.log_level, log_group=settings.log_group, region=settings.region)
     cli(prog_name="mlops")

@@ -32,17 +32,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", stream=None) -> None:
-    """Route every logger through one JSON handler on stderr (idempotent)."""
+def configure_logging(level: str = "INFO", stream=None, log_group: str | None = None, region: str | None = None):
+    """Route every logger through one JSON handler on stderr, and to CloudWatch Logs when `log_group` is set
+    (idempotent). Returns the CloudWatch handler, if any."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_mlops", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    handler._mlops = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+            handler.close()
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    if log_group:
+        from services.common.cloudwatch_logs import CloudWatchLogsHandler
+
+        handlers.append(CloudWatchLogsHandler(log_group, region=region))
+    for handler in handlers:
+        handler.setFormatter(JsonFormatter())
+        handler._mlops = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
     root.setLevel(level)
+    # boto3's own loggers would otherwise log every PutLogEvents call back into the queue
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+    return handlers[1] if log_group else None
 
 
 def new_request_id() -> str:

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # serving (services/serving): batching, limits, reload, auth, CORS, capture
     serve_model_uri: str | None = Field(None, description="Model to serve (models:/name@alias, models:/name/3, path)")
     serve_workers: int = Field(1, ge=1, le=64, description="Serving worker processes")
-    serve_max_batch_rows: int = Field(256, ge=1, description="Most rows merged into one predict call")
+    serve_max_batch_rows: int = Field(1024, ge=1, description="Most rows merged into one predict call")
     serve_max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
     serve_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body (413 above)")
     serve_reload_interval_seconds: float = Field(30.0, ge=0, description="Registry alias poll period (0 = off)")
@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     jenkins_user: str | None = Field(None, description="Jenkins user the API token belongs to")
     jenkins_api_token: SecretStr | None = Field(None, description="Jenkins API token")
 
+    log_group: str | None = Field(None, description="CloudWatch Logs group that services also ship their logs to")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
 
     @property
