@@ -53,7 +53,7 @@ def file_md5(path: Path) -> str:
 
 
 def without_credentials(url: str) -> str:
-    """https://user:token@host/repo.git -> https://host/repo.git: the URL lands in registry tags."""
+    """Drop the user and token from an http(s) Git URL: the URL lands in registry tags."""
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
