@@ -30,7 +30,7 @@ class Scored:
 @dataclass
 class _Item:
     model: LoadedModel  # the model whose signature parsed the rows; the batch is scored by the same one
-    rows: list[list]
+    rows: object  # np.ndarray or list of rows, in signature order
     arrived: float
     future: asyncio.Future
 
@@ -41,14 +41,14 @@ def _slice(predictions, start: int, stop: int):
     return predictions[start:stop]
 
 
-def score(model: LoadedModel, groups: list[list[list]]) -> list[object]:
-    """Predict all groups in one call and split the result; on failure, score each group alone so that one bad
-    request cannot fail its neighbours. Returns one prediction slice or ClientError per group."""
+def score(model: LoadedModel, groups: list) -> list[object]:
+    """Predict all groups (one per request) in one call and split the result; on failure, score each group alone
+    so that one bad request cannot fail its neighbours. Returns one prediction slice or ClientError per group."""
     if len(groups) > 1:
-        rows = [row for group in groups for row in group]
+        total = sum(len(g) for g in groups)
         try:
-            predictions = _timed_predict(model, rows)
-            if len(predictions) == len(rows):
+            predictions = _timed_predict(model, groups)
+            if len(predictions) == total:
                 out, start = [], 0
                 for group in groups:
                     out.append(_slice(predictions, start, start + len(group)))
@@ -59,17 +59,17 @@ def score(model: LoadedModel, groups: list[list[list]]) -> list[object]:
     results = []
     for group in groups:
         try:
-            results.append(_timed_predict(model, group))
+            results.append(_timed_predict(model, [group]))
         except Exception as exc:  # noqa: BLE001 - the model rejected this input: a client error, never a 500
             log.warning("model could not score a request", extra={"error_type": type(exc).__name__})
             results.append(ClientError(422, f"the model could not score this input ({type(exc).__name__})", "body"))
     return results
 
 
-def _timed_predict(model: LoadedModel, rows: list[list]):
+def _timed_predict(model: LoadedModel, groups: list):
     m = metrics()
     started = time.perf_counter()
-    predictions = model.predict(model.schema.frame(rows))
+    predictions = model.predict(model.schema.frame(groups))
     m.predict_latency.observe(time.perf_counter() - started)
     return predictions
 
@@ -100,7 +100,7 @@ class MicroBatcher:
         """Run `fn` on the predict thread, outside any batch (models the fast path does not cover)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def submit(self, model: LoadedModel, rows: list[list]) -> Scored:
+    async def submit(self, model: LoadedModel, rows) -> Scored:
         loop = asyncio.get_running_loop()
         item = _Item(model, rows, loop.time(), loop.create_future())
         self.queue.append(item)

@@ -56,11 +56,11 @@ class Capture:
     def sampled(self) -> bool:
         return self.sample_rate >= 1 or random.random() < self.sample_rate  # noqa: S311 - sampling, not security
 
-    def add(self, request_id: str, model_version: str, rows: list[list], predictions) -> None:
+    def add(self, request_id: str, model_version: str, rows, predictions) -> None:
         now = dt.datetime.now(dt.UTC)
         preds = prediction_rows(predictions)
         records = []
-        for row, pred in zip(rows, preds, strict=False):
+        for row, pred in zip(rows.tolist() if hasattr(rows, "tolist") else rows, preds, strict=False):
             record = {"request_id": request_id, "timestamp": now, "model_version": model_version}
             for name, value in zip(self.columns, row, strict=True):
                 record[name] = None if name in self.redact else value

@@ -25,6 +25,9 @@ NUMPY_TYPES = {
 }
 
 
+Rows = np.ndarray | list[list]  # one request's rows in signature order (see TabularSchema.check_rows)
+
+
 class ClientError(Exception):
     """A client mistake: answered with `status` and a JSON body {"error": message, "field": field}."""
 
@@ -51,6 +54,7 @@ class TabularSchema:
         self.names = [c.name for c in columns]
         self.index = {c.name: i for i, c in enumerate(columns)}
         self.all_floating = all(c.kind in ("double", "float") for c in columns)
+        self.all_double = all(c.kind == "double" for c in columns)
 
     @classmethod
     def from_mlflow(cls, schema) -> TabularSchema | None:
@@ -90,8 +94,9 @@ class TabularSchema:
             return value
         raise ClientError(422, f"column '{col.name}' expects {kind}, row {row} has {type(value).__name__}", field)
 
-    def check_rows(self, rows: list[list], where: str) -> list[list]:
-        """Validate rows already in signature order. Numeric-only schemas are checked in one numpy pass."""
+    def check_rows(self, rows: list[list], where: str) -> Rows:
+        """Validate rows already in signature order. Numeric-only schemas are checked in one numpy pass and come
+        back as a 2-D array (cheap to concatenate into a batch); others as lists of checked values."""
         if not rows:
             raise ClientError(422, f"'{where}' has no rows", where)
         if self.all_floating:
@@ -100,7 +105,7 @@ class TabularSchema:
             except ValueError:
                 arr = None  # ragged: fall through to the per-value check, which names the row
             if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 2 and arr.shape[1] == len(self.columns):
-                return rows
+                return arr
         width = len(self.columns)
         checked = []
         for i, row in enumerate(rows):
@@ -116,7 +121,7 @@ class TabularSchema:
                 raise ClientError(422, f"required column '{col.name}' is missing", f"{where}.{col.name}")
 
     # ---- layouts ---------------------------------------------------------------------------------------
-    def from_split(self, obj, where: str) -> list[list]:
+    def from_split(self, obj, where: str) -> Rows:
         if not isinstance(obj, dict):
             raise ClientError(422, f"'{where}' must be an object with 'columns' and 'data'", where)
         columns, data = obj.get("columns"), obj.get("data")
@@ -138,7 +143,7 @@ class TabularSchema:
             reordered.append(out)
         return self.check_rows(reordered, f"{where}.data")
 
-    def from_records(self, records, where: str) -> list[list]:
+    def from_records(self, records, where: str) -> Rows:
         if not isinstance(records, list) or not records:
             raise ClientError(422, f"'{where}' must be a non-empty list of objects", where)
         rows = []
@@ -149,7 +154,7 @@ class TabularSchema:
             rows.append([rec.get(name) for name in self.names])
         return self.check_rows(rows, where)
 
-    def from_columns(self, obj: dict, where: str) -> list[list]:
+    def from_columns(self, obj: dict, where: str) -> Rows:
         self._missing(obj, where)
         lengths = {len(v) if isinstance(v, list) else 1 for k, v in obj.items() if k in self.index}
         if len(lengths) != 1:
@@ -159,7 +164,7 @@ class TabularSchema:
         cols = [c if isinstance(c, list) else [c] for c in cols]
         return self.check_rows([list(r) for r in zip(*cols, strict=True)], where)
 
-    def from_tensor_like(self, value, where: str) -> list[list]:
+    def from_tensor_like(self, value, where: str) -> Rows:
         """`instances` / `inputs`: records, a column dict, or rows of values in signature order."""
         if isinstance(value, dict):
             return self.from_columns(value, where)
@@ -169,7 +174,7 @@ class TabularSchema:
             return self.check_rows(value, where)
         raise ClientError(422, f"'{where}' must be a list of rows, a list of objects or an object of columns", where)
 
-    def parse_json(self, body: bytes) -> list[list]:
+    def parse_json(self, body: bytes) -> Rows:
         payload = decode_json(body)
         key = format_key(payload)
         value = payload[key]
@@ -179,7 +184,7 @@ class TabularSchema:
             return self.from_records(value, key)
         return self.from_tensor_like(value, key)
 
-    def parse_csv(self, body: bytes) -> list[list]:
+    def parse_csv(self, body: bytes) -> Rows:
         text = decode_text(body)
         reader = csv.reader(io.StringIO(text))
         header = next(reader, None)
@@ -197,12 +202,17 @@ class TabularSchema:
             rows.append(out)
         return self.check_rows(rows, "csv")
 
-    def frame(self, rows: list[list]):
-        """One DataFrame with the signature's column names and dtypes."""
+    def frame(self, groups: list[Rows]):
+        """One DataFrame, with the signature's column names and dtypes, from the rows of one or more requests."""
         import pandas as pd
 
-        if self.all_floating and all(c.kind == "double" for c in self.columns):
-            return pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=self.names)
+        if all(isinstance(g, np.ndarray) for g in groups):
+            arr = groups[0] if len(groups) == 1 else np.concatenate(groups)
+            if self.all_double:
+                return pd.DataFrame(arr.astype(np.float64, copy=False), columns=self.names)
+            data = {c.name: arr[:, j].astype(NUMPY_TYPES[c.kind]) for j, c in enumerate(self.columns)}
+            return pd.DataFrame(data, columns=self.names)
+        rows = [row for group in groups for row in group]
         data = {}
         for j, col in enumerate(self.columns):
             values = [r[j] for r in rows]

@@ -117,7 +117,7 @@ def load_model(ref: ModelRef, warm_batch_rows: int) -> LoadedModel:
     if schema is not None:
         # warm: the first predict calls pay for lazy imports and allocations; do it before taking traffic
         for n in (1, min(warm_batch_rows, 64), 1):
-            model.predict(schema.frame(_warm_rows(schema, n)))
+            model.predict(schema.frame([_warm_rows(schema, n)]))
     log.info(
         "model loaded",
         extra={
