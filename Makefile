@@ -12,7 +12,7 @@ ENV ?= dev
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy
+.PHONY: retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -91,3 +91,6 @@ bench-drift-speed: setup ## Drift vs Evidently DataDriftPreset at 100k/1M rows, 
 
 bench-drift-accuracy: setup ## Drift false-alarm and detection rates per shape and size, beside Evidently
 	$(BIN)/python benchmarks/drift/accuracy.py
+
+bench-serving: setup system-deps ## mlops serve vs mlflow models serve (wrk, same workers): throughput, p50/p99, errors
+	$(BIN)/python benchmarks/serving/bench.py
