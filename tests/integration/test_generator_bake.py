@@ -187,11 +187,20 @@ def _pipeline_run(root: Path) -> dict[str, str]:
     return {"version": versions[0].version, **versions[0].tags}
 
 
-def test_binary_project_trains_registers_with_lineage_and_serves(projects, local_stack):
+@pytest.fixture(scope="module")
+def trained(projects, local_stack) -> dict[str, dict[str, str]]:
+    """The binary project (platform stages) and the multiclass one (its own stages), run side by side."""
+    slugs = ("binaryeks", "multiasg")
+    with ThreadPoolExecutor(max_workers=len(slugs)) as pool:
+        runs = {slug: pool.submit(_pipeline_run, projects[slug]) for slug in slugs}
+        return {slug: future.result() for slug, future in runs.items()}
+
+
+def test_binary_project_trains_registers_with_lineage_and_serves(projects, trained):
     import git
 
     root = projects["binaryeks"]
-    tags = _pipeline_run(root)
+    tags = trained["binaryeks"]
     assert tags["mlops.git.commit"] == git.Repo(root).head.commit.hexsha
     assert tags["mlops.git.dirty"] == "false"
     assert tags["mlops.dvc.remote_url"] == "s3://mlops-data/dvc/binaryeks"
@@ -231,9 +240,9 @@ def test_binary_project_trains_registers_with_lineage_and_serves(projects, local
         server.wait(timeout=30)
 
 
-def test_multiclass_project_trains_with_its_own_stages_and_registers(projects, local_stack):
+def test_multiclass_project_trains_with_its_own_stages_and_registers(projects, trained):
     root = projects["multiasg"]
-    tags = _pipeline_run(root)
+    tags = trained["multiasg"]
     assert tags["mlops.dvc.remote_url"] == "s3://mlops-data/dvc/multiasg"
     assert "mlops.data.data/raw.csv.md5" in tags and tags["mlops.git.dirty"] == "false"
     assert tags["mlops.gate.decision"] == "passed", tags["mlops.gate.reasons"]
