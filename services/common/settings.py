@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     serve_model_uri: str | None = Field(None, description="Model to serve (models:/name@alias, models:/name/3, path)")
     serve_workers: int = Field(1, ge=1, le=64, description="Serving worker processes")
     serve_max_batch_rows: int = Field(1024, ge=1, description="Most rows merged into one predict call")
-    serve_max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
+    serve_max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
     serve_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body (413 above)")
     serve_reload_interval_seconds: float = Field(30.0, ge=0, description="Registry alias poll period (0 = off)")
     serve_api_keys: SecretStr | None = Field(None, description="Comma-separated API keys for serving")

@@ -81,7 +81,10 @@ class MicroBatcher:
         self.queue: deque[_Item] = deque()
         self.queued_rows = 0
         self.concurrency = 1.0  # moving average of requests per batch: > 1 means waiting can pay off
+        self.predict_seconds = 0.0  # moving average of one predict call
         self._wake = asyncio.Event()
+        self._enough = asyncio.Event()
+        self._target = 1 << 30
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
         self._task: asyncio.Task | None = None
 
@@ -106,6 +109,8 @@ class MicroBatcher:
         self.queue.append(item)
         self.queued_rows += len(rows)
         self._wake.set()
+        if len(self.queue) >= self._target:
+            self._enough.set()
         result = await item.future
         if isinstance(result, ClientError):
             raise result
@@ -121,6 +126,26 @@ class MicroBatcher:
         self.queued_rows -= rows
         return batch
 
+    async def _fill(self, loop) -> None:
+        """Hold an idle batch open until as many requests as recent batches had are queued, for at most max_wait
+        after the oldest arrived (and at most half a predict call, so waiting never costs more than it saves)."""
+        target = max(2, round(self.concurrency))
+        if self.max_wait <= 0 or self.concurrency < 1.05 or len(self.queue) >= target:
+            return
+        if self.queued_rows >= self.max_rows:
+            return
+        remaining = self.queue[0].arrived + min(self.max_wait, 0.5 * self.predict_seconds) - loop.time()
+        if remaining <= 0:
+            return
+        self._enough.clear()
+        self._target = target
+        try:
+            await asyncio.wait_for(self._enough.wait(), remaining)
+        except TimeoutError:
+            pass
+        finally:
+            self._target = 1 << 30
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         m = metrics()
@@ -129,19 +154,18 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self.max_wait > 0 and self.concurrency > 1.05 and self.queued_rows < self.max_rows:
-                remaining = self.queue[0].arrived + self.max_wait - loop.time()
-                if remaining > 0:
-                    await asyncio.sleep(remaining)
+            await self._fill(loop)
             batch = self._take()
             self.concurrency = 0.8 * self.concurrency + 0.2 * len(batch)
             m.batch_requests.observe(len(batch))
             m.batch_rows.observe(sum(len(i.rows) for i in batch))
+            started = loop.time()
             try:
                 results = await loop.run_in_executor(self._pool, score, batch[0].model, [i.rows for i in batch])
             except Exception as exc:  # noqa: BLE001 - never leave a request hanging
                 log.exception("predict thread failed")
                 results = [exc] * len(batch)
+            self.predict_seconds = 0.8 * self.predict_seconds + 0.2 * (loop.time() - started)
             for item, result in zip(batch, results, strict=True):
                 if item.future.done():
                     continue
