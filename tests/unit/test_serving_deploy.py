@@ -93,9 +93,9 @@ def test_systemd_unit_verifies(tmp_path):
     if analyze is None:
         pytest.skip("systemd-analyze is not installed on this machine")
     unit = (DEPLOY / "systemd/mlops-serve.service").read_text()
-    assert "ExecStart=/opt/r5-mlops/.venv/bin/mlops serve" in unit
+    assert "ExecStart=/opt/mlops/venv/bin/mlops serve" in unit
     # verify with the path the user data installs replaced by this checkout's venv, which exists here
-    local = unit.replace("/opt/r5-mlops/.venv/bin/mlops", str(Path(sys.executable).parent / "mlops"))
+    local = unit.replace("/opt/mlops/venv/bin/mlops", str(Path(sys.executable).parent / "mlops"))
     path = tmp_path / "mlops-serve.service"
     path.write_text(local)
     result = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60)
