@@ -1,0 +1,34 @@
+# dev: smallest sizes, one NAT gateway, no interface endpoints, short key deletion window, easy teardown.
+module "platform" {
+  source      = "../../modules/platform"
+  environment = var.environment
+
+  vpc_cidr            = var.vpc_cidr
+  single_nat_gateway  = true
+  interface_endpoints = coalesce(var.interface_endpoints, [])
+
+  log_retention_days       = 365
+  kms_deletion_window_days = 7
+  force_destroy_buckets    = true
+
+  certificate_arn         = var.certificate_arn
+  alb_deletion_protection = var.alb_deletion_protection
+  waf_acl_arn             = var.waf_acl_arn
+
+  serving_instance_type    = "t3.medium"
+  serving_min_size         = coalesce(var.serving_min_size, 1)
+  serving_max_size         = coalesce(var.serving_max_size, 2)
+  serving_desired_capacity = coalesce(var.serving_min_size, 1)
+  mlflow_tracking_uri      = var.mlflow_tracking_uri
+
+  enable_eks              = var.enable_eks
+  eks_public_access_cidrs = var.eks_public_access_cidrs
+  eks_node_instance_types = ["t3.large"]
+  eks_node_min_size       = 1
+  eks_node_max_size       = 2
+
+  grant_autoscaling_service_role = var.grant_autoscaling_service_role
+  attach_aws_managed_policies    = var.attach_aws_managed_policies
+  s3_eventbridge_notifications   = var.s3_eventbridge_notifications
+  alert_emails                   = var.alert_emails
+}

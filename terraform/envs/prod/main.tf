@@ -1,0 +1,34 @@
+# prod: a NAT gateway per AZ over three AZs, every interface endpoint, more instances and nodes.
+module "platform" {
+  source      = "../../modules/platform"
+  environment = var.environment
+
+  vpc_cidr            = var.vpc_cidr
+  az_count            = 3
+  single_nat_gateway  = false
+  interface_endpoints = coalesce(var.interface_endpoints, ["ecr.api", "ecr.dkr", "logs", "sts"])
+
+  log_retention_days       = 731
+  kms_deletion_window_days = 30
+
+  certificate_arn         = var.certificate_arn
+  alb_deletion_protection = var.alb_deletion_protection
+  waf_acl_arn             = var.waf_acl_arn
+
+  serving_instance_type    = "c6i.xlarge"
+  serving_min_size         = coalesce(var.serving_min_size, 3)
+  serving_max_size         = coalesce(var.serving_max_size, 12)
+  serving_desired_capacity = coalesce(var.serving_min_size, 3)
+  mlflow_tracking_uri      = var.mlflow_tracking_uri
+
+  enable_eks              = var.enable_eks
+  eks_public_access_cidrs = var.eks_public_access_cidrs
+  eks_node_instance_types = ["m6i.xlarge"]
+  eks_node_min_size       = 3
+  eks_node_max_size       = 10
+
+  grant_autoscaling_service_role = var.grant_autoscaling_service_role
+  attach_aws_managed_policies    = var.attach_aws_managed_policies
+  s3_eventbridge_notifications   = var.s3_eventbridge_notifications
+  alert_emails                   = var.alert_emails
+}

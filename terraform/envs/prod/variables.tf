@@ -1,0 +1,106 @@
+# Identical in every env (a unit test keeps them so); the sizes differ in main.tf.
+variable "environment" {
+  description = "Environment name; must match the folder (dev, staging or prod)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the environment's VPC, /16 to /20."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && can(regex("^[0-9.]+/(1[6-9]|20)$", var.vpc_cidr))
+    error_message = "vpc_cidr must be a valid IPv4 CIDR block with a prefix length from /16 to /20, e.g. 10.20.0.0/16."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate ARN of the serving HTTPS listener."
+  type        = string
+}
+
+variable "mlflow_tracking_uri" {
+  description = "URL of the MLflow tracking server (no credentials in it)."
+  type        = string
+}
+
+variable "serving_min_size" {
+  description = "Override of the environment's minimum serving instances (null keeps the env default)."
+  type        = number
+  default     = null
+}
+
+variable "serving_max_size" {
+  description = "Override of the environment's maximum serving instances (null keeps the env default)."
+  type        = number
+  default     = null
+}
+
+variable "enable_eks" {
+  description = "Create the EKS cluster (serving can run on the autoscaling group alone)."
+  type        = bool
+  default     = true
+}
+
+variable "interface_endpoints" {
+  description = "Interface VPC endpoints; null keeps the environment default."
+  type        = list(string)
+  default     = null
+}
+
+variable "grant_autoscaling_service_role" {
+  description = "Name the Auto Scaling service-linked role in the data key policy (it must exist in the account)."
+  type        = bool
+  default     = true
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses that receive alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "eks_public_access_cidrs" {
+  description = "CIDRs allowed to reach the public EKS API endpoint; empty keeps it private."
+  type        = list(string)
+  default     = []
+}
+
+variable "alb_deletion_protection" {
+  description = "Deletion protection of the serving load balancer: on everywhere; set false only to tear an environment down."
+  type        = bool
+  default     = true
+}
+
+variable "waf_acl_arn" {
+  description = "WAFv2 web ACL for the load balancer; null for none."
+  type        = string
+  default     = null
+}
+
+variable "attach_aws_managed_policies" {
+  description = "Attach the AWS managed policies the roles need (always true on AWS; false only on a moto server started without MOTO_IAM_LOAD_MANAGED_POLICIES=true, which has none)."
+  type        = bool
+  default     = true
+}
+
+variable "s3_eventbridge_notifications" {
+  description = "Send bucket object events to EventBridge (true on AWS; false on moto, which does not report the setting back)."
+  type        = bool
+  default     = true
+}

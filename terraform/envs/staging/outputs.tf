@@ -1,0 +1,60 @@
+# Identical in every env (a unit test keeps them so).
+output "data_kms_key_arn" {
+  description = "CMK of the buckets, EBS volumes and EKS secrets."
+  value       = module.platform.data_kms_key_arn
+}
+
+output "logs_kms_key_arn" {
+  description = "CMK of the log groups and the alert topic."
+  value       = module.platform.logs_kms_key_arn
+}
+
+output "bucket_names" {
+  description = "Bucket names by purpose."
+  value       = module.platform.bucket_names
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the serving load balancer."
+  value       = module.platform.alb_dns_name
+}
+
+output "serving_autoscaling_group" {
+  description = "Name of the serving autoscaling group."
+  value       = module.platform.serving_autoscaling_group
+}
+
+output "target_group_arns" {
+  description = "Serving target groups by variant."
+  value       = module.platform.target_group_arns
+}
+
+output "eks_cluster_name" {
+  description = "EKS cluster name (null without EKS)."
+  value       = module.platform.eks_cluster_name
+}
+
+output "eks_workload_role_arns" {
+  description = "IRSA roles of serving, drift and retraining."
+  value       = module.platform.eks_workload_role_arns
+}
+
+output "alert_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.platform.alert_topic_arn
+}
+
+output "alarm_names" {
+  description = "Names of the alarms."
+  value       = module.platform.alarm_names
+}
+
+output "log_group_names" {
+  description = "Log groups of the services."
+  value       = module.platform.log_group_names
+}
+
+output "services_env" {
+  description = "MLOPS_* settings for the services in this environment."
+  value       = module.platform.services_env
+}

@@ -1,0 +1,2 @@
+environment = "staging"
+vpc_cidr    = "10.20.0.0/16"

@@ -1,0 +1,66 @@
+# A least-privilege IAM policy document for one workload: exactly the bucket prefixes it reads and writes, the
+# KMS keys behind them, and PutMetricData in one CloudWatch namespace. Shared by the EKS IRSA roles and the
+# serving instance role, so the two ways of running serving get the same permissions.
+locals {
+  buckets = distinct([for p in concat(var.read, var.write) : p.bucket_arn])
+  prefixes = {
+    for b in local.buckets : b => distinct([for p in concat(var.read, var.write) : "${p.prefix}*" if p.bucket_arn == b])
+  }
+}
+
+data "aws_iam_policy_document" "this" {
+  dynamic "statement" {
+    for_each = length(var.read) > 0 ? [1] : []
+    content {
+      sid       = "ReadObjects"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = distinct([for p in var.read : "${p.bucket_arn}/${p.prefix}*"])
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.write) > 0 ? [1] : []
+    content {
+      sid       = "WriteObjects"
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      resources = distinct([for p in var.write : "${p.bucket_arn}/${p.prefix}*"])
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.prefixes
+    content {
+      sid       = "List${index(local.buckets, statement.key)}"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.key]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = statement.value
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.kms_key_arns) > 0 ? [1] : []
+    content {
+      sid       = "UseKeys"
+      actions   = length(var.write) > 0 ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+      resources = var.kms_key_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.metrics_namespace == null ? [] : [1]
+    content {
+      sid       = "PutMetricsInOneNamespace"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"] # PutMetricData has no resource type; the namespace condition scopes it
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = [var.metrics_namespace]
+      }
+    }
+  }
+}

@@ -1,0 +1,187 @@
+# Logs, alarms and a dashboard for serving and drift: KMS-encrypted log groups with a retention, an encrypted SNS
+# topic for alerts, alarms on the 5xx rate, p99 latency, healthy hosts and the drift share, and one dashboard.
+data "aws_region" "current" {}
+
+locals {
+  lb_dims = { LoadBalancer = var.alb_arn_suffix, TargetGroup = var.target_group_arn_suffix }
+  actions = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each          = toset(var.log_group_names)
+  name              = each.value
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sns_topic" "alerts" {
+  name              = "${var.name}-alerts"
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alert_emails)
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+resource "aws_cloudwatch_metric_alarm" "error_rate" {
+  alarm_name          = "${var.name}-5xx-rate"
+  alarm_description   = "Share of requests answered with a 5xx by the serving targets or the load balancer is above ${var.error_rate_threshold * 100}%."
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.error_rate_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  metric_query {
+    id          = "rate"
+    expression  = "(FILL(t5xx, 0) + FILL(e5xx, 0)) / MAX([requests, 1])"
+    label       = "5xx share"
+    return_data = true
+  }
+  metric_query {
+    id = "t5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      dimensions  = local.lb_dims
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id = "e5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_ELB_5XX_Count"
+      dimensions  = { LoadBalancer = var.alb_arn_suffix }
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      dimensions  = local.lb_dims
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "latency_p99" {
+  alarm_name          = "${var.name}-latency-p99"
+  alarm_description   = "p99 target response time is above ${var.latency_p99_threshold_seconds} s."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "TargetResponseTime"
+  dimensions          = local.lb_dims
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.latency_p99_threshold_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "healthy_hosts" {
+  alarm_name          = "${var.name}-healthy-hosts"
+  alarm_description   = "Fewer than ${var.min_healthy_hosts} healthy serving targets."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = local.lb_dims
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "LessThanThreshold"
+  threshold           = var.min_healthy_hosts
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+# Published by `mlops drift check` into the custom namespace, one series per model.
+resource "aws_cloudwatch_metric_alarm" "drift" {
+  for_each            = toset(var.model_names)
+  alarm_name          = "${var.name}-drift-${each.value}"
+  alarm_description   = "Share of drifted features of ${each.value} is at or above ${var.drift_share_threshold}."
+  namespace           = var.metrics_namespace
+  metric_name         = "drift_share"
+  dimensions          = { model_name = each.value }
+  statistic           = "Maximum"
+  period              = var.drift_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.drift_share_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_dashboard" "serving" {
+  dashboard_name = "${var.name}-serving-and-drift"
+  dashboard_body = jsonencode({
+    widgets = concat([
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Requests and 5xx"
+          region = data.aws_region.current.name
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix],
+            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Latency p50 / p99 (s)"
+          region = data.aws_region.current.name
+          period = 60
+          metrics = [
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "p50" }],
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "p99" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Healthy targets"
+          region  = data.aws_region.current.name
+          stat    = "Minimum"
+          period  = 60
+          metrics = [["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix]]
+        }
+      },
+      ],
+      [for i, model in var.model_names : {
+        type = "metric", x = 12, y = 6 + 6 * i, width = 12, height = 6
+        properties = {
+          title       = "Drift share: ${model}"
+          region      = data.aws_region.current.name
+          stat        = "Maximum"
+          period      = var.drift_period_seconds
+          metrics     = [[var.metrics_namespace, "drift_share", "model_name", model]]
+          annotations = { horizontal = [{ label = "alarm", value = var.drift_share_threshold }] }
+        }
+      }]
+    )
+  })
+}

@@ -1,0 +1,22 @@
+output "log_group_names" {
+  description = "Names of the log groups created."
+  value       = [for g in aws_cloudwatch_log_group.this : g.name]
+}
+
+output "alert_topic_arn" {
+  description = "ARN of the KMS-encrypted SNS topic that receives every alarm."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "alarm_names" {
+  description = "Names of all alarms."
+  value = concat(
+    [aws_cloudwatch_metric_alarm.error_rate.alarm_name, aws_cloudwatch_metric_alarm.latency_p99.alarm_name, aws_cloudwatch_metric_alarm.healthy_hosts.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.drift : a.alarm_name],
+  )
+}
+
+output "dashboard_name" {
+  description = "Name of the serving and drift dashboard."
+  value       = aws_cloudwatch_dashboard.serving.dashboard_name
+}

@@ -1,0 +1,188 @@
+# The whole platform for one environment, composed from the single-concern modules. envs/<env> call this with
+# their sizes, so the three environments differ only in numbers and switches, never in structure.
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+# the first az_count zones by name (a, b, c, ...): an explicit allowlist, so a new AZ never moves subnets
+data "aws_availability_zones" "available" {
+  state = "available"
+  filter {
+    name   = "zone-name"
+    values = [for letter in ["a", "b", "c", "d"] : "${data.aws_region.current.name}${letter}"]
+  }
+}
+
+locals {
+  name    = "mlops-${var.environment}"
+  account = data.aws_caller_identity.current.account_id
+  azs     = var.azs != null ? var.azs : slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  tags    = merge(var.tags, { Environment = var.environment, Project = "r5-mlops", ManagedBy = "terraform" })
+  # encrypted EBS volumes of autoscaling groups (serving and EKS nodes) are created by this service-linked role
+  autoscaling_role = "arn:${data.aws_partition.current.partition}:iam::${local.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+  log_groups = {
+    serving    = "/mlops/${var.environment}/serving"
+    drift      = "/mlops/${var.environment}/drift"
+    retraining = "/mlops/${var.environment}/retraining"
+  }
+}
+
+module "kms_data" {
+  source                  = "../kms"
+  name                    = "${local.name}-data"
+  description             = "r5-mlops ${var.environment}: S3 data, model artifacts, capture, EBS volumes, EKS secrets"
+  deletion_window_in_days = var.kms_deletion_window_days
+  user_role_arns          = var.grant_autoscaling_service_role ? [local.autoscaling_role] : []
+  tags                    = local.tags
+}
+
+module "kms_logs" {
+  source                  = "../kms"
+  name                    = "${local.name}-logs"
+  description             = "r5-mlops ${var.environment}: CloudWatch log groups and the alert topic"
+  deletion_window_in_days = var.kms_deletion_window_days
+  allow_cloudwatch_logs   = true
+  service_principals      = ["cloudwatch.amazonaws.com"]
+  tags                    = local.tags
+}
+
+module "s3" {
+  source             = "../s3"
+  name_prefix        = local.name
+  kms_key_arn        = module.kms_data.key_arn
+  force_destroy      = var.force_destroy_buckets
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+
+  eventbridge_notifications = var.s3_eventbridge_notifications
+}
+
+module "network" {
+  source                  = "../network"
+  name                    = local.name
+  cidr                    = var.vpc_cidr
+  azs                     = local.azs
+  single_nat_gateway      = var.single_nat_gateway
+  interface_endpoints     = var.interface_endpoints
+  logs_kms_key_arn        = module.kms_logs.key_arn
+  flow_log_retention_days = var.log_retention_days
+  tags                    = local.tags
+}
+
+# ---- least-privilege policies, one per workload ----------------------------------------------------------
+locals {
+  buckets = module.s3.bucket_arns
+  access = {
+    serving = {
+      read  = [{ bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
+      write = [{ bucket_arn = local.buckets["capture"], prefix = "capture/" }]
+    }
+    drift = {
+      read = [
+        { bucket_arn = local.buckets["capture"], prefix = "capture/" },
+        { bucket_arn = local.buckets["capture"], prefix = "labels/" },
+        { bucket_arn = local.buckets["data"], prefix = "" },
+      ]
+      write = [{ bucket_arn = local.buckets["data"], prefix = "events/drift/" }, { bucket_arn = local.buckets["data"], prefix = "reports/drift/" }]
+    }
+    retraining = {
+      read  = [{ bucket_arn = local.buckets["data"], prefix = "" }, { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
+      write = [{ bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
+    }
+  }
+}
+
+module "access" {
+  source            = "../access-policy"
+  for_each          = local.access
+  read              = each.value.read
+  write             = each.value.write
+  kms_key_arns      = [module.kms_data.key_arn]
+  metrics_namespace = var.metrics_namespace
+}
+
+module "alb" {
+  source              = "../alb"
+  name                = local.name
+  vpc_id              = module.network.vpc_id
+  vpc_cidr            = module.network.vpc_cidr
+  subnet_ids          = var.alb_internal ? module.network.private_subnet_ids : module.network.public_subnet_ids
+  internal            = var.alb_internal
+  ingress_cidrs       = var.alb_ingress_cidrs != null ? var.alb_ingress_cidrs : [var.vpc_cidr]
+  certificate_arn     = var.certificate_arn
+  deletion_protection = var.alb_deletion_protection
+  access_log_bucket   = module.s3.log_bucket_name
+  target_groups       = { primary = { weight = 100 - var.canary_weight }, canary = { weight = var.canary_weight } }
+  waf_acl_arn         = var.waf_acl_arn
+  tags                = local.tags
+}
+
+module "serving" {
+  source                  = "../serving-asg"
+  name                    = local.name
+  region                  = data.aws_region.current.name
+  vpc_id                  = module.network.vpc_id
+  subnet_ids              = module.network.private_subnet_ids
+  alb_security_group_id   = module.alb.security_group_id
+  target_group_arns       = [module.alb.target_group_arns["primary"]]
+  alb_request_count_label = "${module.alb.arn_suffix}/${module.alb.target_group_arn_suffixes["primary"]}"
+  instance_type           = var.serving_instance_type
+  ami_id                  = var.serving_ami_id
+  kms_key_arn             = module.kms_data.key_arn
+  min_size                = var.serving_min_size
+  max_size                = var.serving_max_size
+  desired_capacity        = var.serving_desired_capacity
+  package_uri             = "s3://${module.s3.bucket_names["artifacts"]}/packages/r5_mlops-${var.package_version}-py3-none-any.whl"
+  model_uri               = "models:/${var.model_names[0]}@champion"
+  mlflow_tracking_uri     = var.mlflow_tracking_uri
+  log_group_name          = local.log_groups.serving
+  policy_json             = module.access["serving"].json
+  settings_env = {
+    MLOPS_REGION            = data.aws_region.current.name
+    MLOPS_DATA_BUCKET       = module.s3.bucket_names["data"]
+    MLOPS_ARTIFACT_BUCKET   = module.s3.bucket_names["artifacts"]
+    MLOPS_CAPTURE_BUCKET    = module.s3.bucket_names["capture"]
+    MLOPS_KMS_KEY_ARN       = module.kms_data.key_arn
+    MLOPS_METRICS_NAMESPACE = var.metrics_namespace
+  }
+  wait_for_capacity_timeout   = var.serving_wait_for_capacity_timeout
+  attach_aws_managed_policies = var.attach_aws_managed_policies
+  tags                        = local.tags
+}
+
+module "eks" {
+  source                      = "../eks"
+  count                       = var.enable_eks ? 1 : 0
+  name                        = local.name
+  kubernetes_version          = var.eks_version
+  vpc_id                      = module.network.vpc_id
+  vpc_cidr                    = module.network.vpc_cidr
+  subnet_ids                  = module.network.private_subnet_ids
+  public_access_cidrs         = var.eks_public_access_cidrs
+  kms_key_arn                 = module.kms_data.key_arn
+  logs_kms_key_arn            = module.kms_logs.key_arn
+  log_retention_days          = var.log_retention_days
+  node_instance_types         = var.eks_node_instance_types
+  node_min_size               = var.eks_node_min_size
+  node_desired_size           = var.eks_node_min_size
+  node_max_size               = var.eks_node_max_size
+  attach_aws_managed_policies = var.attach_aws_managed_policies
+  workloads = {
+    for k, v in module.access : k => { namespace = "mlops", service_account = k, policy_json = v.json }
+  }
+  tags = local.tags
+}
+
+module "cloudwatch" {
+  source                  = "../cloudwatch"
+  name                    = local.name
+  kms_key_arn             = module.kms_logs.key_arn
+  log_group_names         = values(local.log_groups)
+  log_retention_days      = var.log_retention_days
+  alert_emails            = var.alert_emails
+  alb_arn_suffix          = module.alb.arn_suffix
+  target_group_arn_suffix = module.alb.target_group_arn_suffixes["primary"]
+  min_healthy_hosts       = var.serving_min_size > 0 ? var.serving_min_size : 1
+  metrics_namespace       = var.metrics_namespace
+  model_names             = var.model_names
+  tags                    = local.tags
+}

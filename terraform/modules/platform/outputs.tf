@@ -1,0 +1,71 @@
+output "data_kms_key_arn" {
+  description = "CMK of the buckets, EBS volumes and EKS secrets (MLOPS_KMS_KEY_ARN)."
+  value       = module.kms_data.key_arn
+}
+
+output "logs_kms_key_arn" {
+  description = "CMK of the log groups and the alert topic."
+  value       = module.kms_logs.key_arn
+}
+
+output "bucket_names" {
+  description = "Bucket names by purpose (data, artifacts, capture, logs)."
+  value       = module.s3.bucket_names
+}
+
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = module.network.vpc_id
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the serving load balancer."
+  value       = module.alb.dns_name
+}
+
+output "serving_autoscaling_group" {
+  description = "Name of the serving autoscaling group."
+  value       = module.serving.autoscaling_group_name
+}
+
+output "target_group_arns" {
+  description = "Serving target groups by variant (primary, canary)."
+  value       = module.alb.target_group_arns
+}
+
+output "eks_cluster_name" {
+  description = "Name of the EKS cluster, or null when enable_eks is false."
+  value       = var.enable_eks ? module.eks[0].cluster_name : null
+}
+
+output "eks_workload_role_arns" {
+  description = "IRSA role ARNs of serving, drift and retraining (empty when enable_eks is false)."
+  value       = var.enable_eks ? module.eks[0].workload_role_arns : {}
+}
+
+output "alert_topic_arn" {
+  description = "SNS topic receiving every alarm."
+  value       = module.cloudwatch.alert_topic_arn
+}
+
+output "alarm_names" {
+  description = "Names of the alarms."
+  value       = module.cloudwatch.alarm_names
+}
+
+output "log_group_names" {
+  description = "Log groups of serving, drift and retraining."
+  value       = module.cloudwatch.log_group_names
+}
+
+output "services_env" {
+  description = "MLOPS_* settings for the services in this environment."
+  value = {
+    MLOPS_REGION            = data.aws_region.current.name
+    MLOPS_DATA_BUCKET       = module.s3.bucket_names["data"]
+    MLOPS_ARTIFACT_BUCKET   = module.s3.bucket_names["artifacts"]
+    MLOPS_CAPTURE_BUCKET    = module.s3.bucket_names["capture"]
+    MLOPS_KMS_KEY_ARN       = module.kms_data.key_arn
+    MLOPS_METRICS_NAMESPACE = var.metrics_namespace
+  }
+}

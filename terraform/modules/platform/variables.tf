@@ -1,0 +1,233 @@
+variable "environment" {
+  description = "Environment name: dev, staging or prod. Prefixes every resource (mlops-<environment>)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the VPC, /16 to /20."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && can(regex("^[0-9.]+/(1[6-9]|20)$", var.vpc_cidr))
+    error_message = "vpc_cidr must be a valid IPv4 CIDR block with a prefix length from /16 to /20, e.g. 10.20.0.0/16."
+  }
+}
+
+variable "azs" {
+  description = "Availability zones to use; null takes the first az_count available ones of the region."
+  type        = list(string)
+  default     = null
+}
+
+variable "az_count" {
+  description = "How many availability zones to use when azs is null (2-4)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 4
+    error_message = "az_count must be between 2 and 4."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all AZs (dev) instead of one per AZ."
+  type        = bool
+  default     = false
+}
+
+variable "interface_endpoints" {
+  description = "Interface VPC endpoints in the private subnets."
+  type        = list(string)
+  default     = ["ecr.api", "ecr.dkr", "logs", "sts"]
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group and of the access logs, days."
+  type        = number
+  default     = 365
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before a deleted KMS key is gone, days (7-30)."
+  type        = number
+  default     = 30
+}
+
+variable "grant_autoscaling_service_role" {
+  description = "Let the Auto Scaling service-linked role use the data key (needed for CMK-encrypted EBS on autoscaling instances; the role must exist in the account)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy_buckets" {
+  description = "Let terraform destroy delete non-empty buckets (dev only)."
+  type        = bool
+  default     = false
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of the HTTPS listener."
+  type        = string
+}
+
+variable "alb_internal" {
+  description = "Internal load balancer (private subnets) rather than internet-facing."
+  type        = bool
+  default     = true
+}
+
+variable "alb_ingress_cidrs" {
+  description = "Client CIDRs allowed to reach the load balancer; null means the VPC only."
+  type        = list(string)
+  default     = null
+}
+
+variable "alb_deletion_protection" {
+  description = "Deletion protection of the load balancer."
+  type        = bool
+  default     = true
+}
+
+variable "canary_weight" {
+  description = "Percent of traffic sent to the canary target group (0-100)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.canary_weight >= 0 && var.canary_weight < 100
+    error_message = "canary_weight must be between 0 and 99."
+  }
+}
+
+variable "waf_acl_arn" {
+  description = "WAFv2 web ACL to associate with the load balancer; null for none."
+  type        = string
+  default     = null
+}
+
+variable "serving_instance_type" {
+  description = "Instance type of the serving autoscaling group."
+  type        = string
+  default     = "c6i.large"
+}
+
+variable "serving_ami_id" {
+  description = "AMI of the serving instances; null takes the latest Amazon Linux 2023."
+  type        = string
+  default     = null
+}
+
+variable "serving_min_size" {
+  description = "Minimum serving instances."
+  type        = number
+}
+
+variable "serving_max_size" {
+  description = "Maximum serving instances."
+  type        = number
+}
+
+variable "serving_desired_capacity" {
+  description = "Serving instances at creation."
+  type        = number
+}
+
+variable "serving_wait_for_capacity_timeout" {
+  description = "How long Terraform waits for serving instances to be healthy."
+  type        = string
+  default     = "10m"
+}
+
+variable "package_version" {
+  description = "Version of the r5-mlops wheel the serving instances install from the artifacts bucket (packages/)."
+  type        = string
+  default     = "0.1.0"
+}
+
+variable "mlflow_tracking_uri" {
+  description = "URL of the MLflow tracking server the serving instances load models from."
+  type        = string
+}
+
+variable "model_names" {
+  description = "Models served and watched for drift; the first is the one the serving group serves."
+  type        = list(string)
+  default     = ["demo-model"]
+
+  validation {
+    condition     = length(var.model_names) >= 1
+    error_message = "model_names must name at least one model."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "Custom CloudWatch namespace of the services' metrics."
+  type        = string
+  default     = "MLOps"
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to the alert topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_eks" {
+  description = "Create the EKS cluster, node group and IRSA roles."
+  type        = bool
+  default     = true
+}
+
+variable "eks_version" {
+  description = "Kubernetes version of the EKS cluster."
+  type        = string
+  default     = "1.32"
+}
+
+variable "eks_public_access_cidrs" {
+  description = "CIDRs allowed to reach the public EKS API endpoint; empty keeps it private."
+  type        = list(string)
+  default     = []
+}
+
+variable "eks_node_instance_types" {
+  description = "Instance types of the EKS managed node group."
+  type        = list(string)
+  default     = ["m6i.large"]
+}
+
+variable "eks_node_min_size" {
+  description = "Minimum EKS nodes."
+  type        = number
+  default     = 2
+}
+
+variable "eks_node_max_size" {
+  description = "Maximum EKS nodes."
+  type        = number
+  default     = 6
+}
+
+variable "tags" {
+  description = "Tags added to every resource (Environment and Project are always added)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "attach_aws_managed_policies" {
+  description = "Attach the AWS managed policies the roles need (always true on AWS; false only on a moto server started without MOTO_IAM_LOAD_MANAGED_POLICIES=true, which has none)."
+  type        = bool
+  default     = true
+}
+
+variable "s3_eventbridge_notifications" {
+  description = "Send bucket object events to EventBridge (true on AWS; false on moto, which does not report the setting back)."
+  type        = bool
+  default     = true
+}

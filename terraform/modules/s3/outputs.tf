@@ -1,0 +1,14 @@
+output "bucket_names" {
+  description = "Bucket names by purpose, including logs."
+  value       = { for k, v in local.all_buckets : k => v.id }
+}
+
+output "bucket_arns" {
+  description = "Bucket ARNs by purpose, including logs."
+  value       = { for k, v in local.all_buckets : k => v.arn }
+}
+
+output "log_bucket_name" {
+  description = "Name of the access-log bucket (S3 server access logs under s3/, ALB logs under alb/). Known once the bucket policy admitting the log deliveries is in place."
+  value       = aws_s3_bucket_policy.all["logs"].bucket
+}

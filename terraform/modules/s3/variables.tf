@@ -1,0 +1,71 @@
+variable "name_prefix" {
+  description = "Prefix of every bucket name, e.g. mlops-dev; the purpose and the account ID are appended."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,28}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-30 lowercase letters, digits or '-', starting and ending with a letter or digit."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the customer-managed KMS key used as the buckets' default encryption."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "buckets" {
+  description = "Buckets to create, by purpose (data = DVC remote, artifacts = MLflow, capture = inference capture): days to keep noncurrent versions, and optionally days after which current objects expire."
+  type = map(object({
+    noncurrent_version_days = number
+    expiration_days         = optional(number)
+  }))
+  default = {
+    data      = { noncurrent_version_days = 365 }
+    artifacts = { noncurrent_version_days = 365 }
+    capture   = { noncurrent_version_days = 30, expiration_days = 400 }
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.buckets : can(regex("^[a-z0-9-]{1,12}$", k)) && k != "logs"])
+    error_message = "bucket keys must be 1-12 lowercase letters, digits or '-', and 'logs' is reserved for the log bucket."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.buckets) : v.noncurrent_version_days >= 1 && (v.expiration_days == null ? true : v.expiration_days >= 1)])
+    error_message = "noncurrent_version_days and expiration_days must be at least 1."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days access logs are kept in the log bucket."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.log_retention_days >= 1
+    error_message = "log_retention_days must be at least 1."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets (dev only; keep false where data matters)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags added to every bucket."
+  type        = map(string)
+  default     = {}
+}
+
+variable "eventbridge_notifications" {
+  description = "Send the buckets' object events to EventBridge (true on AWS; false on moto, which does not report the setting back and would show drift on every plan)."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,244 @@
+# Model serving on EC2: a launch template (IMDSv2 only, no public IP, encrypted EBS, user data that installs and
+# starts `mlops serve`, no secrets in it), an autoscaling group over the private subnets with ELB health checks,
+# target tracking on CPU and on ALB requests per target, and instance refresh for rolling deploys.
+data "aws_partition" "current" {}
+
+data "aws_ssm_parameter" "ami" {
+  count = var.ami_id == null ? 1 : 0
+  name  = var.ami_ssm_parameter
+}
+
+locals {
+  ami_id = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
+  user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
+    package_uri   = var.package_uri
+    model_uri     = var.model_uri
+    port          = var.port
+    workers       = var.workers
+    tracking_uri  = var.mlflow_tracking_uri
+    region        = var.region
+    settings_env  = var.settings_env
+    log_group     = var.log_group_name
+    service_name  = "mlops-serving"
+    health_path   = "/health/ready"
+    python_binary = "python3.11"
+  })
+}
+
+# ---- identity ---------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "instance" {
+  name_prefix        = "${substr(var.name, 0, 24)}-serving-"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "instance" {
+  name   = "serving-least-privilege"
+  role   = aws_iam_role.instance.id
+  policy = var.policy_json
+}
+
+data "aws_iam_policy_document" "logs" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:*:log-group:${var.log_group_name}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "logs" {
+  name   = "write-serving-logs"
+  role   = aws_iam_role.instance.id
+  policy = data.aws_iam_policy_document.logs.json
+}
+
+# Session Manager instead of SSH: no key pair and no port 22.
+resource "aws_iam_role_policy_attachment" "ssm" {
+  count      = var.attach_aws_managed_policies ? 1 : 0
+  role       = aws_iam_role.instance.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+}
+
+resource "aws_iam_instance_profile" "this" {
+  name_prefix = "${substr(var.name, 0, 24)}-serving-"
+  role        = aws_iam_role.instance.name
+  tags        = var.tags
+}
+
+# ---- network ----------------------------------------------------------------------------------------------
+resource "aws_security_group" "instance" {
+  name_prefix = "${var.name}-serving-"
+  description = "Serving instances: the serving port from the load balancer only, HTTPS out"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-serving" })
+
+  ingress {
+    description     = "Serving port from the load balancer"
+    from_port       = var.port
+    to_port         = var.port
+    protocol        = "tcp"
+    security_groups = [var.alb_security_group_id]
+  }
+
+  egress {
+    description = "HTTPS to AWS APIs (through VPC endpoints or NAT) and the model registry"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = var.egress_cidrs
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# ---- instances --------------------------------------------------------------------------------------------
+resource "aws_launch_template" "serving" {
+  name_prefix            = "${var.name}-serving-"
+  description            = "mlops serve: IMDSv2 only, private, encrypted EBS"
+  image_id               = local.ami_id
+  instance_type          = var.instance_type
+  user_data              = base64encode(local.user_data)
+  update_default_version = true
+  ebs_optimized          = true
+
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.this.arn
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "disabled"
+  }
+
+  network_interfaces {
+    associate_public_ip_address = false
+    delete_on_termination       = true
+    security_groups             = [aws_security_group.instance.id]
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size           = var.disk_gib
+      volume_type           = "gp3"
+      encrypted             = true
+      kms_key_id            = var.kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-serving" })
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = merge(var.tags, { Name = "${var.name}-serving" })
+  }
+  # no tags on the template itself: moto copies them into the template data, which would read back as drift
+}
+
+resource "aws_autoscaling_group" "this" {
+  name_prefix               = "${var.name}-serving-"
+  vpc_zone_identifier       = var.subnet_ids
+  min_size                  = var.min_size
+  max_size                  = var.max_size
+  desired_capacity          = var.desired_capacity
+  health_check_type         = "ELB"
+  health_check_grace_period = var.health_check_grace_seconds
+  target_group_arns         = var.target_group_arns
+  wait_for_capacity_timeout = var.wait_for_capacity_timeout
+  enabled_metrics           = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupMinSize", "GroupMaxSize", "GroupTotalInstances"]
+
+  launch_template {
+    id      = aws_launch_template.serving.id
+    version = aws_launch_template.serving.latest_version
+  }
+
+  # a new launch template version (new package or model) rolls through the group, keeping 90% healthy
+  instance_refresh {
+    strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = var.min_healthy_percentage
+      instance_warmup        = var.health_check_grace_seconds
+    }
+  }
+
+  dynamic "tag" {
+    for_each = merge(var.tags, { Name = "${var.name}-serving" })
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # target tracking moves desired capacity; Terraform owns min and max
+    ignore_changes = [desired_capacity]
+
+    # checked here rather than in a variable validation, which cannot compare variables before Terraform 1.9
+    precondition {
+      condition     = var.min_size <= var.max_size
+      error_message = "serving-asg: min_size (${var.min_size}) must not be greater than max_size (${var.max_size})."
+    }
+    precondition {
+      condition     = var.desired_capacity >= var.min_size && var.desired_capacity <= var.max_size
+      error_message = "serving-asg: desired_capacity (${var.desired_capacity}) must lie between min_size (${var.min_size}) and max_size (${var.max_size})."
+    }
+  }
+}
+
+resource "aws_autoscaling_policy" "cpu" {
+  name                   = "cpu-target-tracking"
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  policy_type            = "TargetTrackingScaling"
+
+  lifecycle {
+    # neither is managed here; moto omits Enabled and reports a predictive configuration, which reads as drift
+    ignore_changes = [enabled, predictive_scaling_configuration]
+  }
+
+  target_tracking_configuration {
+    target_value = var.cpu_target_percent
+    predefined_metric_specification {
+      predefined_metric_type = "ASGAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_autoscaling_policy" "requests" {
+  name                   = "alb-requests-per-target"
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  policy_type            = "TargetTrackingScaling"
+
+  lifecycle {
+    ignore_changes = [enabled, predictive_scaling_configuration] # see the cpu policy
+  }
+
+  target_tracking_configuration {
+    target_value = var.requests_per_target
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = var.alb_request_count_label
+    }
+  }
+}

@@ -1,0 +1,24 @@
+output "autoscaling_group_name" {
+  description = "Name of the autoscaling group."
+  value       = aws_autoscaling_group.this.name
+}
+
+output "launch_template_id" {
+  description = "ID of the launch template."
+  value       = aws_launch_template.serving.id
+}
+
+output "security_group_id" {
+  description = "Security group of the serving instances."
+  value       = aws_security_group.instance.id
+}
+
+output "instance_role_arn" {
+  description = "ARN of the instance IAM role (grant it key use for encrypted data)."
+  value       = aws_iam_role.instance.arn
+}
+
+output "scaling_policy_names" {
+  description = "Names of the target-tracking policies."
+  value       = [aws_autoscaling_policy.cpu.name, aws_autoscaling_policy.requests.name]
+}

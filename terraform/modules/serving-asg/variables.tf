@@ -1,0 +1,252 @@
+variable "name" {
+  description = "Prefix of every resource name, e.g. mlops-dev."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,30}$", var.name))
+    error_message = "name must start with a letter and be at most 31 letters, digits or '-'."
+  }
+}
+
+variable "region" {
+  description = "AWS region the instances run in (written into their environment)."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the instances."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the group spreads over (two AZs or more)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "subnet_ids must name at least two private subnets in different AZs."
+  }
+}
+
+variable "alb_security_group_id" {
+  description = "Security group of the load balancer: the only source allowed to reach the serving port."
+  type        = string
+}
+
+variable "egress_cidrs" {
+  description = "Where instances may open HTTPS connections (AWS APIs through NAT, the MLflow registry)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = alltrue([for c in var.egress_cidrs : can(cidrhost(c, 0))])
+    error_message = "egress_cidrs must be valid CIDR blocks."
+  }
+}
+
+variable "target_group_arns" {
+  description = "Target groups the instances register with (their health checks decide instance health)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.target_group_arns) >= 1
+    error_message = "target_group_arns must name at least one target group."
+  }
+}
+
+variable "alb_request_count_label" {
+  description = "Resource label for ALBRequestCountPerTarget: <alb arn suffix>/<target group arn suffix>."
+  type        = string
+}
+
+variable "instance_type" {
+  description = "EC2 instance type of the serving instances."
+  type        = string
+  default     = "c6i.large"
+}
+
+variable "ami_id" {
+  description = "AMI of the instances; null takes the latest Amazon Linux 2023 from ami_ssm_parameter."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null ? true : can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must look like ami-0123456789abcdef0."
+  }
+}
+
+variable "ami_ssm_parameter" {
+  description = "Public SSM parameter holding the AMI ID when ami_id is null."
+  type        = string
+  default     = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+}
+
+variable "disk_gib" {
+  description = "Root volume size, GiB."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.disk_gib >= 8 && var.disk_gib <= 1000
+    error_message = "disk_gib must be between 8 and 1000."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key encrypting the root volumes (its policy must let the Auto Scaling service-linked role use it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "min_size" {
+  description = "Minimum number of instances."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.min_size >= 0 && floor(var.min_size) == var.min_size
+    error_message = "min_size must be a whole number, 0 or more."
+  }
+}
+
+variable "max_size" {
+  description = "Maximum number of instances (must be >= min_size)."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.max_size >= 1 && floor(var.max_size) == var.max_size
+    error_message = "max_size must be a whole number, 1 or more."
+  }
+}
+
+variable "desired_capacity" {
+  description = "Instances at creation, between min_size and max_size (later moved by target tracking)."
+  type        = number
+  default     = 2
+}
+
+variable "cpu_target_percent" {
+  description = "Average CPU utilisation the group tracks, percent."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.cpu_target_percent > 0 && var.cpu_target_percent <= 100
+    error_message = "cpu_target_percent must be in (0, 100]."
+  }
+}
+
+variable "requests_per_target" {
+  description = "ALB requests per target per minute the group tracks."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.requests_per_target > 0
+    error_message = "requests_per_target must be positive."
+  }
+}
+
+variable "health_check_grace_seconds" {
+  description = "Seconds after launch before health checks count (package install and model load)."
+  type        = number
+  default     = 300
+}
+
+variable "min_healthy_percentage" {
+  description = "Share of the group that stays in service during an instance refresh, percent."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.min_healthy_percentage >= 0 && var.min_healthy_percentage <= 100
+    error_message = "min_healthy_percentage must be between 0 and 100."
+  }
+}
+
+variable "wait_for_capacity_timeout" {
+  description = "How long Terraform waits for min_size healthy instances (\"0\" to not wait)."
+  type        = string
+  default     = "10m"
+}
+
+variable "package_uri" {
+  description = "S3 URI of the r5-mlops wheel the instances install, e.g. s3://<artifacts bucket>/packages/r5_mlops-0.1.0-py3-none-any.whl."
+  type        = string
+
+  validation {
+    condition     = can(regex("^s3://[a-z0-9.-]+/.+\\.whl$", var.package_uri))
+    error_message = "package_uri must be an s3:// URI of a .whl file."
+  }
+}
+
+variable "model_uri" {
+  description = "Model the instances serve, e.g. models:/demo-model@champion."
+  type        = string
+}
+
+variable "mlflow_tracking_uri" {
+  description = "MLflow tracking server URL (no credentials in it: they must not appear in user data)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https?://[^@/]+(/.*)?$", var.mlflow_tracking_uri))
+    error_message = "mlflow_tracking_uri must be an http(s) URL without user:password@."
+  }
+}
+
+variable "port" {
+  description = "Port `mlops serve` listens on."
+  type        = number
+  default     = 8080
+
+  validation {
+    condition     = var.port >= 1024 && var.port <= 65535
+    error_message = "port must be between 1024 and 65535."
+  }
+}
+
+variable "workers" {
+  description = "Worker processes of `mlops serve` per instance."
+  type        = number
+  default     = 2
+}
+
+variable "settings_env" {
+  description = "Non-secret MLOPS_* settings written to the service environment (e.g. bucket names)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.settings_env) : can(regex("^MLOPS_[A-Z0-9_]+$", k)) && !can(regex("(SECRET|PASSWORD|TOKEN)", k))])
+    error_message = "settings_env keys must be MLOPS_* names and must not be secrets (SECRET, PASSWORD, TOKEN)."
+  }
+}
+
+variable "log_group_name" {
+  description = "CloudWatch log group the instances ship serving logs to."
+  type        = string
+}
+
+variable "policy_json" {
+  description = "Least-privilege IAM policy of the instances (see modules/access-policy)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags added to every resource and propagated to the instances."
+  type        = map(string)
+  default     = {}
+}
+
+variable "attach_aws_managed_policies" {
+  description = "Attach the AWS managed policies the roles need (always true on AWS; false only on a moto server started without MOTO_IAM_LOAD_MANAGED_POLICIES=true, which has none)."
+  type        = bool
+  default     = true
+}
