@@ -13,7 +13,7 @@ from services.common.settings import SettingsError, get_settings
 # name -> ("module:attribute", one-line help shown by `mlops --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("services.common.stack_cli:stack", "Start, stop and inspect the local stack (moto + MLflow)."),
-    "demo": ("services.common.demo:demo", "Run the main job on the local stack."),
+    "demo": ("services.demo.cli:demo", "The main job: the whole model lifecycle on the local stack."),
     "infra": ("services.infra.cli:infra", "Terraform: check, plan, apply and destroy the environments."),
     "deploy": ("pipelines.deploy.cli:deploy", "Deploy: image, canary with automatic rollback, smoke test."),
     "jenkins": ("pipelines.jenkins_cli:jenkins", "Jenkins: trigger a job, follow its logs, show status and tests."),

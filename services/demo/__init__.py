@@ -1,0 +1,1 @@
+"""`mlops demo`: the whole model lifecycle on the local stack."""

@@ -1,0 +1,50 @@
+"""`mlops demo --prometheus`: a real Prometheus (Debian's package) scraping the demo's server, queried once."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+QUERY = "sum by (status) (mlops_serving_requests_total)"
+
+
+def scrape_and_query(serve_url: str, workdir: Path, timeout: float = 60) -> dict:
+    binary = shutil.which("prometheus")
+    if not binary:
+        raise RuntimeError("prometheus is not installed: run `make system-deps` (Debian package prometheus)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = urlparse(serve_url).netloc
+    (workdir / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+        f"  - job_name: mlops-serve\n    static_configs:\n      - targets: ['{target}']\n"
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (workdir / "prometheus.log").open("w")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                result = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": QUERY}, timeout=5).json()
+                if result.get("data", {}).get("result"):
+                    series = {r["metric"].get("status", "?"): float(r["value"][1]) for r in result["data"]["result"]}
+                    return {"query": QUERY, "result": series}
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"Prometheus returned nothing for {QUERY} within {timeout:.0f}s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
