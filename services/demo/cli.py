@@ -37,8 +37,14 @@ def demo(stop_after: bool, seed: int, requests_per_phase: int, prometheus: bool,
     _summary(run, facts, total)
     if summary_json:
         stats = run.stats
-        traffic = {"requests": stats.requests, "errors": stats.errors, "p99_ms": stats.p99_ms(), "versions": stats.versions}
-        document = {"model": run.model, **facts, "traffic": traffic, "step_seconds": run.timings, "total_seconds": total}
+        traffic = {"requests": stats.requests, "errors": stats.errors, "p99_ms": stats.p99_ms()}
+        document = {
+            "model": run.model,
+            **facts,
+            "traffic": {**traffic, "versions": stats.versions},
+            "step_seconds": run.timings,
+            "total_seconds": total,
+        }
         summary_json.write_text(json.dumps(document, indent=2, default=str))
     if not stop_after:
         click.echo(

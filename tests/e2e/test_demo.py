@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,8 +48,8 @@ def test_reports_exist_and_logs_reach_cloudwatch(demo):
     _, summary, stack = demo
     for key in ("json", "html"):
         for phase in ("drift_before", "drift_after"):
-            assert open(summary[phase][key]).read(64)
-    report = json.loads(open(summary["drift_after"]["json"]).read())
+            assert Path(summary[phase][key]).stat().st_size > 0
+    report = json.loads(Path(summary["drift_after"]["json"]).read_text())
     assert report["columns"]["x1"]["drift"] is True
     logs = stack.boto3_client("logs")
     group = f"/mlops/demo/{summary['model']}"
