@@ -80,7 +80,10 @@ class MicroBatcher:
         self.max_wait = max_wait_seconds
         self.queue: deque[_Item] = deque()
         self.queued_rows = 0
-        self.concurrency = 1.0  # moving average of requests per batch: > 1 means waiting can pay off
+        # moving average of the requests in play when a predict ends (scored + queued): how many callers are
+        # active. Closed-loop callers answered by one batch come back just after the next batch started, so
+        # without waiting for them the callers split into two half-size batches that alternate forever.
+        self.concurrency = 1.0
         self.predict_seconds = 0.0  # moving average of one predict call
         self._wake = asyncio.Event()
         self._enough = asyncio.Event()
@@ -127,7 +130,7 @@ class MicroBatcher:
         return batch
 
     async def _fill(self, loop) -> None:
-        """Hold an idle batch open until as many requests as recent batches had are queued, for at most max_wait
+        """Hold an idle batch open until as many requests as there are active callers are queued, for at most max_wait
         after the oldest arrived (and at most half a predict call, so waiting never costs more than it saves)."""
         target = max(2, round(self.concurrency))
         if self.max_wait <= 0 or self.concurrency < 1.05 or len(self.queue) >= target:
@@ -156,7 +159,6 @@ class MicroBatcher:
                 continue
             await self._fill(loop)
             batch = self._take()
-            self.concurrency = 0.8 * self.concurrency + 0.2 * len(batch)
             m.batch_requests.observe(len(batch))
             m.batch_rows.observe(sum(len(i.rows) for i in batch))
             started = loop.time()
@@ -166,6 +168,7 @@ class MicroBatcher:
                 log.exception("predict thread failed")
                 results = [exc] * len(batch)
             self.predict_seconds = 0.8 * self.predict_seconds + 0.2 * (loop.time() - started)
+            self.concurrency = 0.8 * self.concurrency + 0.2 * (len(batch) + len(self.queue))
             for item, result in zip(batch, results, strict=True):
                 if item.future.done():
                     continue
