@@ -1,8 +1,9 @@
 """Adaptive micro-batching: concurrent requests become one predict call, then their answers are split back.
 
 One predict runs at a time, in a worker thread, so the event loop keeps accepting requests meanwhile; whatever
-queued up during a predict forms the next batch (up to `max_rows`). Only when recent batches show concurrency does
-the batcher hold an idle batch open, and never past `max_wait` after the oldest queued request arrived.
+queued up during a predict forms the next batch (up to `max_rows`). When recent predicts show several active
+callers, the batcher holds an idle batch open until that many requests are queued, but never past `max_wait`
+after the oldest queued request arrived (nor past half a predict call).
 """
 
 from __future__ import annotations
