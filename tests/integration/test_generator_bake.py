@@ -36,6 +36,7 @@ COMBINATIONS = {
                   "sklearn_linear", "include_drift_monitoring": "yes", "include_scheduled_retraining": "no"},
 }  # fmt: skip
 SERVING_BASE = REPO_ROOT / "services/serving/deploy/k8s/base"
+API_KEY = "bake-key"  # pragma: allowlist secret - a throwaway key for a loopback test server
 
 
 def _env() -> dict[str, str]:
@@ -132,16 +133,15 @@ def test_checkov_finds_nothing_in_any_project(projects):
 
 def test_terraform_validates_against_the_monorepo_modules(projects, tmp_path_factory):
     env = {**terraform_env(), "TF_PLUGIN_CACHE_DIR": str(tmp_path_factory.mktemp("tf-plugin-cache"))}
-    first, *rest = projects.items()
-
-    def check(slug: str, root: Path) -> None:
+    for slug, root in projects.items():  # one at a time: Terraform's plugin cache is not safe for concurrent inits
         init = _run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], root / "terraform", env=env)
         assert init.returncode == 0, f"{slug}: {init.stdout}{init.stderr}"
+
+    def validate(slug: str, root: Path) -> None:
         valid = _run(["terraform", "validate", "-no-color"], root / "terraform", env=env)
         assert valid.returncode == 0 and "The configuration is valid" in valid.stdout, f"{slug}: {valid.stderr}"
 
-    check(*first)  # fills the shared plugin cache; the others then only link from it
-    _each(dict(rest), check)
+    _each(projects, validate)
 
 
 def test_kustomize_overlay_renders_on_the_serving_base(projects):
@@ -210,7 +210,7 @@ def test_binary_project_trains_registers_with_lineage_and_serves(projects, train
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**_env(), "MLOPS_SERVE_API_KEYS": "bake-key", "MLOPS_SERVE_RELOAD_INTERVAL_SECONDS": "0"}
+    env = {**_env(), "MLOPS_SERVE_API_KEYS": API_KEY, "MLOPS_SERVE_RELOAD_INTERVAL_SECONDS": "0"}
     server = subprocess.Popen(
         [str(BIN / "mlops"), "serve", "--model-uri", f"models:/binaryeks/{tags['version']}", "--port", str(port)],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -229,11 +229,11 @@ def test_binary_project_trains_registers_with_lineage_and_serves(projects, train
             pytest.fail("mlops serve did not become ready within 120 s")
         # the project's own smoke test (its `make smoke`) against the served model
         smoke = _run([sys.executable, "-m", "binaryeks.predict", "--url", f"http://127.0.0.1:{port}", "--rows", "7"],
-                     root, env={**_env(), "PYTHONPATH": "src", "MLOPS_API_KEY": "bake-key"})  # fmt: skip
+                     root, env={**_env(), "PYTHONPATH": "src", "MLOPS_API_KEY": API_KEY})  # fmt: skip
         assert smoke.returncode == 0, smoke.stderr
         assert smoke.stdout.startswith("7 predictions: [")
         refused = _run([sys.executable, "-m", "binaryeks.predict", "--url", f"http://127.0.0.1:{port}"], root,
-                       env={**_env(), "PYTHONPATH": "src", "MLOPS_API_KEY": "wrong"})  # fmt: skip
+                       env={**_env(), "PYTHONPATH": "src", "MLOPS_API_KEY": API_KEY + "-wrong"})  # fmt: skip
         assert refused.returncode == 1 and "401" in refused.stderr
     finally:
         server.terminate()
