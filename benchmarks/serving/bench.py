@@ -1,6 +1,6 @@
 """`mlops serve` against `mlflow models serve`, side by side, on the same model, worker count and HTTP load.
 
-    .venv/bin/python benchmarks/serving/bench.py [--workers 2] [--duration 10]   (or: make bench-serving)
+    .venv/bin/python benchmarks/serving/bench.py [--workers 2] [--duration 5] [--rounds 3]   (or: make bench-serving)
 
 Starts a local stack in a temporary directory, trains and registers a 50-tree random forest on 20 features, starts
 both servers on loopback, checks that they return the same predictions, then drives each in turn with wrk for
@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,7 +126,8 @@ def wrk(url: str, body: Path, connections: int, duration: int, script: Path, aut
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="worker processes for both servers")
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per scenario and server")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per scenario and server (median)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: run `make system-deps`")
@@ -179,10 +181,15 @@ def main() -> None:
         script.write_text(WRK_SCRIPT)
         results = {}
         for label, n, conns in SCENARIOS:
-            for name, (url, auth) in servers.items():
-                wrk(url + "/invocations", bodies[n], conns, 2, script, auth)  # warm-up, not recorded
-                results[(label, name)] = wrk(url + "/invocations", bodies[n], conns, args.duration, script, auth)
-                r = results[(label, name)]
+            runs = {name: [] for name in servers}
+            # alternate short runs and keep the median, so a burst of load from elsewhere on the machine does not
+            # land on one server only
+            for _ in range(args.rounds):
+                for name, (url, auth) in servers.items():
+                    wrk(url + "/invocations", bodies[n], conns, 1, script, auth)  # warm-up, not recorded
+                    runs[name].append(wrk(url + "/invocations", bodies[n], conns, args.duration, script, auth))
+            for name in servers:
+                results[(label, name)] = r = _median(runs[name])
                 print(f"  {label:20} {name:20} {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1e3:7.1f} ms  "
                       f"p99 {r['p99_us'] / 1e3:7.1f} ms  errors {r['errors'] + r['non2xx']}", flush=True)  # fmt: skip
         report(results, args.workers)
@@ -193,8 +200,16 @@ def main() -> None:
         stack.down()
 
 
+def _median(runs: list[dict]) -> dict:
+    """Per-figure median over the rounds; errors are summed (any error counts)."""
+    out = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_us", "p99_us")}
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["non2xx"] = sum(r["non2xx"] for r in runs)
+    return out
+
+
 def report(results: dict, workers: int) -> None:
-    print(f"\n| scenario ({workers} workers each) | server | req/s | p50 ms | p99 ms | errors |")
+    print(f"\n| scenario ({workers} workers each, median of rounds) | server | req/s | p50 ms | p99 ms | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     verdicts = []
     for label, n, _ in SCENARIOS:
