@@ -391,7 +391,7 @@ def _score_generic(model: LoadedModel, body: bytes, mime: str):
 def create_app():
     """uvicorn factory: each worker process builds its own app from the settings `mlops serve` exported."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_group=settings.log_group, region=settings.region)
     ref = ModelRef.parse(settings.serve_model_uri or "", settings.model_name)
     app = ServingApp(settings, ref)
     origins = [o.strip() for o in settings.serve_cors_origins.split(",") if o.strip()]
