@@ -89,9 +89,13 @@ def run(engine: str, python: str, jobs: list, workers: int = 2) -> dict:
     for proc in procs:
         if proc.wait() != 0:
             raise SystemExit(f"{engine} accuracy worker failed")
+    return _sum([json.loads(out.read_text()) for out in outs])
+
+
+def _sum(parts: list[dict]) -> dict[str, list[int]]:
     total: dict[str, list[int]] = {}
-    for out in outs:
-        for key, (alarms, trials) in json.loads(out.read_text()).items():
+    for part in parts:
+        for key, (alarms, trials) in part.items():
             cell = total.setdefault(key, [0, 0])
             cell[0] += alarms
             cell[1] += trials
@@ -102,11 +106,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply every trial count (e.g. 0.2 to be quick)")
     parser.add_argument("--evidently-max-rows", type=int, default=100_000, help="0 skips Evidently")
+    parser.add_argument("--reuse-ours", action="store_true", help="Reuse our counts from the last run")
+    parser.add_argument("--table-only", action="store_true", help="Print the table of the last run and stop")
     args = parser.parse_args()
     from benchmarks.drift.venv import evidently_python
 
+    if args.table_only:
+        print_table(json.loads((HERE / "data" / "accuracy.json").read_text()))
+        return
+
     start = time.perf_counter()
-    results = {"ours": run("ours", sys.executable, plan(OURS_TRIALS, args.scale, max(SIZES)))}
+    if args.reuse_ours:  # our counts from the last run's worker files (Evidently is the slow part)
+        results = {"ours": _sum([json.loads(p.read_text()) for p in sorted((HERE / "data").glob("acc-ours-?.json"))])}
+    else:
+        results = {"ours": run("ours", sys.executable, plan(OURS_TRIALS, args.scale, max(SIZES)))}
     if args.evidently_max_rows:
         results["evidently"] = run("evidently", evidently_python(),
                                    plan(EVIDENTLY_TRIALS, args.scale, args.evidently_max_rows))  # fmt: skip

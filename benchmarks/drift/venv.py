@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venv-evidently"
+VENV = HERE / ".venv"  # under the root .gitignore, and skipped by checkov and ruff like the main .venv
 
 
 def evidently_python() -> str:
