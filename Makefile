@@ -94,3 +94,15 @@ bench-drift-accuracy: setup ## Drift false-alarm and detection rates per shape a
 
 bench-serving: setup system-deps ## mlops serve vs mlflow models serve (wrk, same workers): throughput, p50/p99, errors
 	$(BIN)/python benchmarks/serving/bench.py
+
+# infra (terraform/): ENV=dev|staging|prod; LOCAL=1 runs against the local stack (mlops stack up first)
+.PHONY: infra-plan infra-apply infra-destroy
+INFRA_FLAGS = --env $(or $(ENV),dev) $(if $(LOCAL),--local)
+infra-plan: setup ## Terraform plan of ENV (LOCAL=1: on the local stack)
+	$(BIN)/mlops infra plan $(INFRA_FLAGS)
+
+infra-apply: setup ## Terraform apply of ENV (LOCAL=1: on the local stack), asks unless AUTO_APPROVE=1
+	$(BIN)/mlops infra apply $(INFRA_FLAGS) $(if $(AUTO_APPROVE),--auto-approve)
+
+infra-destroy: setup ## Terraform destroy of ENV (LOCAL=1: on the local stack), asks unless AUTO_APPROVE=1
+	$(BIN)/mlops infra destroy $(INFRA_FLAGS) $(if $(AUTO_APPROVE),--auto-approve)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     model_name: str = Field("demo-model", description="Default registered model name")
     champion_alias: str = Field("champion", description="Registry alias that serving follows")
 
+    # infra (services/infra): the Terraform remote state that terraform/bootstrap creates (AWS runs only)
+    tf_state_bucket: str | None = Field(None, description="Terraform state bucket (bootstrap output state_bucket)")
+    tf_lock_table: str = Field("mlops-tf-locks", description="Terraform lock table (bootstrap output lock_table)")
+
     # local stack ports: 0 picks a free loopback port
     stack_host: str = Field("127.0.0.1", description="Loopback address the local stack binds")
     moto_port: int = Field(0, ge=0, le=65535, description="moto server port (0 = free port)")

@@ -6,18 +6,29 @@ terraform/offline.tfrc; `terraform_env()` fails with a clear message when Terraf
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI_CONFIG = REPO_ROOT / "terraform" / "offline.tfrc"
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+CLI_CONFIG = TERRAFORM_DIR / "offline.tfrc"
+ENVS_DIR = TERRAFORM_DIR / "envs"
+BOOTSTRAP_DIR = TERRAFORM_DIR / "bootstrap"
+OVERRIDE_FILE = "endpoints_override.tf"  # gitignored; written only for --local runs
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 
 
 class TerraformUnavailable(RuntimeError):
     """Terraform or its provider mirror is missing; the message says which and how to fix it."""
+
+
+class TerraformFailed(RuntimeError):
+    """A terraform command exited non-zero; its own output says why."""
 
 
 def mirror_path(cli_config: Path = CLI_CONFIG) -> Path:
@@ -49,3 +60,38 @@ def terraform_env(cli_config: Path = CLI_CONFIG) -> dict[str, str]:
     env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     env.setdefault("TF_IN_AUTOMATION", "1")
     return env
+
+
+def env_names() -> list[str]:
+    """The environments: every folder under terraform/envs with a main.tf."""
+    return sorted(p.name for p in ENVS_DIR.iterdir() if (p / "main.tf").is_file())
+
+
+class Terraform:
+    """One configuration directory, with its own data directory (so local and AWS runs never share state)."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], data_dir: Path | None = None):
+        self.workdir = workdir
+        self.env = dict(env)
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.env["TF_DATA_DIR"] = str(data_dir)
+
+    def run(self, *args: str, capture: bool = False, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+        """Run `terraform -chdir=<workdir> ARGS`; output goes to the console unless captured."""
+        color = [] if sys.stdout.isatty() else ["-no-color"]  # escape codes only where a terminal shows them
+        command = ["terraform", f"-chdir={self.workdir}", args[0], *color, *args[1:]]
+        result = subprocess.run(command, env=self.env, text=True, capture_output=capture, check=False)
+        if result.returncode not in ok_codes:
+            detail = f":\n{result.stderr.strip()}" if capture and result.stderr else " (its output is above)"
+            where = self.workdir.relative_to(REPO_ROOT) if self.workdir.is_relative_to(REPO_ROOT) else self.workdir
+            raise TerraformFailed(f"terraform {args[0]} in {where} failed with exit code {result.returncode}{detail}")
+        return result
+
+    def init(self, *backend_config: str) -> None:
+        flags = [f"-backend-config={item}" for item in backend_config]
+        self.run("init", "-input=false", "-reconfigure", *flags, capture=True)
+
+    def outputs(self) -> dict:
+        result = self.run("output", "-json", capture=True)
+        return {name: item["value"] for name, item in json.loads(result.stdout or "{}").items()}

@@ -17,6 +17,7 @@ module "s3" {
     state = { noncurrent_version_days = 90 }
   }
   eventbridge_notifications = var.s3_eventbridge_notifications
+  deny_insecure_transport   = var.deny_insecure_transport
   tags                      = var.tags
 }
 

@@ -42,3 +42,9 @@ variable "s3_eventbridge_notifications" {
   type        = bool
   default     = true
 }
+
+variable "deny_insecure_transport" {
+  description = "Deny non-TLS requests to the state bucket. Keep true; false only on the local stack (plain HTTP on loopback)."
+  type        = bool
+  default     = true
+}

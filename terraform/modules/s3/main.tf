@@ -10,6 +10,8 @@ locals {
   suffix      = data.aws_caller_identity.current.account_id
   log_bucket  = "${var.name_prefix}-logs-${local.suffix}"
   all_buckets = merge({ for k, v in aws_s3_bucket.this : k => v }, { logs = aws_s3_bucket.logs })
+  # the log bucket always has a policy (it admits the log deliveries); the others only hold the TLS-only deny
+  policy_buckets = var.deny_insecure_transport ? local.all_buckets : { logs = aws_s3_bucket.logs }
 }
 
 # Every per-bucket resource iterates var.buckets (not aws_s3_bucket.this): checkov's graph links each setting to
@@ -173,24 +175,27 @@ resource "aws_s3_bucket_notification" "logs" {
 }
 
 data "aws_iam_policy_document" "tls_only" {
-  for_each = local.all_buckets
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      each.value.arn,
-      "${each.value.arn}/*",
-    ]
-    # {"AWS": "*"} is the documented equivalent of "*" (moto's log-delivery check cannot read the bare form)
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
+  for_each = local.policy_buckets
+  dynamic "statement" {
+    for_each = var.deny_insecure_transport ? [1] : []
+    content {
+      sid     = "DenyInsecureTransport"
+      effect  = "Deny"
+      actions = ["s3:*"]
+      resources = [
+        each.value.arn,
+        "${each.value.arn}/*",
+      ]
+      # {"AWS": "*"} is the documented equivalent of "*" (moto's log-delivery check cannot read the bare form)
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "Bool"
+        variable = "aws:SecureTransport"
+        values   = ["false"]
+      }
     }
   }
 
@@ -244,7 +249,7 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 resource "aws_s3_bucket_policy" "all" {
-  for_each = local.all_buckets
+  for_each = local.policy_buckets
   bucket   = each.value.id
   policy   = data.aws_iam_policy_document.tls_only[each.key].json
   # a bucket policy is refused while the public access block is being written

@@ -69,3 +69,9 @@ variable "eventbridge_notifications" {
   type        = bool
   default     = true
 }
+
+variable "deny_insecure_transport" {
+  description = "Bucket policies deny every request not made over TLS. Keep true; false only on the local stack, whose moto server speaks plain HTTP on loopback and enforces the deny."
+  type        = bool
+  default     = true
+}
