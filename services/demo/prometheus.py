@@ -14,16 +14,25 @@ import httpx
 QUERY = "sum by (status) (mlops_serving_requests_total)"
 
 
-def scrape_and_query(serve_url: str, workdir: Path, timeout: float = 60) -> dict:
+class PrometheusError(RuntimeError):
+    pass
+
+
+def scrape_and_query(serve_url: str, api_key: str, workdir: Path, timeout: float = 60) -> dict:
     binary = shutil.which("prometheus")
     if not binary:
-        raise RuntimeError("prometheus is not installed: run `make system-deps` (Debian package prometheus)")
+        raise PrometheusError("prometheus is not installed: run `make system-deps` (Debian package prometheus)")
     workdir.mkdir(parents=True, exist_ok=True)
     target = urlparse(serve_url).netloc
     (workdir / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n"
         f"  - job_name: mlops-serve\n    static_configs:\n      - targets: ['{target}']\n"
+        # /metrics is behind the API key like every non-health route
+        f"    authorization:\n      type: Bearer\n      credentials_file: {workdir / 'api-key'}\n"
     )
+    key_file = workdir / "api-key"
+    key_file.write_text(api_key)
+    key_file.chmod(0o600)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -44,7 +53,7 @@ def scrape_and_query(serve_url: str, workdir: Path, timeout: float = 60) -> dict
             except httpx.HTTPError:
                 pass
             time.sleep(1)
-        raise RuntimeError(f"Prometheus returned nothing for {QUERY} within {timeout:.0f}s")
+        raise PrometheusError(f"Prometheus returned nothing for {QUERY} within {timeout:.0f}s")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -93,9 +93,9 @@ class Demo:
                 with self.step(7, "the server hot-reloads the new champion under load"):
                     self._await_reload(background)
             self.stats.merge(background.stats)
-            if with_prometheus:
-                self.facts["prometheus"] = self._prometheus_query()
-            with self.step(8, "summary"):
+            with self.step(8, "summary" + (" (and a real Prometheus scraping the server)" if with_prometheus else "")):
+                if with_prometheus:
+                    self.facts["prometheus"] = self._prometheus_query()
                 if self.stats.errors:
                     raise DemoFailed(f"{self.stats.errors} of {self.stats.requests} requests failed")
         finally:
@@ -264,6 +264,9 @@ class Demo:
         self.facts["reload_requests"] = dict(background.stats.versions)
 
     def _prometheus_query(self) -> dict:
-        from services.demo.prometheus import scrape_and_query
+        from services.demo.prometheus import PrometheusError, scrape_and_query
 
-        return scrape_and_query(self.url, self.workdir / "prometheus")
+        try:
+            return scrape_and_query(self.url, self.api_key, self.workdir / "prometheus")
+        except PrometheusError as exc:
+            raise DemoFailed(str(exc)) from None
