@@ -98,9 +98,9 @@ def _prepare(env_name: str, local: bool, variables: list[str], var_file: Path | 
             "key": f"envs/{env_name}/terraform.tfstate",
             "dynamodb_table": outputs["lock_table"],
         }
-        localstack.write_override(workdir, localstack.override_text(localstack.endpoint(), settings.region, backend))
+        text = localstack.override_text(localstack.endpoint(), settings.region, backend)
         tf = Terraform(workdir, env, settings.state_dir.resolve() / "terraform" / env_name)
-        tf.init()
+        localstack.prepare_env(workdir, text, tf)
         local_vars = {
             **localstack.LOCAL_ENV_VARS,
             "certificate_arn": localstack.certificate_arn(settings),

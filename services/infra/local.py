@@ -8,7 +8,10 @@ to AWS with the normal credential chain.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import os
+import subprocess
 from pathlib import Path
 
 from services.common.settings import Settings
@@ -80,11 +83,25 @@ def override_text(url: str, region: str, backend: dict[str, str] | None) -> str:
     )
 
 
-def write_override(workdir: Path, text: str) -> None:
+def write_override(workdir: Path, text: str, env: dict[str, str]) -> None:
     path = workdir / OVERRIDE_FILE
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(".tmp.tf")
     tmp.write_text(text)
+    # canonical layout, so `terraform fmt -check` (lint) stays clean while the file exists
+    subprocess.run(["terraform", "fmt", str(tmp)], env=env, capture_output=True, check=True)
     tmp.replace(path)
+
+
+def prepare_env(workdir: Path, text: str, tf: Terraform) -> None:
+    """Write the env's override and initialise its backend, unless both are already exactly this."""
+    marker = Path(tf.env["TF_DATA_DIR"]) / "override.sha256"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    initialised = (Path(tf.env["TF_DATA_DIR"]) / "terraform.tfstate").exists()
+    if initialised and (workdir / OVERRIDE_FILE).exists() and marker.exists() and marker.read_text() == digest:
+        return
+    write_override(workdir, text, tf.env)
+    tf.init()
+    marker.write_text(digest)
 
 
 def remove_override(workdir: Path) -> None:
@@ -143,9 +160,21 @@ def bootstrap(settings: Settings, env: dict[str, str]) -> dict:
     """Create the state bucket and lock table on the local stack once; return the bootstrap outputs."""
     state_dir = settings.state_dir.resolve() / "terraform"
     state_dir.mkdir(parents=True, exist_ok=True)
-    backend = {"type": "local", "path": str(state_dir / "bootstrap.tfstate")}
-    write_override(BOOTSTRAP_DIR, override_text(endpoint(), settings.region, backend))
-    tf = Terraform(BOOTSTRAP_DIR, env, state_dir / "bootstrap")
+    state_file = state_dir / "bootstrap.tfstate"
+    if state_file.exists():  # already bootstrapped on this stack: read the outputs without starting Terraform
+        outputs = json.loads(state_file.read_text()).get("outputs", {})
+        if "state_bucket" in outputs and "lock_table" in outputs:
+            return {name: item["value"] for name, item in outputs.items()}
+    backend = {"type": "local", "path": str(state_file)}
+    write_override(BOOTSTRAP_DIR, override_text(endpoint(), settings.region, backend), env)
+    try:
+        return _bootstrap(Terraform(BOOTSTRAP_DIR, env, state_dir / "bootstrap"), settings)
+    finally:
+        # a manual `terraform -chdir=terraform/bootstrap apply` for a real account must not find it
+        remove_override(BOOTSTRAP_DIR)
+
+
+def _bootstrap(tf: Terraform, settings: Settings) -> dict:
     tf.init()
     outputs = tf.outputs()
     if "state_bucket" not in outputs:
