@@ -12,7 +12,7 @@ ENV ?= dev
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving
+.PHONY: retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ test: lint system-deps ## Lint, then every test (unit, integration on the real l
 test-unit: setup ## Unit tests only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-test-integration: setup ## Integration tests only (starts its own local stack)
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+test-integration: setup ## Integration tests only, template bake tests aside (starts its own local stack)
+	$(BIN)/pytest -m "integration and not bake" $(PYTEST_ARGS)
+
+test-bake: setup ## Template bake tests: generate model projects and run their tests, scans, validate, train
+	$(BIN)/pytest -m bake $(PYTEST_ARGS)
 
 test-e2e: setup ## End-to-end tests only
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)

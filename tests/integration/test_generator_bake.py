@@ -23,7 +23,7 @@ import pytest
 from services.infra.terraform import terraform_env
 from tests.conftest import REPO_ROOT, run_mlops
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.bake]
 BIN = Path(sys.executable).parent
 COMBINATIONS = {
     "binaryeks": {"problem_type": "binary_classification", "serving_target": "eks", "model_family":

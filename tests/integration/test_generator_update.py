@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, run_mlops
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.bake]
 TEMPLATE = "templates/model-project"
 
 

@@ -18,7 +18,15 @@ STEP_TARGETS = {
     "mlopsPlan": lambda _: ["plan"],
     "mlopsDeploy": lambda _: ["deploy", "smoke"],
 }
-PR_STAGES = ["Setup", "Lint", "Unit tests", "Integration tests", "Security scan", "Terraform plan"]
+PR_STAGES = [
+    "Setup",
+    "Lint",
+    "Unit tests",
+    "Integration tests",
+    "Template bake tests",
+    "Security scan",
+    "Terraform plan",
+]
 MAIN_STAGES = ["Build and push image", "Deploy staging", "Approve prod", "Deploy prod"]
 
 
