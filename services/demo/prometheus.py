@@ -46,12 +46,14 @@ def scrape_and_query(serve_url: str, api_key: str, workdir: Path, timeout: float
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                result = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": QUERY}, timeout=5).json()
-                if result.get("data", {}).get("result"):
-                    series = {r["metric"].get("status", "?"): float(r["value"][1]) for r in result["data"]["result"]}
-                    return {"query": QUERY, "result": series}
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": QUERY}, timeout=5)
             except httpx.HTTPError:
-                pass
+                answer = None
+            if answer is not None and answer.status_code == 200:  # 503 with a text body while it starts
+                result = answer.json()["data"]["result"]
+                if result:
+                    series = {r["metric"].get("status", "?"): float(r["value"][1]) for r in result}
+                    return {"query": QUERY, "result": series}
             time.sleep(1)
         raise PrometheusError(f"Prometheus returned nothing for {QUERY} within {timeout:.0f}s")
     finally:

@@ -55,6 +55,8 @@ class Demo:
             yield
         except DemoFailed as exc:
             raise DemoFailed(f"step {number} ({title}) failed: {exc}") from None
+        except Exception as exc:  # anything unforeseen still names the step, without a traceback
+            raise DemoFailed(f"step {number} ({title}) failed: {type(exc).__name__}: {exc}") from None
         self.timings[title] = time.perf_counter() - started
         click.echo(f"[{number}/8] {title}: done in {self.timings[title]:.1f}s")
 
