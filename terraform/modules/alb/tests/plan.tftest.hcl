@@ -1,0 +1,56 @@
+# Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_elb_service_account" {
+    defaults = { arn = "arn:aws:iam::156460612806:root" }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0123456789abcdef0" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name              = "mlops-prod"
+  vpc_id            = "vpc-0123456789abcdef0"
+  vpc_cidr          = "10.30.0.0/16"
+  subnet_ids        = ["subnet-aaaa", "subnet-bbbb"]
+  ingress_cidrs     = ["10.30.0.0/16"]
+  certificate_arn   = "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
+  access_log_bucket = "mlops-prod-logs-111122223333"
+}
+
+run "https_only_with_a_tls12_policy_and_hardening" {
+  command = plan
+
+  assert {
+    condition     = aws_lb_listener.https.port == 443 && aws_lb_listener.https.protocol == "HTTPS" && aws_lb_listener.https.ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    error_message = "443 must be HTTPS with the TLS 1.2+ policy"
+  }
+  assert {
+    condition     = aws_lb_listener.http_redirect.default_action[0].redirect[0].protocol == "HTTPS"
+    error_message = "port 80 must only redirect to HTTPS"
+  }
+  assert {
+    condition     = aws_lb.this.drop_invalid_header_fields && aws_lb.this.enable_deletion_protection && aws_lb.this.access_logs[0].enabled
+    error_message = "invalid headers dropped, deletion protection and access logs must be on by default"
+  }
+}
+
+run "a_tls10_policy_is_refused" {
+  command = plan
+  variables {
+    ssl_policy = "ELBSecurityPolicy-2016-08"
+  }
+  expect_failures = [var.ssl_policy]
+}

@@ -1,0 +1,55 @@
+# Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_elb_service_account" {
+    defaults = { arn = "arn:aws:iam::156460612806:root" }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0123456789abcdef0" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name                    = "mlops-prod"
+  kms_key_arn             = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+  log_group_names         = ["/mlops/prod/serving", "/mlops/prod/drift"]
+  alb_arn_suffix          = "app/mlops-prod/1"
+  target_group_arn_suffix = "targetgroup/mlops-prod-primary/1"
+  model_names             = ["demo-model"]
+}
+
+run "logs_and_alerts_are_encrypted_and_kept_a_year" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.this : g.kms_key_id == var.kms_key_arn && g.retention_in_days == 365])
+    error_message = "log groups must be KMS-encrypted and kept 365 days by default"
+  }
+  assert {
+    condition     = aws_sns_topic.alerts.kms_master_key_id == var.kms_key_arn
+    error_message = "the alert topic must be KMS-encrypted"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.latency_p99.extended_statistic == "p99" && aws_cloudwatch_metric_alarm.drift["demo-model"].namespace == "MLOps"
+    error_message = "p99 latency and drift alarms must exist"
+  }
+}
+
+run "an_unsupported_retention_is_refused" {
+  command = plan
+  variables {
+    log_retention_days = 42
+  }
+  expect_failures = [var.log_retention_days]
+}

@@ -1,0 +1,59 @@
+# Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_elb_service_account" {
+    defaults = { arn = "arn:aws:iam::156460612806:root" }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0123456789abcdef0" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name             = "mlops-prod"
+  vpc_id           = "vpc-0123456789abcdef0"
+  vpc_cidr         = "10.30.0.0/16"
+  subnet_ids       = ["subnet-aaaa", "subnet-bbbb"]
+  kms_key_arn      = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+  logs_kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+}
+
+run "private_endpoint_all_logs_encrypted_secrets_imdsv2" {
+  command = plan
+
+  assert {
+    condition     = aws_eks_cluster.this.vpc_config[0].endpoint_public_access == false && aws_eks_cluster.this.vpc_config[0].endpoint_private_access
+    error_message = "the API endpoint must be private unless CIDRs are listed"
+  }
+  assert {
+    condition     = length(aws_eks_cluster.this.enabled_cluster_log_types) == 5 && aws_cloudwatch_log_group.cluster.kms_key_id == var.logs_kms_key_arn
+    error_message = "all five control-plane log types into a KMS-encrypted group"
+  }
+  assert {
+    condition     = aws_eks_cluster.this.encryption_config[0].provider[0].key_arn == var.kms_key_arn
+    error_message = "secrets must be envelope-encrypted with the CMK"
+  }
+  assert {
+    condition     = aws_launch_template.node.metadata_options[0].http_tokens == "required" && aws_launch_template.node.block_device_mappings[0].ebs[0].encrypted == "true"
+    error_message = "nodes must require IMDSv2 and encrypt their volumes"
+  }
+}
+
+run "a_world_open_api_is_refused" {
+  command = plan
+  variables {
+    public_access_cidrs = ["0.0.0.0/0"]
+  }
+  expect_failures = [var.public_access_cidrs]
+}

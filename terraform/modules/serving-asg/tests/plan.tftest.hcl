@@ -1,0 +1,79 @@
+# Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_elb_service_account" {
+    defaults = { arn = "arn:aws:iam::156460612806:root" }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0123456789abcdef0" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name                    = "mlops-prod"
+  region                  = "eu-west-1"
+  vpc_id                  = "vpc-0123456789abcdef0"
+  subnet_ids              = ["subnet-aaaa", "subnet-bbbb"]
+  alb_security_group_id   = "sg-0123456789abcdef0"
+  target_group_arns       = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/x/1"]
+  alb_request_count_label = "app/x/1/targetgroup/x/1"
+  kms_key_arn             = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+  package_uri             = "s3://bucket/packages/r5_mlops-0.1.0-py3-none-any.whl"
+  model_uri               = "models:/demo-model@champion"
+  mlflow_tracking_uri     = "https://mlflow.internal.example"
+  log_group_name          = "/mlops/prod/serving"
+  policy_json             = "{}"
+  min_size                = 3
+  max_size                = 12
+  desired_capacity        = 3
+}
+
+run "instances_are_imdsv2_private_encrypted_and_tracked" {
+  command = plan
+
+  assert {
+    condition     = aws_launch_template.serving.metadata_options[0].http_tokens == "required" && aws_launch_template.serving.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "IMDSv2 must be required with hop limit 1"
+  }
+  assert {
+    condition     = aws_launch_template.serving.network_interfaces[0].associate_public_ip_address == "false"
+    error_message = "serving instances must not get a public IP"
+  }
+  assert {
+    condition     = aws_launch_template.serving.block_device_mappings[0].ebs[0].encrypted == "true" && aws_launch_template.serving.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn
+    error_message = "the root volume must be encrypted with the CMK"
+  }
+  assert {
+    condition     = aws_autoscaling_group.this.health_check_type == "ELB" && aws_autoscaling_group.this.min_size == 3 && aws_autoscaling_group.this.max_size == 12
+    error_message = "the group must use ELB health checks and the given sizes"
+  }
+  assert {
+    condition     = aws_autoscaling_policy.requests.target_tracking_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ALBRequestCountPerTarget"
+    error_message = "the group must track ALB requests per target"
+  }
+  assert {
+    condition     = !strcontains(base64decode(aws_launch_template.serving.user_data), "AWS_SECRET_ACCESS_KEY")
+    error_message = "user data must not carry credentials"
+  }
+}
+
+run "min_greater_than_max_is_refused" {
+  command = plan
+  variables {
+    min_size         = 5
+    max_size         = 2
+    desired_capacity = 5
+  }
+  expect_failures = [aws_autoscaling_group.this]
+}
