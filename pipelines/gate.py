@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.params import GateParams
+from pipelines.params import LOWER_IS_BETTER, GateParams
 
 REQUIRED_LINEAGE = ("mlops.git.commit", "mlops.dvc.lock_md5", "mlops.dvc.remote_url")
 DATA_TAG_PREFIX = "mlops.data."
@@ -65,12 +65,15 @@ def decide(
     for name, floor in sorted(gate.floors.items()):
         value = challenger.get(name)
         numbers["floors"][name] = {"floor": floor, "value": value}
-        if value is None or value < floor:
+        if name in LOWER_IS_BETTER and (value is None or value > floor):
+            reasons.append(f"{name}={_fmt(value)} is above the ceiling {floor}")
+        elif name not in LOWER_IS_BETTER and (value is None or value < floor):
             reasons.append(f"{name}={_fmt(value)} is below the floor {floor}")
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0  # improvement is a decrease for error metrics
     if challenger.get(metric) is None:
         reasons.append(f"primary metric {metric} could not be measured on the held-out data")
     elif champion is not None and champion.get(metric) is not None:
-        delta = challenger[metric] - champion[metric]
+        delta = sign * (challenger[metric] - champion[metric])
         numbers["improvement"] = delta
         if delta < gate.min_improvement:
             reasons.append(
@@ -80,9 +83,9 @@ def decide(
         for name, champ_slice in sorted(champion.get("slices", {}).items()):
             ours, theirs = challenger.get("slices", {}).get(name, {}).get(metric), champ_slice.get(metric)
             numbers["slices"][name] = {"challenger": ours, "champion": theirs}
-            if ours is not None and theirs is not None and ours < theirs - gate.slice_tolerance:
+            if ours is not None and theirs is not None and sign * (theirs - ours) > gate.slice_tolerance:
                 reasons.append(
-                    f"slice {name}: {metric} {ours:.4f} drops more than {gate.slice_tolerance} below "
+                    f"slice {name}: {metric} {ours:.4f} is more than {gate.slice_tolerance} worse than "
                     f"the champion's {theirs:.4f}"
                 )
     return GateDecision(passed=not reasons, reasons=reasons, numbers=numbers)

@@ -21,7 +21,7 @@ class _Strict(BaseModel):
 
 class DataParams(_Strict):
     raw: list[str] = Field(min_length=1, description="DVC-tracked input files (CSV or Parquet), project-relative")
-    target: str = Field(min_length=1, description="Label column (binary, 0/1)")
+    target: str = Field(min_length=1, description="Label column (class labels, or numbers for regression)")
     features: list[str] = Field(min_length=1, description="Model input columns")
     slice_columns: list[str] = Field(default_factory=list, description="Columns whose values are gate slices")
 
@@ -38,11 +38,18 @@ class TrainParams(_Strict):
     seed: int = 42
 
 
+# error metrics: a smaller value is better, so the gate turns their improvement and their floors around
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+
 class GateParams(_Strict):
-    primary_metric: Literal["roc_auc", "accuracy", "f1"] = "roc_auc"
+    primary_metric: Literal["roc_auc", "accuracy", "f1", "r2", "rmse", "mae"] = "roc_auc"
     min_improvement: float = Field(0.0, description="Challenger must beat the champion by at least this much")
-    slice_tolerance: float = Field(0.02, ge=0, description="Largest allowed drop on any slice")
-    floors: dict[str, float] = Field(default_factory=dict, description="metric -> minimum value, always enforced")
+    slice_tolerance: float = Field(0.02, ge=0, description="Largest allowed loss on any slice")
+    floors: dict[str, float] = Field(
+        default_factory=dict,
+        description="metric -> minimum value (maximum for rmse and mae), always enforced",
+    )
 
 
 class Params(_Strict):

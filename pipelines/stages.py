@@ -117,30 +117,67 @@ def load_model(uri: str):
 
 
 def score(model, frame: pd.DataFrame, target: str, slice_columns: list[str]) -> dict:
-    """roc_auc, accuracy, f1 overall and per slice value; the model's own feature list picks the columns."""
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-
+    """Metrics for the model's problem type, overall and per slice value; the model's own feature list picks the
+    columns. Binary: roc_auc, accuracy, f1. Multiclass: accuracy, macro f1, one-vs-rest roc_auc. Regression (an
+    estimator without predict_proba): r2, rmse, mae."""
     features = list(getattr(model, "feature_names_in_", []))
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise PipelineError(f"held-out data lacks the model's input columns {missing}")
+    if not hasattr(model, "predict_proba"):
+        metrics = _regression_metrics
+    elif len(getattr(model, "classes_", [])) > 2:
+        metrics = _multiclass_metrics
+    else:
+        metrics = _binary_metrics
 
-    def metrics(part: pd.DataFrame) -> dict[str, float | None]:
-        y = part[target].to_numpy()
-        proba = model.predict_proba(part[features])[:, 1]
-        predicted = (proba >= 0.5).astype(int)
-        both = len(np.unique(y)) == 2  # AUC is undefined on a one-class slice
-        return {
-            "roc_auc": float(roc_auc_score(y, proba)) if both else None,
-            "accuracy": float(accuracy_score(y, predicted)),
-            "f1": float(f1_score(y, predicted, zero_division=0)),
-        }
-
-    result = {**metrics(frame), "rows": len(frame), "slices": {}}
+    result = {**metrics(model, part=frame, features=features, target=target), "rows": len(frame), "slices": {}}
     for column in slice_columns:
         for value, part in frame.groupby(column, sort=True):
-            result["slices"][f"{column}={value}"] = {**metrics(part), "rows": len(part)}
+            scored = metrics(model, part=part, features=features, target=target)
+            result["slices"][f"{column}={value}"] = {**scored, "rows": len(part)}
     return result
+
+
+def _binary_metrics(model, part: pd.DataFrame, features: list[str], target: str) -> dict[str, float | None]:
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    y = part[target].to_numpy()
+    proba = model.predict_proba(part[features])[:, 1]
+    predicted = (proba >= 0.5).astype(int)
+    both = len(np.unique(y)) == 2  # AUC is undefined on a one-class slice
+    return {
+        "roc_auc": float(roc_auc_score(y, proba)) if both else None,
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+    }
+
+
+def _multiclass_metrics(model, part: pd.DataFrame, features: list[str], target: str) -> dict[str, float | None]:
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    y = part[target].to_numpy()
+    proba = model.predict_proba(part[features])
+    predicted = model.classes_[proba.argmax(axis=1)]
+    every_class = set(np.unique(y)) == set(model.classes_)  # one-vs-rest AUC needs each class present
+    auc = roc_auc_score(y, proba, multi_class="ovr", labels=model.classes_) if every_class else None
+    return {
+        "roc_auc": None if auc is None else float(auc),
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1": float(f1_score(y, predicted, average="macro", zero_division=0)),
+    }
+
+
+def _regression_metrics(model, part: pd.DataFrame, features: list[str], target: str) -> dict[str, float | None]:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    y = part[target].to_numpy(dtype=float)
+    predicted = model.predict(part[features])
+    return {
+        "r2": float(r2_score(y, predicted)) if len(y) > 1 else None,
+        "rmse": float(np.sqrt(mean_squared_error(y, predicted))),
+        "mae": float(mean_absolute_error(y, predicted)),
+    }
 
 
 def evaluate(project: Project) -> dict:

@@ -54,7 +54,7 @@ def test_better_challenger_passes_and_records_numbers_as_tags():
 def test_slice_regression_beyond_tolerance_rejects():
     decision = decide(scores(0.95, {"segment=b": 0.80}), scores(0.9, {"segment=b": 0.90}), LINEAGE, GATE, "1")
     assert not decision.passed
-    assert decision.reasons == ["slice segment=b: roc_auc 0.8000 drops more than 0.05 below the champion's 0.9000"]
+    assert decision.reasons == ["slice segment=b: roc_auc 0.8000 is more than 0.05 worse than the champion's 0.9000"]
 
 
 @pytest.mark.parametrize(
