@@ -119,8 +119,8 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
   alarm_name          = "${var.name}-drift-${each.value}"
   alarm_description   = "Share of drifted features of ${each.value} is at or above ${var.drift_share_threshold}."
   namespace           = var.metrics_namespace
-  metric_name         = "drift_share"
-  dimensions          = { model_name = each.value }
+  metric_name         = "DriftShare" # as `mlops drift run` publishes it (services/drift/publish.py)
+  dimensions          = { Model = each.value }
   statistic           = "Maximum"
   period              = var.drift_period_seconds
   evaluation_periods  = 1
@@ -178,7 +178,7 @@ resource "aws_cloudwatch_dashboard" "serving" {
           region      = data.aws_region.current.name
           stat        = "Maximum"
           period      = var.drift_period_seconds
-          metrics     = [[var.metrics_namespace, "drift_share", "model_name", model]]
+          metrics     = [[var.metrics_namespace, "DriftShare", "Model", model]]
           annotations = { horizontal = [{ label = "alarm", value = var.drift_share_threshold }] }
         }
       }]

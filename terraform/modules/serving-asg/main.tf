@@ -22,6 +22,7 @@ locals {
     service_name  = "mlops-serving"
     health_path   = "/health/ready"
     python_binary = "python3.11"
+    api_keys_name = var.api_keys_parameter_name
   })
 }
 
@@ -53,6 +54,29 @@ data "aws_iam_policy_document" "logs" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:*:log-group:${var.log_group_name}:*"]
   }
+}
+
+# The API keys: read at boot from an SSM SecureString, never written into user data.
+data "aws_iam_policy_document" "api_keys" {
+  statement {
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:${data.aws_partition.current.partition}:ssm:${var.region}:*:parameter${var.api_keys_parameter_name}"]
+  }
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "api_keys" {
+  name   = "read-serving-api-keys"
+  role   = aws_iam_role.instance.id
+  policy = data.aws_iam_policy_document.api_keys.json
 }
 
 resource "aws_iam_role_policy" "logs" {

@@ -229,6 +229,17 @@ variable "settings_env" {
   }
 }
 
+variable "api_keys_parameter_name" {
+  description = "SSM SecureString (encrypted with kms_key_arn) holding the serving API keys, one per line; created out of band so no key is in user data or Terraform state."
+  type        = string
+  default     = "/mlops/serving/api-keys"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.api_keys_parameter_name))
+    error_message = "api_keys_parameter_name must be an SSM parameter path such as /mlops/serving/api-keys."
+  }
+}
+
 variable "log_group_name" {
   description = "CloudWatch log group the instances ship serving logs to."
   type        = string
