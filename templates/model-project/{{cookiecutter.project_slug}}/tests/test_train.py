@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from pipelines.params import load_params
+from pipelines.params import LOWER_IS_BETTER, load_params
 
 from {{ cookiecutter.project_slug }}.features import FEATURES, TARGET
 from {{ cookiecutter.project_slug }}.train import fit_sample
@@ -37,13 +37,20 @@ def test_model_clears_the_floors_on_sample_data():
         "f1": f1_score(test[TARGET], predicted, average="macro"),
     }
 {%- else %}
-    from sklearn.metrics import r2_score
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-    measured = {"r2": r2_score(test[TARGET], predicted)}
+    measured = {
+        "r2": r2_score(test[TARGET], predicted),
+        "rmse": mean_squared_error(test[TARGET], predicted) ** 0.5,
+        "mae": mean_absolute_error(test[TARGET], predicted),
+    }
 {%- endif %}
     assert floors, "params.yaml sets no gate floors"
     for metric, floor in floors.items():
-        assert measured[metric] >= floor, f"{metric}={measured[metric]:.3f} is below the floor {floor}"
+        if metric in LOWER_IS_BETTER:  # error metrics: the floor is a ceiling
+            assert measured[metric] <= floor, f"{metric}={measured[metric]:.3f} is above the ceiling {floor}"
+        else:
+            assert measured[metric] >= floor, f"{metric}={measured[metric]:.3f} is below the floor {floor}"
 {%- if cookiecutter.problem_type != "binary_classification" %}
 
 
