@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import threading
@@ -86,12 +87,20 @@ def test_alias_move_reloads_under_load_with_zero_failures(reloading_server):
 def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
     srv, _, _ = reloading_server
     big = training_frame(20000, seed=3)
-    body = {"dataframe_split": {"columns": list(big.columns), "data": big.values.tolist()}}
+    body = json.dumps({"dataframe_split": {"columns": list(big.columns), "data": big.values.tolist()}}).encode()
     answers: list[object] = []
+    signalled = threading.Event()
+
+    def upload():
+        # half the body, then the rest only after SIGTERM: the four requests are surely in flight when it lands
+        yield body[: len(body) // 2]
+        signalled.wait(30)
+        yield body[len(body) // 2 :]
 
     def call():
         try:
-            answer = httpx.post(srv.url + "/invocations", json=body, headers=auth(), timeout=60)
+            headers = {**auth(), "Content-Type": "application/json", "Content-Length": str(len(body))}
+            answer = httpx.post(srv.url + "/invocations", content=upload(), headers=headers, timeout=60)
             answers.append((answer.status_code, len(answer.json()["predictions"])))
         except httpx.HTTPError as exc:
             answers.append(repr(exc))
@@ -109,6 +118,8 @@ def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
         time.sleep(0.01)
     assert in_flight >= 5, "the requests never became in-flight"
     srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # the server is shutting down while the four bodies are still arriving
+    signalled.set()
     for t in threads:
         t.join(60)
     assert answers == [(200, 20000)] * 4
