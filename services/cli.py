@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("services.demo.cli:demo", "The main job: the whole model lifecycle on the local stack."),
     "infra": ("services.infra.cli:infra", "Terraform: check, plan, apply and destroy the environments."),
     "deploy": ("pipelines.deploy.cli:deploy", "Deploy: image, canary with automatic rollback, smoke test."),
+    "release": ("pipelines.release.cli:release", "GitOps releases in deploy/: show, propose, deploy, diff."),
     "jenkins": ("pipelines.jenkins_cli:jenkins", "Jenkins: trigger a job, follow its logs, show status and tests."),
     "drift": ("services.drift.cli:drift", "Data and model drift: profile, check, scheduled run, metrics exporter."),
     "serve": ("services.serving.cli:serve", "Serve an MLflow model over HTTP (MLflow-compatible, V2, metrics)."),

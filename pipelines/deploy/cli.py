@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -60,6 +61,32 @@ def _commit() -> str:
 )
 def canary(environment, image_tag, model_name, model_version, targets_file, instance_refresh, record_dir) -> None:
     """Put the new version on the idle color, shift traffic step by step, roll back if an alarm fires."""
+    settings = get_settings()
+    image = ImageRef(settings.ecr_repository, tag=image_tag)
+    run_rollout(
+        environment, model_name or settings.model_name, model_version, image, targets_file, instance_refresh, record_dir
+    )
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """The serving image in ECR, by tag (a Jenkins build) or by digest (a release manifest)."""
+
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+
+def run_rollout(
+    environment: str,
+    model_name: str,
+    model_version: str | None,
+    image: ImageRef,
+    targets_file: Path | None,
+    instance_refresh: bool,
+    record_dir: Path,
+) -> None:
+    """The canary deploy that `deploy canary` and `release deploy --rollout` both run; ClickException on failure."""
     import boto3
     from mlflow import MlflowClient
 
@@ -77,13 +104,15 @@ def canary(environment, image_tag, model_name, model_version, targets_file, inst
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="MLOPS_CANARY_STEPS") from None
-    model_name = model_name or settings.model_name
     try:
         # every check first: nothing changes until all of them pass
         targets = load_targets(environment, targets_file, REPO_ROOT / "terraform" / "envs" / environment)
         session = boto3.session.Session(region_name=settings.region)
         identity = check_credentials(session)
-        image_uri, digest = check_image(session.client("ecr"), settings.ecr_repository, image_tag)
+        if image.digest:
+            image_uri, digest = _image_by_digest(session.client("ecr"), image.repository, image.digest)
+        else:
+            image_uri, digest = check_image(session.client("ecr"), image.repository, image.tag)
         client = MlflowClient()
         if model_version is None:
             model_version = _champion_version(client, model_name, settings.champion_alias)
@@ -123,6 +152,20 @@ def canary(environment, image_tag, model_name, model_version, targets_file, inst
     if result.outcome != "promoted":
         raise click.ClickException(f"alarm {result.alarm} fired: rolled back, {result.live_color} stays live")
     click.echo(f"{environment}: {result.live_color} is live with {model_name} v{model_version}")
+
+
+def _image_by_digest(ecr, repository: str, digest: str) -> tuple[str, str]:
+    """(image URI with one of its tags, digest) of an image a release manifest pins by digest."""
+    try:
+        repo = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"][0]
+    except ecr.exceptions.RepositoryNotFoundException:
+        raise DeployError(f"ECR repository {repository!r} does not exist") from None
+    except ecr.exceptions.ImageNotFoundException:
+        raise DeployError(f"image {digest} does not exist in ECR repository {repository!r}") from None
+    if not found.get("imageTags"):
+        raise DeployError(f"image {digest} in {repository!r} has no tag; push it with one (make image)")
+    return f"{repo['repositoryUri']}:{found['imageTags'][0]}", digest
 
 
 def _champion_version(client, model_name: str, alias: str) -> str:

@@ -1,0 +1,149 @@
+"""`mlops release show|propose|deploy|diff`: what runs in each env is a manifest in Git (deploy/<model>/<env>.yaml)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from pipelines.cli import friendly
+from pipelines.deploy.targets import ENVIRONMENTS
+from services.common.settings import get_settings
+
+env_option = click.option("--env", "env", required=True, type=click.Choice(ENVIRONMENTS), help="Environment.")
+model_option = click.option("--model", "model", help="Registered model (default: MLOPS_MODEL_NAME).")
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Checkout holding deploy/ (Jenkins: the main checkout).",
+)
+
+
+@click.group()
+def release() -> None:
+    """GitOps releases: show, propose (a branch with the manifest), deploy (what main says), diff (Git vs live)."""
+
+
+@release.command()
+@env_option
+@model_option
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@friendly
+def show(env: str, model: str | None, root: Path, as_json: bool) -> None:
+    """Print the env's release manifest (schema-checked)."""
+    from pipelines.release.manifest import load_release
+
+    found = load_release(root, model or get_settings().model_name, env)
+    click.echo(json.dumps(found.model_dump(mode="json"), indent=2) if as_json else found.to_yaml(), nl=not as_json)
+
+
+@release.command()
+@env_option
+@model_option
+@click.option("--version", "version", required=True, help="Model version to release (must have passed the gate).")
+@click.option("--image-digest", help="Serving image digest (sha256:...); default: the one on main for this env.")
+@click.option("--image-repository", help="ECR repository of that image (default: MLOPS_ECR_REPOSITORY).")
+@click.option("--repo", "repo_url", help="Release repo (path or URL; default: the URL of --remote here).")
+@click.option("--remote", default="origin", show_default=True, help="Remote of the current checkout (default repo).")
+@click.option("--git-host", type=click.Choice(["plain"]), default="plain", show_default=True, help="Git host client.")
+@friendly
+def propose(env, model, version, image_digest, image_repository, repo_url, remote, git_host) -> None:
+    """Branch release/<model>/<env>/v<V> off main with the manifest; commit the lineage; push (dev: merge)."""
+    from pydantic import ValidationError
+
+    from pipelines.release.actions import propose_version
+    from pipelines.release.gitops import GIT_HOSTS, origin_url
+    from pipelines.release.manifest import Image
+
+    settings = get_settings()
+    if not version.isdigit() or version.startswith("0"):
+        raise click.BadParameter(f"{version!r} is not a model version number", param_hint="--version")
+    image = None
+    if image_digest:
+        try:
+            image = Image(repository=image_repository or settings.ecr_repository, digest=image_digest)
+        except ValidationError:
+            raise click.BadParameter(f"{image_digest!r} is not sha256:<64 hex>", param_hint="--image-digest") from None
+    url = repo_url or origin_url(remote, Path.cwd())
+    proposal = propose_version(settings, model or settings.model_name, env, version, url, image, GIT_HOSTS[git_host]())
+    click.echo(proposal.note)
+    if proposal.commit:
+        click.echo(f"commit {proposal.commit} on {proposal.branch}")
+
+
+@release.command("deploy")
+@env_option
+@model_option
+@root_option
+@click.option("--rollout", is_flag=True, help="Also roll the image and version out (canary with rollback).")
+@click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="--rollout: JSON deploy targets (default: the env's Terraform output).",
+)
+@click.option("--instance-refresh/--no-instance-refresh", default=True, help="--rollout on EC2: roll instances.")
+@friendly
+def deploy_(env, model, root, rollout, targets_file, instance_refresh) -> None:
+    """Apply what the manifest in the working tree says: re-check it, [roll out], publish it, move @<env>."""
+    from pipelines.deploy.cli import REPO_ROOT, ImageRef, run_rollout
+    from pipelines.release.actions import apply, load_verified
+    from pipelines.release.manifest import manifest_path
+
+    settings = get_settings()
+    model = model or settings.model_name
+    found = load_verified(root, model, env)
+    if rollout:
+        if found.image is None:
+            raise click.ClickException(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
+        image = ImageRef(found.image.repository, digest=found.image.digest)
+        run_rollout(
+            env, model, found.model.version, image, targets_file, instance_refresh, REPO_ROOT / "reports" / "deploys"
+        )
+    uri, before = apply(settings, found, os.environ.get("GIT_COMMIT") or _commit_of(root) or "unknown")
+    click.echo(f"live release: {uri}")
+    moved = f"v{before} -> " if before else ""
+    click.echo(f"{model}@{env}: {moved}v{found.model.version}")
+
+
+def _commit_of(root: Path) -> str | None:
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=True).head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None
+
+
+@release.command()
+@env_option
+@click.option("--model", "model", help="One model (default: every deploy/<model>/<env>.yaml).")
+@root_option
+@click.option("--server-url", help="Also ask a running server which version it serves.")
+@friendly
+def diff(env, model, root, server_url) -> None:
+    """Compare the manifest in Git with the live release, the @<env> alias and a server. Exit 1 on a difference."""
+    from pipelines.registry import client
+    from pipelines.release.live import compare
+    from pipelines.release.manifest import load_release
+
+    settings = get_settings()
+    models = [model] if model else sorted(p.parent.name for p in (root / "deploy").glob(f"*/{env}.yaml"))
+    if not models:
+        raise click.ClickException(f"no release manifests for {env} under {root / 'deploy'}")
+    if server_url and len(models) > 1:
+        raise click.UsageError("--server-url needs --model: a server serves one model")
+    rows = [row for name in models for row in compare(settings, client(), load_release(root, name, env), server_url)]
+    width = max(len(r.what) for r in rows)
+    click.echo(f"{'':2}{'what':<{width}}  {'in Git':<10}  actual")
+    for row in rows:
+        click.echo(f"{'ok' if row.ok else 'XX'}  {row.what:<{width}}  {row.expected:<10}  {row.actual}")
+    differing = [r.what for r in rows if not r.ok]
+    if differing:
+        raise click.ClickException(f"{len(differing)} differ from Git: " + "; ".join(differing))
+    click.echo(f"{env}: everything matches Git")
