@@ -3,7 +3,7 @@
 The alert goes three ways so it is seen whatever watches: an ERROR log line with `alert: true`, a CloudWatch
 metric `RetrainFailures` (an alarm on it pages; see terraform/modules/cloudwatch), and a JSON object under
 `s3://<data_bucket>/events/alerts/retrain/<model>/`. Prometheus users alert on `mlops_retrain_runs_total
-{outcome="failed"}` (see alerts.yml).
+{outcome="failed"}` (see services/monitoring/prometheus/rules/alerts.yml).
 """
 
 from __future__ import annotations
