@@ -10,9 +10,10 @@ export BC_SKIP_MAPPING := TRUE
 CHECKOV := .venv-tools/checkov/bin/checkov
 ENV ?= dev
 IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving test-bake
+.PHONY: canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -62,8 +63,17 @@ plan: setup ## Terraform plan for ENV (dev|staging|prod); the plan text lands in
 image: setup ## Build the serving image and push it to ECR as IMAGE_TAG (needs a Docker engine: Jenkins agents)
 	$(BIN)/mlops deploy image --tag $(IMAGE_TAG)
 
-deploy: setup ## Canary deploy of IMAGE_TAG to ENV with automatic rollback; writes the deploy record
-	$(BIN)/mlops deploy canary --env $(ENV) --image-tag $(IMAGE_TAG)
+deploy: setup ## Deploy what deploy/MODEL/ENV.yaml says: re-check, canary with rollback, live release, @ENV alias
+	$(BIN)/mlops release deploy --env $(ENV) --model $(MODEL) --rollout
+
+canary: setup ## Canary deploy of IMAGE_TAG and MODEL's champion to ENV, outside a release (mlops deploy canary)
+	$(BIN)/mlops deploy canary --env $(ENV) --model $(MODEL) --image-tag $(IMAGE_TAG)
+
+train-register: setup ## Train, register, gate MODEL (MLOPS_RETRAIN_CONFIG); a pass proposes a RELEASE_ENV release
+	$(BIN)/mlops retrain run --model $(MODEL) --trigger ci --release-env $(or $(RELEASE_ENV),staging)
+
+release-diff: setup ## Compare deploy/*/ENV.yaml with the live release and the @ENV alias (exit 1 on a difference)
+	$(BIN)/mlops release diff --env $(ENV)
 
 smoke: setup ## Smoke test the serving endpoint of ENV
 	$(BIN)/mlops deploy smoke --env $(ENV)

@@ -37,6 +37,11 @@ def retrain() -> None:
 @config_option
 @click.option("--trigger", default="manual", show_default=True, help="Recorded on the model version and metrics.")
 @click.option(
+    "--release-env",
+    type=click.Choice(["dev", "staging", "prod"]),
+    help="After a pass, propose a release to this env (repo: the config's release.repo, else origin here).",
+)
+@click.option(
     "--backend",
     type=click.Choice(["local", "kubernetes", "sagemaker"]),
     default="local",
@@ -53,6 +58,7 @@ def run(
     model_name: str,
     config_path: Path | None,
     trigger: str,
+    release_env: str | None,
     backend: str,
     image: str | None,
     namespace: str,
@@ -68,6 +74,11 @@ def run(
 
     settings = get_settings()
     model = _config(config_path).get(model_name)
+    if release_env:
+        from services.retraining.config import ReleaseTarget
+
+        repo = model.release.repo if model.release else None
+        model = model.model_copy(update={"release": ReleaseTarget(env=release_env, repo=repo)})
     if backend != "local":
         _render(backend, model_name, image, namespace, service_account, role_arn, instance_type, settings)
         return

@@ -7,17 +7,28 @@ models:
     branch: main                             # the newest commit here is the newest data version
     params: params.yaml
     schedule: "0 3 * * 1"                    # cron, UTC; omit for drift-triggered only
+    release: {env: staging, repo: https://git.example.com/r5-mlops.git}  # optional: propose a release on a pass
 ```
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipelines.errors import PipelineError
+
+
+class ReleaseTarget(BaseModel):
+    """After a passing gate, `mlops release propose` for this env (pipelines/release); off when absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: Literal["dev", "staging", "prod"]
+    repo: str | None = Field(None, min_length=1, description="Release repo; default: origin of the current checkout")
 
 
 class ModelConfig(BaseModel):
@@ -28,6 +39,7 @@ class ModelConfig(BaseModel):
     branch: str = "main"
     params: str = "params.yaml"
     schedule: str | None = None
+    release: ReleaseTarget | None = None
 
     @field_validator("schedule")
     @classmethod

@@ -32,9 +32,11 @@ class Outcome:
     champion: str | None = None
     reasons: list[str] = field(default_factory=list)
     attempts: int = 0
+    release: str | None = None  # the release branch proposed after a pass (config `release:`)
 
     def as_dict(self) -> dict:
-        return {"status": self.status, "version": self.version, "champion": self.champion, "trigger": self.trigger}
+        out = {"status": self.status, "version": self.version, "champion": self.champion, "trigger": self.trigger}
+        return out | ({"release": self.release} if self.release else {})
 
 
 def scratch_dir(settings, model: str) -> Path:
@@ -61,7 +63,28 @@ def _attempt(settings, model: ModelConfig, trigger: str, event_ids: list[str]) -
         f"{result.decision.numbers.get('challenger')} vs champion {result.decision.numbers.get('champion')}"
     )
     promote(settings, model.name, result.version, reason, expected_champion=result.champion_version)
-    return Outcome(model.name, trigger, "promoted", result.version, result.version)
+    outcome = Outcome(model.name, trigger, "promoted", result.version, result.version)
+    if model.release is not None:
+        _propose(settings, model, outcome)
+    return outcome
+
+
+def _propose(settings, model: ModelConfig, outcome: Outcome) -> None:
+    """The reviewable change: a release branch for the configured env. The promotion stands if this fails; the
+    failure is alerted and the branch can be proposed by hand (`mlops release propose`)."""
+    from pipelines.release.actions import propose_version
+    from pipelines.release.gitops import origin_url
+
+    target = model.release
+    try:
+        repo = target.repo or origin_url("origin", Path.cwd())
+        proposal = propose_version(settings, model.name, target.env, outcome.version, repo)
+    except PipelineError as exc:
+        outcome.reasons.append(f"promoted, but the release proposal for {target.env} failed: {exc}")
+        log.error("release proposal failed", extra={"alert": True, "model": model.name, "error": str(exc)})
+        return
+    outcome.release = proposal.branch
+    log.info("release proposed", extra={"model": model.name, "env": target.env, "note": proposal.note})
 
 
 def retrain(settings, model: ModelConfig, trigger: str, sleep=time.sleep) -> Outcome:

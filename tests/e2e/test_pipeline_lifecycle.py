@@ -1,7 +1,9 @@
 """The whole data-versioning and continuous-training loop on the real local stack (moto S3 as the DVC remote,
 a real MLflow server), with a real Git + DVC model project in a temp dir. The tests run in order and share the
 project: v1 -> champion; v2 with a shift + a drift event -> retrained, gated, promoted; a worse challenger is
-rejected; a killed retrain changes nothing; lineage and reproduce answer from the tags."""
+rejected; a killed retrain changes nothing; lineage and reproduce answer from the tags. The retraining config names
+a release target, so each pass also proposes a staging release branch on a bare Git remote; merging it and
+`mlops release deploy` moves what a real `mlops serve` on `@staging` serves, and `git revert` + deploy moves it back."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from click.testing import CliRunner
 from pipelines.example import RAW, add_data_version, init_project, make_dataset
 from pipelines.locking import FileLock, lock_path
 from services.cli import cli
-from tests.conftest import run_mlops
+from tests.conftest import REPO_ROOT, run_mlops
+from tests.integration.test_serving_helpers import start_server
 
 pytestmark = pytest.mark.e2e
 MODEL = "lifecycle-model"
@@ -42,8 +45,21 @@ def lab(local_stack, tmp_path_factory):
     root = tmp_path_factory.mktemp("lifecycle")
     State.project = init_project(root / "project", REMOTE, MODEL)
     State.md5["v1"] = State.project.datasets()[RAW]
+    State.gitops = root / "gitops.git"  # the release repo: main holds deploy/policy.yaml (staging waits for review)
+    git.Repo.init(State.gitops, bare=True, initial_branch="main")
+    seed = git.Repo.clone_from(str(State.gitops), root / "seed")
+    (root / "seed" / "deploy").mkdir()
+    (root / "seed" / "deploy" / "policy.yaml").write_bytes((REPO_ROOT / "deploy" / "policy.yaml").read_bytes())
+    seed.index.add(["deploy/policy.yaml"])
+    seed.index.commit("release policy")
+    seed.git.push("origin", "HEAD:refs/heads/main")
     State.config = root / "retrain.yaml"
-    State.config.write_text(yaml.safe_dump({"models": [{"name": MODEL, "project": str(State.project.root)}]}))
+    model = {
+        "name": MODEL,
+        "project": str(State.project.root),
+        "release": {"env": "staging", "repo": str(State.gitops)},
+    }
+    State.config.write_text(yaml.safe_dump({"models": [model]}))
     State.stack = local_stack
     return State
 
@@ -71,6 +87,17 @@ def remote_objects(lab) -> dict[str, str]:
     return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
 
 
+def release_heads(lab) -> dict[str, str]:
+    return {ref.name: ref.commit.hexsha for ref in git.Repo(lab.gitops).heads}
+
+
+def merge_release(lab, branch: str) -> None:
+    """What approving the pull request does: main fast-forwards to the release branch."""
+    bare = git.Repo(lab.gitops)
+    assert bare.is_ancestor(bare.heads["main"].commit, bare.heads[branch].commit), f"{branch} is not off main"
+    bare.heads["main"].commit = bare.heads[branch].commit
+
+
 def retrain_run(lab, *extra: str, env: dict | None = None):
     result = run_mlops("retrain", "run", "--model", MODEL, "--config", str(lab.config), *extra, env=env)
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -92,6 +119,10 @@ def test_v1_is_trained_registered_and_promoted(lab):
     assert run.data.params["train.seed"] == "42" and run.data.metrics["roc_auc"] > 0.9
     artifacts = {a.path for a in mlflow_client().list_artifacts(run.info.run_id, "drift")}
     assert "drift/reference_profile.json" in artifacts
+    # the pass proposed a staging release; staging waits for review, so main is untouched until it is merged
+    assert outcome["release"] == f"release/{MODEL}/staging/v1"
+    assert set(release_heads(lab)) == {"main", outcome["release"]}
+    merge_release(lab, outcome["release"])
 
 
 def _free_port() -> int:
@@ -151,6 +182,16 @@ def test_drift_event_retrains_on_v2_and_promotes_it(lab, tmp_path):
     }
     numbers = json.loads(tags["mlops.gate.numbers"])
     assert numbers["champion_version"] == "1" and numbers["challenger"] > numbers["champion"] + 0.01
+    # the reviewable change: a branch off main whose commit carries the data version, metrics and gate numbers
+    proposed = git.Repo(lab.gitops).heads[f"release/{MODEL}/staging/v2"].commit
+    assert proposed.parents[0] == git.Repo(lab.gitops).heads["main"].commit
+    message = proposed.message
+    assert f"release: {MODEL} v2 to staging" in message and "(was v1)" in message
+    assert f"data: {RAW} md5 {lab.md5['v2']}" in message and f"dvc.lock md5: {tags['mlops.dvc.lock_md5']}" in message
+    assert f"gate: passed, roc_auc {numbers['challenger']:.4f} vs champion {numbers['champion']:.4f} (v1)" in message
+    assert "metric: roc_auc " in message and "metric: accuracy " in message
+    manifest = yaml.safe_load((proposed.tree / f"deploy/{MODEL}/staging.yaml").data_stream.read())
+    assert manifest["model"]["version"] == "2" and manifest["lineage"]["data"] == {RAW: lab.md5["v2"]}
     assert client.get_model_version_by_alias(MODEL, "previous").version == "1"
     s3 = lab.stack.boto3_client("s3")
     for event_id in ("evt-a", "evt-b"):
@@ -184,7 +225,7 @@ def test_worse_challenger_is_rejected_and_champion_stays(lab):
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == "rejected" and outcome["version"] == "3"
-    assert champion() == "2"
+    assert champion() == "2" and f"release/{MODEL}/staging/v3" not in release_heads(lab)
     tags = mlflow_client().get_model_version(MODEL, "3").tags
     assert tags["mlops.gate.decision"] == "rejected"
     reasons = json.loads(tags["mlops.gate.reasons"])
@@ -251,3 +292,67 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
         no_audit = CliRunner().invoke(cli, ["promote", MODEL, "3", "--reason", "x"])
     assert no_audit.exit_code == 1 and "audit record not written, so the champion stays 2" in no_audit.output
     assert champion() == "2" and client.get_model_version_by_alias(MODEL, "previous").version == "1"
+
+
+def _served(server) -> str | None:
+    return httpx.get(server.url + "/health/ready", timeout=5).headers.get("x-model-version")
+
+
+def _deploy_staging(work: Path) -> None:
+    result = run_mlops("release", "deploy", "--env", "staging", "--model", MODEL, "--root", str(work))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stdout + result.stderr[-3000:]
+
+
+def _wait_served(server, version: str) -> None:
+    deadline = time.monotonic() + 90
+    while _served(server) != version and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert _served(server) == version, server.log()[-3000:]
+
+
+def test_release_merge_deploy_moves_the_served_version_and_revert_moves_it_back(lab, tmp_path):
+    """main says v1 (merged after the first retrain): deploy, serve @staging; merge v2, deploy: the server follows;
+    git revert + deploy: back to v1; a hand-moved alias is reported by `release diff`."""
+    work = tmp_path / "checkout"
+    repo = git.Repo.clone_from(str(lab.gitops), work, branch="main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "reviewer").set_value("user", "email", "reviewer@example.com")
+    _deploy_staging(work)
+    client = mlflow_client()
+    assert client.get_model_version_by_alias(MODEL, "staging").version == "1"
+    server = start_server(
+        f"models:/{MODEL}@staging", tmp_path / "serve.log", env={"MLOPS_SERVE_RELOAD_INTERVAL_SECONDS": "0.3"}
+    )
+    try:
+        server.wait_ready()
+        assert _served(server) == "1"
+        merge_release(lab, f"release/{MODEL}/staging/v2")  # the reviewed pull request is merged
+        repo.remotes.origin.pull("main")
+        _deploy_staging(work)
+        _wait_served(server, "2")
+        repo.git.revert("--no-edit", "HEAD")  # rolling back is a revert of the release commit, then the deploy
+        repo.remotes.origin.push("main")
+        _deploy_staging(work)
+        _wait_served(server, "1")
+        diff = [
+            "release",
+            "diff",
+            "--env",
+            "staging",
+            "--root",
+            str(work),
+            "--model",
+            MODEL,
+            "--server-url",
+            server.url,
+        ]
+        in_step = CliRunner().invoke(cli, diff)
+        assert in_step.exit_code == 0 and "staging: everything matches Git" in in_step.output, in_step.output
+        client.set_registered_model_alias(MODEL, "staging", "2")  # a hand move behind Git's back
+        drifted = CliRunner().invoke(cli, diff)
+        assert drifted.exit_code == 1 and f"XX  registry alias {MODEL}@staging" in drifted.output, drifted.output
+    finally:
+        server.stop()
+    live = lab.stack.boto3_client("s3").get_object(Bucket="mlops-artifacts", Key=f"releases/{MODEL}/staging.yaml")
+    assert yaml.safe_load(live["Body"].read())["model"]["version"] == "1"
+    assert live["Metadata"]["git-commit"] == repo.head.commit.hexsha

@@ -83,15 +83,12 @@ def alias(world, env: str) -> str | None:
 def test_propose_refuses_bad_versions_and_input_without_touching_git(world):
     before = heads(world["bare"])
     propose = ["release", "propose", "--model", MODEL, "--repo", str(world["bare"])]
+    other = ["release", "propose", "--model", "no-such", "--repo", str(world["bare"])]
     for args, code, message in [
         ([*propose, "--env", "staging", "--version", "2"], 1, "lineage tag mlops.git.commit is missing"),
         ([*propose, "--env", "staging", "--version", "3"], 1, "its gate decision is rejected"),
         ([*propose, "--env", "staging", "--version", "99"], 1, f"model '{MODEL}' has no version 99"),
-        (
-            ["release", "propose", "--model", "no-such", "--repo", str(world["bare"]), "--env", "dev", "--version", "1"],
-            1,
-            "registered model 'no-such' does not exist",
-        ),
+        ([*other, "--env", "dev", "--version", "1"], 1, "registered model 'no-such' does not exist"),
         ([*propose, "--env", "qa", "--version", "1"], 2, "'qa' is not one of 'dev', 'staging', 'prod'"),
         ([*propose, "--env", "dev", "--version", "v1"], 2, "'v1' is not a model version number"),
         ([*propose, "--env", "dev", "--version", "1", "--image-digest", "latest"], 2, "is not sha256:<64 hex>"),

@@ -17,6 +17,7 @@ STEP_TARGETS = {
     "mlopsTest": lambda suite: [f"test-{suite}"],
     "mlopsPlan": lambda _: ["plan"],
     "mlopsDeploy": lambda _: ["deploy", "smoke"],
+    "mlopsTrain": lambda _: ["train-register"],
 }
 PR_STAGES = [
     "Setup",
@@ -27,7 +28,9 @@ PR_STAGES = [
     "Security scan",
     "Terraform plan",
 ]
-MAIN_STAGES = ["Build and push image", "Deploy staging", "Approve prod", "Deploy prod"]
+MAIN_STAGES = ["Build and push image", "Train and register", "Deploy staging", "Approve prod", "Deploy prod"]
+# the Train and register stage runs on main only when data or model code changed (issue 7)
+TRAIN_CHANGESETS = ["pipelines/**", "**/*.dvc", "**/params.yaml", "**/dvc.yaml"]
 
 
 def _stages() -> dict[str, str]:
@@ -60,7 +63,13 @@ def _dry_run(target: str) -> list[str]:
 def test_stages_are_the_pr_and_merge_stages_in_order():
     assert list(_stages()) == PR_STAGES + MAIN_STAGES
     for name in MAIN_STAGES:
+        if name == "Train and register":
+            continue
         assert "when { branch 'main' }" in _stages()[name], f"{name} must run only on main"
+    train = re.sub(r"\s+", " ", _stages()["Train and register"])
+    assert "when { allOf { branch 'main' anyOf {" in train
+    assert re.findall(r"changeset '([^']+)'", train) == TRAIN_CHANGESETS
+    assert "mlopsTrain('staging')" in train
     assert "submitter:" in _stages()["Approve prod"]
 
 
@@ -76,6 +85,7 @@ def test_library_steps_only_run_make():
     assert 'mlopsMake("test-${suite}"' in LIBRARY["mlopsTest"]
     assert "mlopsMake('plan'" in LIBRARY["mlopsPlan"]
     assert "mlopsMake('deploy'" in LIBRARY["mlopsDeploy"] and "mlopsMake('smoke'" in LIBRARY["mlopsDeploy"]
+    assert "mlopsMake('train-register', [RELEASE_ENV: releaseEnv])" in LIBRARY["mlopsTrain"]
 
 
 @pytest.mark.unit
@@ -121,6 +131,16 @@ def test_controller_config_defines_the_library_and_every_credential_the_jenkinsf
     defined = {
         next(iter(c.values()))["id"] for c in casc["credentials"]["system"]["domainCredentials"][0]["credentials"]
     }
-    used = set(re.findall(r"credentials\('([^']+)'\)", JENKINSFILE))
+    pipeline = JENKINSFILE + "".join(LIBRARY.values())
+    used = {a or b for a, b in re.findall(r"credentials\('([^']+)'\)|credentialsId: '([^']+)'", pipeline)}
     assert used and used <= defined
     assert "mlops-release-managers" in str(casc["jenkins"]["authorizationStrategy"])
+
+
+@pytest.mark.unit
+def test_deploy_applies_the_release_manifest_and_training_proposes_one():
+    """Deploy reads Git (the manifest on main), and a passing CI training ends in a release proposal (issue 10)."""
+    (deploy,) = [line for line in _dry_run("deploy") if "bin/mlops" in line]
+    assert re.search(r"mlops release deploy --env dev --model \S+ --rollout$", deploy), deploy
+    (train,) = [line for line in _dry_run("train-register") if "bin/mlops" in line]
+    assert re.search(r"mlops retrain run --model \S+ --trigger ci --release-env staging$", train), train
