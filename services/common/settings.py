@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     jenkins_user: str | None = Field(None, description="Jenkins user the API token belongs to")
     jenkins_api_token: SecretStr | None = Field(None, description="Jenkins API token")
 
+    # monitoring (services/monitoring, common/cloudwatch_metrics.py): serving figures to CloudWatch
+    cloudwatch_metrics: bool = Field(False, description="Serving also sends request figures to CloudWatch")
+    cloudwatch_metrics_flush_seconds: float = Field(60.0, gt=0, le=3600, description="CloudWatch metrics send period")
+
     log_group: str | None = Field(None, description="CloudWatch Logs group that services also ship their logs to")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
 

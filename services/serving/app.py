@@ -16,6 +16,7 @@ import time
 
 import orjson
 
+from services.common import cloudwatch_metrics
 from services.common.logging import configure_logging, new_request_id, request_id_var
 from services.common.settings import Settings, get_settings
 from services.serving import v2
@@ -80,6 +81,7 @@ class ServingApp:
         self.max_body = settings.serve_max_body_bytes
         self.batcher: MicroBatcher | None = None
         self.capture: Capture | None = None
+        self.cloudwatch: cloudwatch_metrics.MetricsPublisher | None = None
         self.shutting_down = False
         self._loader: asyncio.Task | None = None
         self.routes = {
@@ -141,6 +143,8 @@ class ServingApp:
         label = route or "unmatched"
         m.requests.labels(label, method, str(status)).inc()
         m.latency.labels(label).observe(elapsed)
+        if self.cloudwatch is not None and not label.startswith(("/health/", "/v2/health/", "/metrics")):
+            self.cloudwatch.record_request(self.ref.name, status, elapsed)  # probes and scrapes are not traffic
         if self.settings.serve_access_log:
             access_log.info(
                 "request",
@@ -296,6 +300,7 @@ class ServingApp:
         s = self.settings
         self.batcher = MicroBatcher(s.serve_max_batch_rows, s.serve_max_wait_ms / 1000)
         self.batcher.start()
+        self.cloudwatch = cloudwatch_metrics.from_settings(s)
         self._loader = asyncio.get_running_loop().create_task(self._model_loop(), name="model-loader")
 
     async def _shutdown(self) -> None:
@@ -306,6 +311,8 @@ class ServingApp:
             await self.batcher.stop()
         if self.capture:
             await asyncio.to_thread(self.capture.close)
+        if self.cloudwatch:
+            await asyncio.to_thread(self.cloudwatch.close)
         worker_exited(os.getpid())
         log.info("worker stopped")
 
