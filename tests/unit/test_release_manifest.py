@@ -1,0 +1,136 @@
+"""The release manifest and policy schemas: the committed JSON Schema is the one the code generates, the committed
+policy loads, and a bad manifest or policy is refused naming the field."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from pipelines.deploy.targets import ENVIRONMENTS
+from pipelines.errors import PipelineError
+from pipelines.release.gitops import branch_name, commit_message
+from pipelines.release.manifest import (
+    DEFAULT_POLICY,
+    Env,
+    Release,
+    json_schema,
+    load_policy,
+    load_release,
+    manifest_path,
+    parse_release,
+)
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.unit
+GOOD = {
+    "apiVersion": "mlops.r5/v1",
+    "kind": "Release",
+    "env": "staging",
+    "model": {"name": "churn", "version": "7"},
+    "lineage": {
+        "git_commit": "a" * 40,
+        "dvc_lock_md5": "b" * 32,
+        "dvc_remote_url": "s3://mlops-data/dvc/churn",
+        "data": {"data/raw.csv": "c" * 32},
+    },
+    "image": {"repository": "mlops-serve", "digest": "sha256:" + "d" * 64},
+    "serving": {"replicas": 3, "max_batch_rows": 512, "max_wait_ms": 2.0, "capture_sample_rate": 0.1},
+    "gate": {"decision": "passed", "primary_metric": "roc_auc", "challenger": 0.93, "champion": 0.9},
+}
+
+
+def test_committed_json_schema_is_the_generated_one_and_agrees_with_pydantic():
+    committed = json.loads((REPO_ROOT / "deploy" / "release.schema.json").read_text())
+    assert committed == json_schema(), "regenerate: python -m pipelines.release.manifest > deploy/release.schema.json"
+    jsonschema.Draft202012Validator.check_schema(committed)
+    jsonschema.validate(GOOD, committed)
+    Release.model_validate(GOOD)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**GOOD, "gate": {**GOOD["gate"], "decision": "rejected"}}, committed)
+
+
+def test_one_list_of_envs():
+    assert set(Env.__args__) == set(ENVIRONMENTS) == set(DEFAULT_POLICY.environments)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "Deployment"}, "kind: Input should be 'Release'"),
+        ({"env": "qa"}, "env: Input should be 'dev', 'staging' or 'prod'"),
+        ({"model": {"name": "churn", "version": "latest"}}, "model.version: String should match pattern"),
+        ({"model": {"name": "../x", "version": "1"}}, "model.name: String should match pattern"),
+        ({"lineage": {**GOOD["lineage"], "data": {}}}, "lineage.data: Dictionary should have at least 1 item"),
+        ({"lineage": {**GOOD["lineage"], "git_commit": "abc"}}, "lineage.git_commit: String should match pattern"),
+        ({"image": {"repository": "mlops-serve", "digest": "latest"}}, "image.digest: String should match pattern"),
+        ({"serving": {"replicas": 0}}, "serving.replicas: Input should be greater than or equal to 1"),
+        ({"serving": {"capture_sample_rate": 2}}, "serving.capture_sample_rate: Input should be less than or equal"),
+        ({"gate": {**GOOD["gate"], "decision": "rejected"}}, "gate.decision: Input should be 'passed'"),
+        ({"replicas": 3}, "replicas: Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_manifest_is_refused_naming_the_field(change, message):
+    import yaml
+
+    with pytest.raises(PipelineError) as error:
+        parse_release(yaml.safe_dump({**GOOD, **change}), "deploy/churn/staging.yaml")
+    assert "deploy/churn/staging.yaml fails the Release schema" in str(error.value) and message in str(error.value)
+
+
+def test_manifest_round_trips_and_its_path_must_match(tmp_path):
+    release = Release.model_validate(GOOD)
+    path = manifest_path(tmp_path, "churn", "staging")
+    path.parent.mkdir(parents=True)
+    path.write_text(release.to_yaml())
+    assert load_release(tmp_path, "churn", "staging") == release
+    (tmp_path / "deploy" / "churn" / "prod.yaml").write_text(release.to_yaml())
+    with pytest.raises(PipelineError, match="describes churn in staging, not churn in prod"):
+        load_release(tmp_path, "churn", "prod")
+    with pytest.raises(PipelineError, match="no release manifest .*deploy/other/staging.yaml"):
+        load_release(tmp_path, "other", "staging")
+    path.write_text("model: [unclosed")
+    with pytest.raises(PipelineError, match="is not valid YAML"):
+        load_release(tmp_path, "churn", "staging")
+
+
+def test_committed_policy_loads_dev_merges_itself_staging_and_prod_wait(tmp_path):
+    policy = load_policy(REPO_ROOT)
+    assert policy.for_env("dev").auto_merge is True
+    assert policy.for_env("staging").auto_merge is False and policy.for_env("prod").auto_merge is False
+    assert policy.for_env("prod").reviewers == ["mlops-release-managers"]
+    assert load_policy(tmp_path) == DEFAULT_POLICY  # a release repo without a policy file gets the same rules
+    (tmp_path / "deploy").mkdir()
+    bad = tmp_path / "deploy" / "policy.yaml"
+    for text, message in [
+        ("environments: {dev: {auto_merge: maybe}}", "environments.dev.auto_merge: Input should be a valid boolean"),
+        ("environments: {qa: {auto_merge: true}}", "environments.qa.[key]: Input should be 'dev', 'staging'"),
+        ("environments: {dev: {auto_merge: true, merge: yes}}", "environments.dev.merge: Extra inputs"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(PipelineError) as error:
+            load_policy(tmp_path)
+        assert "fails the Policy schema" in str(error.value) and message in str(error.value), str(error.value)
+    bad.write_text("environments: {dev: {auto_merge: true}}")
+    with pytest.raises(PipelineError, match="deploy/policy.yaml has no entry for env 'prod'"):
+        load_policy(tmp_path).for_env("prod")
+
+
+def test_commit_message_carries_the_lineage_and_the_gate_numbers():
+    release = Release.model_validate({**GOOD, "gate": {**GOOD["gate"], "champion_version": "6"}})
+    previous = Release.model_validate({**GOOD, "model": {"name": "churn", "version": "6"}})
+    text = commit_message(release, previous, {"roc_auc": 0.93, "f1": 0.8})
+    assert text.splitlines()[0] == "release: churn v7 to staging"
+    for line in [
+        "model: churn version 7 (was v6)",
+        f"data: data/raw.csv md5 {'c' * 32}",
+        f"dvc.lock md5: {'b' * 32}",
+        f"project commit: {'a' * 40}",
+        "gate: passed, roc_auc 0.9300 vs champion 0.9000 (v6)",
+        "metric: f1 0.8000",
+        f"image: mlops-serve@sha256:{'d' * 64}",
+    ]:
+        assert line in text.splitlines()
+    assert branch_name(release) == "release/churn/staging/v7"
+    assert "(first release)" in commit_message(release, None, {})
