@@ -7,6 +7,7 @@ from pathlib import Path
 from pipelines.registry import client
 from pipelines.release import gitops, live
 from pipelines.release.checks import release_for, verify_release
+from pipelines.release.hosts import GitHost, PlainRemote
 from pipelines.release.manifest import Image, Release, Serving, load_release
 
 
@@ -17,7 +18,7 @@ def propose_version(
     version: str,
     repo_url: str,
     image: Image | None = None,
-    host: gitops.GitHost | None = None,
+    host: GitHost | None = None,
 ) -> gitops.Proposal:
     """Check the version (exists, lineage, passed gate) before anything is cloned, then branch, commit and push.
 
@@ -34,7 +35,7 @@ def propose_version(
         return gitops.commit_message(release, previous, _metrics(mlflow_client, model, version))
 
     author = settings.actor or "mlops-release"
-    return gitops.propose(repo_url, model, env, build, message, host or gitops.PlainRemote(), author)
+    return gitops.propose(repo_url, model, env, build, message, host or PlainRemote(), author)
 
 
 def _metrics(mlflow_client, model: str, version: str) -> dict[str, float]:

@@ -50,14 +50,21 @@ def show(env: str, model: str | None, root: Path, as_json: bool) -> None:
 @click.option("--image-repository", help="ECR repository of that image (default: MLOPS_ECR_REPOSITORY).")
 @click.option("--repo", "repo_url", help="Release repo (path or URL; default: the URL of --remote here).")
 @click.option("--remote", default="origin", show_default=True, help="Remote of the current checkout (default repo).")
-@click.option("--git-host", type=click.Choice(["plain"]), default="plain", show_default=True, help="Git host client.")
+@click.option(
+    "--git-host",
+    type=click.Choice(["plain", "github"]),
+    default="plain",
+    show_default=True,
+    help="plain: push and print the PR hint; github: open the PR (MLOPS_GITHUB_TOKEN, MLOPS_GITHUB_API_URL).",
+)
 @friendly
 def propose(env, model, version, image_digest, image_repository, repo_url, remote, git_host) -> None:
     """Branch release/<model>/<env>/v<V> off main with the manifest; commit the lineage; push (dev: merge)."""
     from pydantic import ValidationError
 
     from pipelines.release.actions import propose_version
-    from pipelines.release.gitops import GIT_HOSTS, origin_url
+    from pipelines.release.gitops import origin_url
+    from pipelines.release.hosts import GIT_HOSTS
     from pipelines.release.manifest import Image
 
     settings = get_settings()
@@ -70,7 +77,8 @@ def propose(env, model, version, image_digest, image_repository, repo_url, remot
         except ValidationError:
             raise click.BadParameter(f"{image_digest!r} is not sha256:<64 hex>", param_hint="--image-digest") from None
     url = repo_url or origin_url(remote, Path.cwd())
-    proposal = propose_version(settings, model or settings.model_name, env, version, url, image, GIT_HOSTS[git_host]())
+    host = GIT_HOSTS[git_host]()  # before any work: a missing token is a usage problem, found first
+    proposal = propose_version(settings, model or settings.model_name, env, version, url, image, host)
     click.echo(proposal.note)
     if proposal.commit:
         click.echo(f"commit {proposal.commit} on {proposal.branch}")

@@ -13,34 +13,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from pipelines.errors import PipelineError, TransientError
 from pipelines.project import without_credentials
+from pipelines.release.hosts import GitHost
 from pipelines.release.manifest import Release, load_policy, manifest_path, parse_release
 
 BASE = "main"
-
-
-class GitHost(Protocol):
-    """Opens a review request for a pushed release branch; returns what to tell the user (a URL or a hint)."""
-
-    def open_change(
-        self, repo_url: str, branch: str, base: str, title: str, body: str, reviewers: list[str]
-    ) -> str: ...
-
-
-class PlainRemote:
-    """Any Git remote, no host API: the branch is pushed and the user opens the pull request."""
-
-    def open_change(self, repo_url: str, branch: str, base: str, title: str, body: str, reviewers: list[str]) -> str:
-        by = f" by {', '.join(reviewers)}" if reviewers else ""
-        return (
-            f"branch {branch} pushed to {without_credentials(repo_url)}: open a pull request into {base} for review{by}"
-        )
-
-
-GIT_HOSTS: dict[str, Callable[[], GitHost]] = {"plain": PlainRemote}
 
 
 @dataclass
@@ -139,7 +118,10 @@ def propose(
             branch, commit, True, f"{env} merges itself (deploy/policy.yaml): {BASE} is now {commit[:12]}", text
         )
     title = text.splitlines()[0]
-    note = host.open_change(repo_url, branch, BASE, title, text, policy.reviewers)
+    try:
+        note = host.open_change(repo_url, branch, BASE, title, text, policy.reviewers)
+    except PipelineError as exc:
+        raise PipelineError(f"branch {branch} was pushed, but the review request failed: {exc}") from None
     return Proposal(branch, commit, False, note, text)
 
 

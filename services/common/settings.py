@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     canary_poll_seconds: float = Field(15.0, gt=0, description="Alarm poll period during a canary step")
     ecr_repository: str = Field("mlops-serve", description="ECR repository of the serving image")
 
+    # releases (pipelines/release): the github Git host client of `mlops release propose --git-host github`
+    github_api_url: str = Field(
+        "https://api.github.com", description="GitHub REST API (Enterprise: https://HOST/api/v3)"
+    )
+    github_token: SecretStr | None = Field(None, description="Token that may open pull requests on the release repo")
+
     # Jenkins (mlops jenkins): credentials only from the environment, never from arguments
     jenkins_url: str | None = Field(None, description="Jenkins controller URL")
     jenkins_user: str | None = Field(None, description="Jenkins user the API token belongs to")

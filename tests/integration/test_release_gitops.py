@@ -1,12 +1,15 @@
 """`mlops release` on the real local stack (MLflow registry, moto S3) with a bare Git remote in a temp dir: every
 refusal at propose and at deploy time changes nothing; dev merges itself, staging waits on a branch; deploy
-publishes the live release and moves @<env>; diff names a hand-moved alias. The versions carry real tags but no
-trained model (nothing here loads one: serving the released version is in tests/e2e/test_pipeline_lifecycle.py)."""
+publishes the live release and moves @<env>; diff names a hand-moved alias; the github host opens a pull request on
+a local stand-in of the GitHub API. The versions carry real tags but no trained model (nothing here loads one:
+serving the released version is in tests/e2e/test_pipeline_lifecycle.py)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import git
@@ -31,8 +34,8 @@ LINEAGE = {
 NUMBERS = {"primary_metric": "roc_auc", "challenger": 0.91, "champion": 0.88, "champion_version": "1"}
 
 
-def mlops(*args: str):
-    result = CliRunner().invoke(cli, list(args))
+def mlops(*args: str, env: dict[str, str] | None = None):
+    result = CliRunner().invoke(cli, list(args), env=env)
     assert result.exc_info is None or result.exc_info[0] is SystemExit, result.output
     return result
 
@@ -171,3 +174,66 @@ def test_deploy_rechecks_the_manifest_then_publishes_it_and_moves_the_env_alias(
     drifted = mlops("release", "diff", "--env", "dev", "--root", str(work))
     assert drifted.exit_code == 1 and f"XX  registry alias {MODEL}@dev" in drifted.output
     assert f"1 differ from Git: registry alias {MODEL}@dev" in drifted.output
+
+
+class GitHubStandIn(BaseHTTPRequestHandler):
+    """Answers the two GitHub REST calls the github host makes, like GitHub: 401 without the token, 422 when the
+    head branch is not on the remote. (A stand-in for GitHub only; the client code runs unmodified against it.)"""
+
+    bare: Path
+    calls: list = []
+    refuse = False
+
+    def do_POST(self):  # noqa: N802 - the http.server hook name
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        GitHubStandIn.calls.append((self.path, payload))
+        if self.headers.get("Authorization") != "Bearer gh-token":
+            return self._answer(401, {"message": "Bad credentials"})
+        if self.path.endswith("/pulls"):
+            if GitHubStandIn.refuse or payload["head"] not in heads(GitHubStandIn.bare):
+                return self._answer(422, {"message": "Validation Failed"})
+            return self._answer(201, {"number": 7, "html_url": "https://github.example/o/gitops/pull/7"})
+        return self._answer(201, {"requested_teams": payload.get("team_reviewers", [])})
+
+    def _answer(self, status: int, body: dict):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_github_host_opens_the_pull_request_and_requests_the_policy_reviewers(world):
+    GitHubStandIn.bare = world["bare"]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GitHubStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {"MLOPS_GITHUB_API_URL": f"http://127.0.0.1:{server.server_port}", "MLOPS_GITHUB_TOKEN": "gh-token"}
+    args = ["release", "propose", "--model", MODEL, "--repo", str(world["bare"]), "--git-host", "github"]
+    try:
+        before = heads(world["bare"])
+        no_token = mlops(*args, "--env", "prod", "--version", "4", env={**env, "MLOPS_GITHUB_TOKEN": ""})
+        assert no_token.exit_code == 1 and "needs a token: set MLOPS_GITHUB_TOKEN" in no_token.output
+        assert heads(world["bare"]) == before and not GitHubStandIn.calls
+
+        result = mlops(*args, "--env", "prod", "--version", "4", env=env)
+        assert result.exit_code == 0, result.output
+        assert "pull request https://github.example/o/gitops/pull/7 opened for review by mlops-release-managers" in (
+            result.output
+        )
+        (pull_path, pull), (review_path, review) = GitHubStandIn.calls
+        assert pull_path.endswith("/gitops/pulls") and review_path.endswith("/pulls/7/requested_reviewers")
+        assert pull["head"] == f"release/{MODEL}/prod/v4" and pull["base"] == "main"
+        assert pull["title"] == f"release: {MODEL} v4 to prod" and "gate: passed" in pull["body"]
+        assert review == {"team_reviewers": ["mlops-release-managers"]}
+
+        GitHubStandIn.refuse = True
+        refused = mlops(*args, "--env", "prod", "--version", "1", env=env)
+        assert refused.exit_code == 1, refused.output
+        assert f"branch release/{MODEL}/prod/v1 was pushed, but the review request failed" in refused.output
+        assert "GitHub refused POST" in refused.output and "HTTP 422 Validation Failed" in refused.output
+    finally:
+        server.shutdown()
