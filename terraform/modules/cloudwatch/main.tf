@@ -1,5 +1,6 @@
-# Logs, alarms and a dashboard for serving and drift: KMS-encrypted log groups with a retention, an encrypted SNS
-# topic for alerts, alarms on the 5xx rate, p99 latency, healthy hosts and the drift share, and one dashboard.
+# Logs, alarms and a dashboard for serving, drift and retraining: KMS-encrypted log groups with a retention, an
+# encrypted SNS topic for alerts, alarms on the 5xx rate, p99 latency, healthy hosts, the drift share and retrain
+# failures, and one dashboard.
 data "aws_region" "current" {}
 
 locals {
@@ -131,39 +132,62 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
   tags                = var.tags
 }
 
+# Published by the retraining service on a failed retrain (services/retraining/metrics.py: alert_failure).
+resource "aws_cloudwatch_metric_alarm" "retrain_failures" {
+  for_each            = toset(var.model_names)
+  alarm_name          = "${var.name}-retrain-failed-${each.value}"
+  alarm_description   = "A retrain of ${each.value} failed after its retries; the champion was left unchanged."
+  namespace           = var.metrics_namespace
+  metric_name         = "RetrainFailures"
+  dimensions          = { Model = each.value }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  tags                = var.tags
+}
+
+# The same figures as the Grafana dashboard (services/monitoring/grafana/dashboards/mlops.json): the load
+# balancer's view on top, then per model what serving (MLOPS_CLOUDWATCH_METRICS=true), drift and retraining
+# publish to the custom namespace (dimension Model).
 resource "aws_cloudwatch_dashboard" "serving" {
   dashboard_name = "${var.name}-serving-and-drift"
   dashboard_body = jsonencode({
     widgets = concat([
       {
-        type = "metric", x = 0, y = 0, width = 12, height = 6
+        type = "metric", x = 0, y = 0, width = 8, height = 6
         properties = {
-          title  = "Requests and 5xx"
+          title  = "Load balancer: requests and 5xx"
           region = data.aws_region.current.name
           stat   = "Sum"
           period = 60
           metrics = [
             ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix],
             ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix],
+            ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_arn_suffix],
           ]
         }
       },
       {
-        type = "metric", x = 12, y = 0, width = 12, height = 6
+        type = "metric", x = 8, y = 0, width = 8, height = 6
         properties = {
-          title  = "Latency p50 / p99 (s)"
+          title  = "Load balancer: latency p50 / p99 (s)"
           region = data.aws_region.current.name
           period = 60
           metrics = [
             ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "p50" }],
             ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "p99" }],
           ]
+          annotations = { horizontal = [{ label = "alarm", value = var.latency_p99_threshold_seconds }] }
         }
       },
       {
-        type = "metric", x = 0, y = 6, width = 12, height = 6
+        type = "metric", x = 16, y = 0, width = 8, height = 6
         properties = {
-          title   = "Healthy targets"
+          title   = "Load balancer: healthy targets"
           region  = data.aws_region.current.name
           stat    = "Minimum"
           period  = 60
@@ -171,17 +195,57 @@ resource "aws_cloudwatch_dashboard" "serving" {
         }
       },
       ],
-      [for i, model in var.model_names : {
-        type = "metric", x = 12, y = 6 + 6 * i, width = 12, height = 6
-        properties = {
-          title       = "Drift share: ${model}"
-          region      = data.aws_region.current.name
-          stat        = "Maximum"
-          period      = var.drift_period_seconds
-          metrics     = [[var.metrics_namespace, "DriftShare", "Model", model]]
-          annotations = { horizontal = [{ label = "alarm", value = var.drift_share_threshold }] }
-        }
-      }]
+      flatten([for i, model in var.model_names : [
+        {
+          type = "metric", x = 0, y = 6 + 6 * i, width = 6, height = 6
+          properties = {
+            title  = "Serving requests and errors: ${model}"
+            region = data.aws_region.current.name
+            stat   = "Sum"
+            period = 60
+            metrics = [
+              [var.metrics_namespace, "ServingRequests", "Model", model],
+              [var.metrics_namespace, "Serving4xxErrors", "Model", model],
+              [var.metrics_namespace, "Serving5xxErrors", "Model", model],
+              # a 0/1 sample per request: the average is the 5xx ratio
+              [var.metrics_namespace, "Serving5xxErrors", "Model", model, { stat = "Average", yAxis = "right", label = "5xx ratio" }],
+            ]
+          }
+        },
+        {
+          type = "metric", x = 6, y = 6 + 6 * i, width = 6, height = 6
+          properties = {
+            title  = "Serving latency p50 / p99 (s): ${model}"
+            region = data.aws_region.current.name
+            period = 60
+            metrics = [
+              [var.metrics_namespace, "ServingLatency", "Model", model, { stat = "p50" }],
+              [var.metrics_namespace, "ServingLatency", "Model", model, { stat = "p99" }],
+            ]
+          }
+        },
+        {
+          type = "metric", x = 12, y = 6 + 6 * i, width = 6, height = 6
+          properties = {
+            title       = "Drift share: ${model}"
+            region      = data.aws_region.current.name
+            stat        = "Maximum"
+            period      = var.drift_period_seconds
+            metrics     = [[var.metrics_namespace, "DriftShare", "Model", model]]
+            annotations = { horizontal = [{ label = "alarm", value = var.drift_share_threshold }] }
+          }
+        },
+        {
+          type = "metric", x = 18, y = 6 + 6 * i, width = 6, height = 6
+          properties = {
+            title   = "Retrain failures: ${model}"
+            region  = data.aws_region.current.name
+            stat    = "Sum"
+            period  = 3600
+            metrics = [[var.metrics_namespace, "RetrainFailures", "Model", model]]
+          }
+        },
+      ]])
     )
   })
 }

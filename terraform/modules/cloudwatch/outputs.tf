@@ -13,10 +13,11 @@ output "alarm_names" {
   value = concat(
     [aws_cloudwatch_metric_alarm.error_rate.alarm_name, aws_cloudwatch_metric_alarm.latency_p99.alarm_name, aws_cloudwatch_metric_alarm.healthy_hosts.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.drift : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.retrain_failures : a.alarm_name],
   )
 }
 
 output "dashboard_name" {
-  description = "Name of the serving and drift dashboard."
+  description = "Name of the serving, drift and retraining dashboard."
   value       = aws_cloudwatch_dashboard.serving.dashboard_name
 }

@@ -95,13 +95,13 @@ variable "min_healthy_hosts" {
 }
 
 variable "metrics_namespace" {
-  description = "Custom CloudWatch namespace the drift service publishes to."
+  description = "Custom CloudWatch namespace serving, drift and retraining publish to (MLOPS_METRICS_NAMESPACE)."
   type        = string
   default     = "MLOps"
 }
 
 variable "model_names" {
-  description = "Models with a drift alarm and a dashboard widget each."
+  description = "Models with drift and retrain-failure alarms and a dashboard row each."
   type        = list(string)
   default     = []
 }

@@ -46,6 +46,28 @@ run "logs_and_alerts_are_encrypted_and_kept_a_year" {
   }
 }
 
+run "the_dashboard_shows_the_same_figures_as_grafana" {
+  command = plan
+
+  assert {
+    condition = alltrue([for metric in [
+      "ServingRequests", "Serving4xxErrors", "Serving5xxErrors", "ServingLatency", # services/common/cloudwatch_metrics.py
+      "DriftShare",                                                                # services/drift/publish.py
+      "RetrainFailures",                                                           # services/retraining/metrics.py
+      "RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime", "HealthyHostCount",
+    ] : strcontains(aws_cloudwatch_dashboard.serving.dashboard_body, "\"${metric}\"")])
+    error_message = "the dashboard must name every serving, load balancer, drift and retraining metric"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.serving.dashboard_body, "\"p99\"") && strcontains(aws_cloudwatch_dashboard.serving.dashboard_body, "\"demo-model\"")
+    error_message = "the dashboard must show p99 latency per model"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.retrain_failures["demo-model"].metric_name == "RetrainFailures" && aws_cloudwatch_metric_alarm.retrain_failures["demo-model"].dimensions.Model == "demo-model"
+    error_message = "a failed retrain must raise an alarm per model"
+  }
+}
+
 run "an_unsupported_retention_is_refused" {
   command = plan
   variables {
