@@ -59,7 +59,9 @@ def show(env: str, model: str | None, root: Path, as_json: bool) -> None:
 )
 @friendly
 def propose(env, model, version, image_digest, image_repository, repo_url, remote, git_host) -> None:
-    """Branch release/<model>/<env>/v<V> off main with the manifest; commit the lineage; push (dev: merge)."""
+    """Propose a version: a release branch.
+
+    Branch release/<model>/<env>/v<V> off main with the manifest, commit the lineage, push; dev merges itself."""
     from pydantic import ValidationError
 
     from pipelines.release.actions import propose_version
@@ -98,7 +100,10 @@ def propose(env, model, version, image_digest, image_repository, repo_url, remot
 @click.option("--instance-refresh/--no-instance-refresh", default=True, help="--rollout on EC2: roll instances.")
 @friendly
 def deploy_(env, model, root, rollout, targets_file, instance_refresh) -> None:
-    """Apply what the manifest in the working tree says: re-check it, [roll out], publish it, move @<env>."""
+    """Apply the env's manifest on disk.
+
+    Re-check it (schema, version, lineage, passed gate), roll it out with --rollout, publish it as the live release
+    and move @<env>."""
     from pipelines.deploy.cli import REPO_ROOT, ImageRef, run_rollout
     from pipelines.release.actions import apply, load_verified
     from pipelines.release.manifest import manifest_path
@@ -135,7 +140,10 @@ def _commit_of(root: Path) -> str | None:
 @click.option("--server-url", help="Also ask a running server which version it serves.")
 @friendly
 def diff(env, model, root, server_url) -> None:
-    """Compare the manifest in Git with the live release, the @<env> alias and a server. Exit 1 on a difference."""
+    """Compare Git with what runs.
+
+    The manifest against the live release, the @<env> alias and, with --server-url, a server. Exit 1 on a
+    difference."""
     from pipelines.registry import client
     from pipelines.release.live import compare
     from pipelines.release.manifest import load_release
