@@ -100,6 +100,11 @@ def test_series_beyond_the_limit_are_dropped_and_counted():
     pub.flush()
     assert pub.sent == 3
 
+    one_model = MetricsPublisher("MLOps", client=Client(), max_series=1)
+    one_model.record_request("churn", 200, 0.01)
+    one_model.record_request("fraud", 200, 0.01)
+    assert one_model.dropped == 1
+
 
 def test_recording_does_not_wait_for_a_slow_cloudwatch_and_close_sends_the_rest():
     gate = threading.Event()
