@@ -98,8 +98,13 @@ def propose(env, model, version, image_digest, image_repository, repo_url, remot
     help="--rollout: JSON deploy targets (default: the env's Terraform output).",
 )
 @click.option("--instance-refresh/--no-instance-refresh", default=True, help="--rollout on EC2: roll instances.")
+@click.option(
+    "--record-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="--rollout: local copy of the deploy record (default: reports/deploys, archived by Jenkins).",
+)
 @friendly
-def deploy_(env, model, root, rollout, targets_file, instance_refresh) -> None:
+def deploy_(env, model, root, rollout, targets_file, instance_refresh, record_dir) -> None:
     """Apply the env's manifest on disk.
 
     Re-check it (schema, version, lineage, passed gate), roll it out with --rollout, publish it as the live release
@@ -115,9 +120,8 @@ def deploy_(env, model, root, rollout, targets_file, instance_refresh) -> None:
         if found.image is None:
             raise click.ClickException(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
         image = ImageRef(found.image.repository, digest=found.image.digest)
-        run_rollout(
-            env, model, found.model.version, image, targets_file, instance_refresh, REPO_ROOT / "reports" / "deploys"
-        )
+        records = record_dir or REPO_ROOT / "reports" / "deploys"
+        run_rollout(env, model, found.model.version, image, targets_file, instance_refresh, records)
     uri, before = apply(settings, found, os.environ.get("GIT_COMMIT") or _commit_of(root) or "unknown")
     click.echo(f"live release: {uri}")
     moved = f"v{before} -> " if before else ""

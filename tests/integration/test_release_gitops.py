@@ -304,7 +304,7 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     work = checkout(world, "rollout")
     git.Repo(work).git.checkout(f"release/{MODEL}/staging/v4")  # the reviewed branch, as main would have it
     deploy = ["release", "deploy", "--env", "staging", "--model", MODEL, "--root", str(work), "--rollout"]
-    deploy += ["--targets", str(targets), "--no-instance-refresh"]
+    deploy += ["--targets", str(targets), "--no-instance-refresh", "--record-dir", str(tmp_path / "records")]
     fast = {"MLOPS_CANARY_WATCH_SECONDS": "0.2", "MLOPS_CANARY_POLL_SECONDS": "0.1"}
     s3, bucket = stack.boto3_client("s3"), stack.settings.artifact_bucket
 
@@ -332,3 +332,5 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     assert tags["mlops:model-version"] == f"{MODEL}/4" and tags["mlops:image"].endswith("/release-serve:r1")
     live = yaml.safe_load(s3.get_object(Bucket=bucket, Key=f"releases/{MODEL}/staging.yaml")["Body"].read())
     assert live["image"] == {"repository": "release-serve", "digest": digest}
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "records").glob("*.json"))]
+    assert any(r["outcome"] == "promoted" and r["image_digest"] == digest for r in records), records
