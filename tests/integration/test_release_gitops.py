@@ -334,3 +334,23 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     assert live["image"] == {"repository": "release-serve", "digest": digest}
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "records").glob("*.json"))]
     assert any(r["outcome"] == "promoted" and r["image_digest"] == digest for r in records), records
+
+
+def test_a_hand_edited_manifest_on_main_that_fails_the_schema_is_refused_at_propose_and_deploy_time(world):
+    work = checkout(world, "hand-edit")
+    path = work / "deploy" / MODEL / "prod.yaml"
+    path.write_text((work / "deploy" / MODEL / "dev.yaml").read_text().replace("env: dev", "env: prod") + "extra: 1\n")
+    repo = git.Repo(work)
+    repo.index.add([str(path.relative_to(work))])
+    repo.index.commit("hand edit")
+    repo.git.push("origin", "main")
+    before = heads(world["bare"])
+    args = ["release", "propose", "--model", MODEL, "--repo", str(world["bare"]), "--env", "prod", "--version", "1"]
+    refused = mlops(*args)
+    assert refused.exit_code == 1 and "fails the Release schema: extra: Extra inputs" in refused.output
+    assert f"deploy/{MODEL}/prod.yaml on main" in refused.output and heads(world["bare"]) == before
+    deploy = mlops("release", "deploy", "--env", "prod", "--model", MODEL, "--root", str(work))
+    assert deploy.exit_code == 1 and "fails the Release schema: extra: Extra inputs" in deploy.output
+    assert alias(world, "prod") is None
+    unknown_env = mlops("release", "deploy", "--env", "qa", "--model", MODEL, "--root", str(work))
+    assert unknown_env.exit_code == 2 and "'qa' is not one of 'dev', 'staging', 'prod'" in unknown_env.output
