@@ -270,7 +270,7 @@ def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Directory of .prom files written by --prom-dir.")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=9108, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=9109, show_default=True)
 def exporter(directory, host, port) -> None:
     """Serve the drift metrics files on http://HOST:PORT/metrics for Prometheus to scrape."""
     from services.drift.publish import exporter_server
