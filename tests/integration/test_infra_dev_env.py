@@ -1,14 +1,20 @@
 """envs/dev applied for real on the local stack's moto server through `mlops infra --local`: bad variables fail
-at plan before anything exists; then apply, check with boto3 what was built, re-plan with no changes, destroy.
+at plan before anything exists; then apply, check with boto3 what was built, run a real blue/green canary deploy
+from the env's `deploy_targets` output, re-plan with no changes (Terraform leaves the deploy's listener weights
+and launch template versions alone), destroy.
 
 EKS is left out here (`enable_eks=false`) to keep the run inside the test budget: moto's EKS cluster delete alone
 waits ~50 s. The EKS module is validated and plan-checked by the unit tests; set MLOPS_TEST_EKS=1 to apply it too.
 """
 
+import contextlib
+import json
 import os
 
 import pytest
 
+from pipelines.deploy.targets import DeployTargets
+from services.infra.terraform import ENVS_DIR, Terraform, terraform_env
 from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.integration
@@ -50,11 +56,13 @@ def test_min_greater_than_max_fails_at_plan(local_stack):
     assert _vpcs(local_stack) == before
 
 
-def test_dev_applies_checks_out_replans_clean_and_destroys(local_stack):
+def test_dev_applies_checks_out_deploys_replans_clean_and_destroys(local_stack, tmp_path):
     apply = run_mlops("infra", "apply", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
     assert apply.returncode == 0, apply.stdout[-3000:] + apply.stderr[-3000:]
     try:
         _check_what_exists(local_stack)
+        _canary_from_the_terraform_output(local_stack, tmp_path)
+        # after the deploy moved the weights and the green group's launch template version: nothing to change
         replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, timeout=TIMEOUT)
         assert replan.returncode == 0, "second plan is not empty:\n" + replan.stdout[-4000:]
     finally:
@@ -94,29 +102,34 @@ def _check_what_exists(stack) -> None:
         assert groups[name]["kmsKeyId"] == logs_key
         assert groups[name]["retentionInDays"] == 365
 
+    # blue/green: one group per color, each registered with its own target group, both at the env's sizes
+    elb, ec2 = stack.boto3_client("elbv2"), stack.boto3_client("ec2")
+    target_groups = {g["TargetGroupName"]: g["TargetGroupArn"] for g in elb.describe_target_groups()["TargetGroups"]}
     asg_client = stack.boto3_client("autoscaling")
-    (asg,) = [g for g in asg_client.describe_auto_scaling_groups()["AutoScalingGroups"]
-              if g["AutoScalingGroupName"].startswith("mlops-dev-serving-")]  # fmt: skip
-    assert (asg["MinSize"], asg["MaxSize"], asg["DesiredCapacity"]) == (1, 2, 1)
-    assert asg["HealthCheckType"] == "ELB" and len(asg["TargetGroupARNs"]) == 1
-    policies = asg_client.describe_policies(AutoScalingGroupName=asg["AutoScalingGroupName"])["ScalingPolicies"]
-    metrics = {
-        p["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"] for p in policies
-    }
-    assert metrics == {"ASGAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    groups = asg_client.describe_auto_scaling_groups()["AutoScalingGroups"]
+    for color in ("blue", "green"):
+        (asg,) = [g for g in groups if g["AutoScalingGroupName"].startswith(f"mlops-dev-{color}-serving-")]
+        assert (asg["MinSize"], asg["MaxSize"], asg["DesiredCapacity"]) == (1, 2, 1)
+        assert asg["HealthCheckType"] == "ELB" and asg["TargetGroupARNs"] == [target_groups[f"mlops-dev-{color}"]]
+        assert asg["LaunchTemplate"]["Version"] == "1"
+        policies = asg_client.describe_policies(AutoScalingGroupName=asg["AutoScalingGroupName"])["ScalingPolicies"]
+        metrics = {
+            p["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"] for p in policies
+        }
+        assert metrics == {"ASGAverageCPUUtilization", "ALBRequestCountPerTarget"}
 
-    ec2 = stack.boto3_client("ec2")
-    template = ec2.describe_launch_template_versions(
-        LaunchTemplateId=asg["LaunchTemplate"]["LaunchTemplateId"], Versions=["$Latest"]
-    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
-    assert template["MetadataOptions"]["HttpTokens"] == "required"
-    assert template["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
-    assert template["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
+        template = ec2.describe_launch_template_versions(
+            LaunchTemplateId=asg["LaunchTemplate"]["LaunchTemplateId"], Versions=["$Latest"]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        assert template["MetadataOptions"]["HttpTokens"] == "required"
+        assert template["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+        assert template["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
 
-    elb = stack.boto3_client("elbv2")
     (lb,) = [b for b in elb.describe_load_balancers()["LoadBalancers"] if b["LoadBalancerName"] == "mlops-dev"]
     listeners = {li["Port"]: li for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
     assert listeners[443]["Protocol"] == "HTTPS"
+    colors = {c: target_groups[f"mlops-dev-{c}"] for c in ("blue", "green")}
+    assert _weights(elb, listeners[443]["ListenerArn"], colors) == {"blue": 100, "green": 0}
     assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
     attributes = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
@@ -131,6 +144,7 @@ def _check_what_exists(stack) -> None:
         "mlops-dev-latency-p99",
         "mlops-dev-healthy-hosts",
         "mlops-dev-drift-demo-model",
+        *(f"mlops-dev-{c}-{a}" for c in ("blue", "green") for a in ("5xx-rate", "latency-p99", "healthy-hosts")),
     } <= alarms
     topics = stack.boto3_client("sns").list_topics()["Topics"]
     (topic,) = [t["TopicArn"] for t in topics if t["TopicArn"].endswith(":mlops-dev-alerts")]
@@ -140,3 +154,66 @@ def _check_what_exists(stack) -> None:
         cluster = stack.boto3_client("eks").describe_cluster(name="mlops-dev")["cluster"]
         assert cluster["resourcesVpcConfig"]["endpointPublicAccess"] is False
         assert cluster["encryptionConfig"][0]["provider"]["keyArn"] == data_key
+
+
+def _weights(elb, listener_arn: str, target_groups: dict[str, str]) -> dict[str, int]:
+    """The listener's forward weights by color (target_groups: color -> target group ARN)."""
+    action = elb.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]["DefaultActions"][0]
+    color = {arn: name for name, arn in target_groups.items()}
+    return {color[g["TargetGroupArn"]]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
+
+
+def _canary_from_the_terraform_output(stack, tmp_path) -> None:
+    """`mlops deploy canary --env dev` with no --targets: it reads `terraform output deploy_targets` of envs/dev."""
+    data_dir = stack.settings.state_dir.resolve() / "terraform" / "dev"  # where `mlops infra --local` keeps it
+    outputs = Terraform(ENVS_DIR / "dev", terraform_env(), data_dir).outputs()
+    raw = outputs["deploy_targets"]
+    assert set(raw) == set(DeployTargets.model_fields)  # nothing missing, nothing the schema does not know
+    targets = DeployTargets.model_validate(raw)
+    assert targets.environment == "dev" and targets.serving_target == "asg"
+    assert targets.service_url == f"https://{outputs['alb_dns_name']}"
+    assert [n for n in targets.alarm_names if n.startswith("mlops-dev-green-")] == [
+        "mlops-dev-green-5xx-rate", "mlops-dev-green-latency-p99", "mlops-dev-green-healthy-hosts",
+    ]  # fmt: skip
+    elb, autoscaling = stack.boto3_client("elbv2"), stack.boto3_client("autoscaling")
+    assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 100, "green": 0}
+
+    # what the deploy preflight needs: an image in ECR and a model version with a passing gate decision
+    ecr = stack.boto3_client("ecr")
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):  # the canary test may have made it
+        ecr.create_repository(repositoryName=stack.settings.ecr_repository)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName=stack.settings.ecr_repository, imageManifest=json.dumps(manifest), imageTag="bg1")
+    from mlflow import MlflowClient
+
+    client = MlflowClient(stack.env["MLFLOW_TRACKING_URI"])
+    client.create_registered_model("bluegreen-model")
+    version = client.create_model_version("bluegreen-model", source="s3://mlops-artifacts/none").version
+    client.set_model_version_tag("bluegreen-model", version, "mlops.gate.decision", "passed")
+
+    # the record's bucket: on AWS the env's artifacts bucket, but its TLS-only policy refuses moto's plain HTTP
+    bucket = "bluegreen-deploy-records"
+    s3 = stack.boto3_client("s3")
+    s3.create_bucket(Bucket=bucket)
+    result = run_mlops(
+        "deploy", "canary", "--env", "dev", "--image-tag", "bg1", "--model", "bluegreen-model",
+        "--model-version", version, "--no-instance-refresh", "--record-dir", str(tmp_path),
+        env={
+            "TF_DATA_DIR": str(data_dir), "MLOPS_ARTIFACT_BUCKET": bucket,
+            "MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS": "0.1",
+        },
+        timeout=TIMEOUT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"dev: green is live with bluegreen-model v{version}" in result.stdout
+    assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 0, "green": 100}
+
+    # the green group moved to the deploy's launch template version; blue (now idle) kept its own
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(targets.asg_names.values()))
+    versions = {g["AutoScalingGroupName"]: g["LaunchTemplate"]["Version"] for g in groups["AutoScalingGroups"]}
+    assert versions == {targets.asg_names["blue"]: "1", targets.asg_names["green"]: "2"}
+
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="deploys/dev/")["Contents"]]
+    record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert record["outcome"] == "promoted" and record["live_color"] == "green"
+    assert record["model_version"] == version and record["weights"][-1] == {"green": 100, "blue": 0}

@@ -118,3 +118,17 @@ def test_security_md_lists_exactly_the_inline_checkov_skips():
 
 def test_every_skip_gives_a_reason():
     assert all(len(reason) > 20 for _, _, reason in _inline_skips())
+
+
+def test_platform_plan_test_expects_exactly_the_deploy_targets_schema():
+    # modules/platform/tests asserts the fields of the deploy_targets output; they must be the ones
+    # `mlops deploy canary` validates, so a field added to either side fails here
+    from pipelines.deploy.targets import DeployTargets
+
+    text = (TERRAFORM_DIR / "modules" / "platform" / "tests" / "plan.tftest.hcl").read_text()
+    listed = re.search(r"toset\(keys\(output\.deploy_targets\)\) == toset\(\[(.*?)\]\)", text, flags=re.DOTALL)
+    assert listed, "the platform plan test no longer checks the deploy_targets fields"
+    assert set(re.findall(r'"([a-z_]+)"', listed.group(1))) == set(DeployTargets.model_fields)
+    outputs = (TERRAFORM_DIR / "modules" / "platform" / "outputs.tf").read_text()
+    block = outputs.split('output "deploy_targets"', 1)[1].split("\n}\n", 1)[0]
+    assert set(re.findall(r"^    ([a-z_]+)\s+=", block, flags=re.MULTILINE)) == set(DeployTargets.model_fields)

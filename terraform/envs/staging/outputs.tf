@@ -19,14 +19,19 @@ output "alb_dns_name" {
   value       = module.platform.alb_dns_name
 }
 
-output "serving_autoscaling_group" {
-  description = "Name of the serving autoscaling group."
-  value       = module.platform.serving_autoscaling_group
+output "serving_autoscaling_groups" {
+  description = "Serving autoscaling groups by color (blue, green)."
+  value       = module.platform.serving_autoscaling_groups
 }
 
 output "target_group_arns" {
-  description = "Serving target groups by variant."
+  description = "Serving target groups by color (blue, green)."
   value       = module.platform.target_group_arns
+}
+
+output "deploy_targets" {
+  description = "Read by `mlops deploy canary|smoke --env <env>`: listener, blue/green target groups and ASGs, canary alarms, service URL."
+  value       = module.platform.deploy_targets
 }
 
 output "eks_cluster_name" {

@@ -1,6 +1,6 @@
 # The serving load balancer: HTTPS only (TLS 1.2+ policy; port 80 only redirects), invalid headers dropped,
-# deletion protection, access logs into the log bucket, health-checked target groups with weights so a canary
-# can take a share of traffic, and an optional WAF web ACL.
+# deletion protection, access logs into the log bucket, health-checked target groups (blue and green) forwarded
+# with weights so a canary can take a share of traffic, and an optional WAF web ACL.
 resource "aws_security_group" "this" {
   name_prefix = "${var.name}-alb-"
   description = "Serving load balancer: HTTPS and the HTTP redirect in, the serving port out to the VPC"
@@ -95,6 +95,14 @@ resource "aws_lb_listener" "https" {
         }
       }
     }
+  }
+
+  lifecycle {
+    # the weights are set here only at create; afterwards `mlops deploy canary` moves them at runtime (blue/green),
+    # and a later plan must not put them back. The target groups list is a set, so its weights cannot be
+    # singled out: the whole list is left alone (to change which target groups exist, apply with
+    # -replace=<this listener>).
+    ignore_changes = [default_action[0].forward[0].target_group]
   }
 }
 

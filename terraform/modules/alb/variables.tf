@@ -111,13 +111,13 @@ variable "health_check_path" {
 }
 
 variable "target_groups" {
-  description = "Target groups by variant with their share of traffic, e.g. {primary = {weight = 100}, canary = {weight = 0}}. Names are at most 8 characters."
+  description = "Target groups by variant with their share of traffic at create, e.g. {blue = {weight = 100}, green = {weight = 0}} (later weights belong to the deploy, see the listener's ignore_changes). Names are at most 8 characters."
   type = map(object({
     weight = number
   }))
   default = {
-    primary = { weight = 100 }
-    canary  = { weight = 0 }
+    blue  = { weight = 100 }
+    green = { weight = 0 }
   }
 
   validation {

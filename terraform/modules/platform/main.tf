@@ -100,6 +100,15 @@ module "access" {
   metrics_namespace = var.metrics_namespace
 }
 
+# ---- serving, blue/green --------------------------------------------------------------------------------
+# Two identical serving groups, each behind its own target group. Blue takes all traffic at create; from then on
+# `mlops deploy canary` puts each new version on the idle color and moves the listener weights (the alb and
+# serving-asg modules leave those to it). Both colors run the env's sizes: the idle one is the instant rollback
+# target, and the canary does not scale it up before sending it traffic.
+locals {
+  colors = ["blue", "green"]
+}
+
 module "alb" {
   source              = "../alb"
   name                = local.name
@@ -111,20 +120,21 @@ module "alb" {
   certificate_arn     = var.certificate_arn
   deletion_protection = var.alb_deletion_protection
   access_log_bucket   = module.s3.log_bucket_name
-  target_groups       = { primary = { weight = 100 - var.canary_weight }, canary = { weight = var.canary_weight } }
+  target_groups       = { for color in local.colors : color => { weight = color == "blue" ? 100 : 0 } }
   waf_acl_arn         = var.waf_acl_arn
   tags                = local.tags
 }
 
 module "serving" {
   source                  = "../serving-asg"
-  name                    = local.name
+  for_each                = toset(local.colors)
+  name                    = "${local.name}-${each.key}"
   region                  = data.aws_region.current.name
   vpc_id                  = module.network.vpc_id
   subnet_ids              = module.network.private_subnet_ids
   alb_security_group_id   = module.alb.security_group_id
-  target_group_arns       = [module.alb.target_group_arns["primary"]]
-  alb_request_count_label = "${module.alb.arn_suffix}/${module.alb.target_group_arn_suffixes["primary"]}"
+  target_group_arns       = [module.alb.target_group_arns[each.key]]
+  alb_request_count_label = "${module.alb.arn_suffix}/${module.alb.target_group_arn_suffixes[each.key]}"
   instance_type           = var.serving_instance_type
   ami_id                  = var.serving_ami_id
   kms_key_arn             = module.kms_data.key_arn
@@ -146,7 +156,7 @@ module "serving" {
   }
   wait_for_capacity_timeout   = var.serving_wait_for_capacity_timeout
   attach_aws_managed_policies = var.attach_aws_managed_policies
-  tags                        = local.tags
+  tags                        = merge(local.tags, { Color = each.key })
 }
 
 module "eks" {
@@ -180,7 +190,7 @@ module "cloudwatch" {
   log_retention_days      = var.log_retention_days
   alert_emails            = var.alert_emails
   alb_arn_suffix          = module.alb.arn_suffix
-  target_group_arn_suffix = module.alb.target_group_arn_suffixes["primary"]
+  target_group_arn_suffix = module.alb.target_group_arn_suffixes["blue"] # per-color canary alarms: alarms.tf
   min_healthy_hosts       = var.serving_min_size > 0 ? var.serving_min_size : 1
   metrics_namespace       = var.metrics_namespace
   model_names             = var.model_names

@@ -23,14 +23,27 @@ output "alb_dns_name" {
   value       = module.alb.dns_name
 }
 
-output "serving_autoscaling_group" {
-  description = "Name of the serving autoscaling group."
-  value       = module.serving.autoscaling_group_name
+output "serving_autoscaling_groups" {
+  description = "Names of the serving autoscaling groups by color (blue, green)."
+  value       = { for color, serving in module.serving : color => serving.autoscaling_group_name }
 }
 
 output "target_group_arns" {
-  description = "Serving target groups by variant (primary, canary)."
+  description = "Serving target groups by color (blue, green)."
   value       = module.alb.target_group_arns
+}
+
+output "deploy_targets" {
+  description = "What `mlops deploy canary` reads (DeployTargets in pipelines/deploy/targets.py): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, and the service URL."
+  value = {
+    environment    = var.environment
+    listener_arn   = module.alb.https_listener_arn
+    target_groups  = module.alb.target_group_arns
+    alarm_names    = local.canary_alarm_names
+    serving_target = "asg"
+    asg_names      = { for color, serving in module.serving : color => serving.autoscaling_group_name }
+    service_url    = "https://${module.alb.dns_name}"
+  }
 }
 
 output "eks_cluster_name" {
@@ -49,8 +62,8 @@ output "alert_topic_arn" {
 }
 
 output "alarm_names" {
-  description = "Names of the alarms."
-  value       = module.cloudwatch.alarm_names
+  description = "Names of the alarms (modules/cloudwatch's and the per-color canary alarms)."
+  value       = concat(module.cloudwatch.alarm_names, local.canary_alarm_names)
 }
 
 output "log_group_names" {

@@ -94,17 +94,6 @@ variable "alb_deletion_protection" {
   default     = true
 }
 
-variable "canary_weight" {
-  description = "Percent of traffic sent to the canary target group (0-100)."
-  type        = number
-  default     = 0
-
-  validation {
-    condition     = var.canary_weight >= 0 && var.canary_weight < 100
-    error_message = "canary_weight must be between 0 and 99."
-  }
-}
-
 variable "waf_acl_arn" {
   description = "WAFv2 web ACL to associate with the load balancer; null for none."
   type        = string
@@ -112,7 +101,7 @@ variable "waf_acl_arn" {
 }
 
 variable "serving_instance_type" {
-  description = "Instance type of the serving autoscaling group."
+  description = "Instance type of the serving autoscaling groups (blue and green)."
   type        = string
   default     = "c6i.large"
 }
@@ -124,17 +113,17 @@ variable "serving_ami_id" {
 }
 
 variable "serving_min_size" {
-  description = "Minimum serving instances."
+  description = "Minimum serving instances per color (blue and green each run this many)."
   type        = number
 }
 
 variable "serving_max_size" {
-  description = "Maximum serving instances."
+  description = "Maximum serving instances per color."
   type        = number
 }
 
 variable "serving_desired_capacity" {
-  description = "Serving instances at creation."
+  description = "Serving instances per color at creation."
   type        = number
 }
 

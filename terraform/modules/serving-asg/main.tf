@@ -178,6 +178,14 @@ resource "aws_launch_template" "serving" {
     tags          = merge(var.tags, { Name = "${var.name}-serving" })
   }
   # no tags on the template itself: moto copies them into the template data, which would read back as drift
+
+  lifecycle {
+    # Terraform reads the template's latest version, and each `mlops deploy canary` adds one: a copy of the
+    # latest with the image and model version as instance tags and its own description (rollout.py). A later
+    # plan must not take those back out. The instances still get every tag from the group (propagate_at_launch);
+    # a change of var.tags reaches the volume tags only with a new template.
+    ignore_changes = [description, tag_specifications]
+  }
 }
 
 resource "aws_autoscaling_group" "this" {
@@ -216,8 +224,11 @@ resource "aws_autoscaling_group" "this" {
   }
 
   lifecycle {
-    # target tracking moves desired capacity; Terraform owns min and max
-    ignore_changes = [desired_capacity]
+    # target tracking moves desired capacity; Terraform owns min and max. `mlops deploy canary` moves the group
+    # to the launch template version it creates for each deploy (pipelines/deploy/rollout.py): a later plan must
+    # not move it back, so the version is the deploy's after create (template changes reach the instances with
+    # the next deploy, which copies the latest version).
+    ignore_changes = [desired_capacity, launch_template[0].version]
 
     # checked here rather than in a variable validation, which cannot compare variables before Terraform 1.9
     precondition {
@@ -231,8 +242,10 @@ resource "aws_autoscaling_group" "this" {
   }
 }
 
+# policy names carry the group's prefix: moto keeps policies by name alone, so two groups (blue and green) with
+# the same policy names would overwrite each other there (AWS scopes them per group)
 resource "aws_autoscaling_policy" "cpu" {
-  name                   = "cpu-target-tracking"
+  name                   = "${var.name}-cpu-target-tracking"
   autoscaling_group_name = aws_autoscaling_group.this.name
   policy_type            = "TargetTrackingScaling"
 
@@ -250,7 +263,7 @@ resource "aws_autoscaling_policy" "cpu" {
 }
 
 resource "aws_autoscaling_policy" "requests" {
-  name                   = "alb-requests-per-target"
+  name                   = "${var.name}-alb-requests-per-target"
   autoscaling_group_name = aws_autoscaling_group.this.name
   policy_type            = "TargetTrackingScaling"
 

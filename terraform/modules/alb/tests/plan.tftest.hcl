@@ -54,3 +54,36 @@ run "a_tls10_policy_is_refused" {
   }
   expect_failures = [var.ssl_policy]
 }
+
+# blue/green: blue takes all traffic at create, green none (the canary moves the weights later; the listener
+# ignores them after create). apply, not plan: the mocked ARNs must be known to tell the colors apart.
+run "blue_takes_all_traffic_at_create" {
+  command = apply
+
+  override_resource {
+    target = aws_lb.this
+    values = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/mlops-prod/1" }
+  }
+  override_resource {
+    target = aws_lb_target_group.this["blue"]
+    values = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/mlops-prod-blue/1" }
+  }
+  override_resource {
+    target = aws_lb_target_group.this["green"]
+    values = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/mlops-prod-green/2" }
+  }
+
+  assert {
+    condition     = toset(keys(aws_lb_target_group.this)) == toset(["blue", "green"]) && aws_lb_target_group.this["green"].name == "mlops-prod-green"
+    error_message = "the target groups must be blue and green, named after the load balancer"
+  }
+  assert {
+    condition = {
+      for tg in aws_lb_listener.https.default_action[0].forward[0].target_group : tg.arn => tg.weight
+      } == {
+      (aws_lb_target_group.this["blue"].arn)  = 100
+      (aws_lb_target_group.this["green"].arn) = 0
+    }
+    error_message = "the HTTPS listener must forward 100% to blue and 0% to green at create"
+  }
+}

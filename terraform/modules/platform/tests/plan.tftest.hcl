@@ -1,0 +1,71 @@
+# Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
+# The blue/green composition: one serving group per color, and a deploy_targets output of exactly the shape
+# `mlops deploy canary` validates (DeployTargets in pipelines/deploy/targets.py).
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
+  }
+  mock_data "aws_elb_service_account" {
+    defaults = { arn = "arn:aws:iam::156460612806:root" }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = { value = "ami-0123456789abcdef0" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  environment              = "prod"
+  vpc_cidr                 = "10.30.0.0/16"
+  certificate_arn          = "arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
+  mlflow_tracking_uri      = "https://mlflow.internal.example"
+  serving_min_size         = 3
+  serving_max_size         = 12
+  serving_desired_capacity = 3
+  enable_eks               = false
+}
+
+run "blue_and_green_serving_groups_and_the_deploy_targets" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(module.serving)) == toset(["blue", "green"])
+    error_message = "there must be one serving group per color, blue and green"
+  }
+  assert {
+    condition = toset(keys(output.deploy_targets)) == toset([
+      "environment", "listener_arn", "target_groups", "alarm_names", "serving_target", "asg_names", "service_url",
+    ])
+    error_message = "deploy_targets must have exactly the DeployTargets fields"
+  }
+  assert {
+    condition     = output.deploy_targets.environment == "prod" && output.deploy_targets.serving_target == "asg"
+    error_message = "deploy_targets must name the env and serve from the autoscaling groups"
+  }
+  assert {
+    condition     = toset(keys(output.deploy_targets.target_groups)) == toset(["blue", "green"]) && toset(keys(output.deploy_targets.asg_names)) == toset(["blue", "green"])
+    error_message = "deploy_targets must map both colors to a target group and an autoscaling group"
+  }
+  assert {
+    condition = output.deploy_targets.alarm_names == [
+      "mlops-prod-blue-5xx-rate", "mlops-prod-blue-latency-p99", "mlops-prod-blue-healthy-hosts",
+      "mlops-prod-green-5xx-rate", "mlops-prod-green-latency-p99", "mlops-prod-green-healthy-hosts",
+    ]
+    error_message = "the canary must watch each color's error rate, p99 latency and healthy hosts"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.color_healthy_hosts["green"].threshold == 3 && aws_cloudwatch_metric_alarm.color_healthy_hosts["green"].treat_missing_data == "breaching"
+    error_message = "a color with fewer healthy targets than serving_min_size (or none reporting) must alarm"
+  }
+}
