@@ -142,8 +142,14 @@ def _commit_of(root: Path) -> str | None:
 @click.option("--model", "model", help="One model (default: every deploy/<model>/<env>.yaml).")
 @root_option
 @click.option("--server-url", help="Also ask a running server which version it serves.")
+@click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also read the live ASG's launch template (JSON deploy targets, as for deploy --rollout).",
+)
 @friendly
-def diff(env, model, root, server_url) -> None:
+def diff(env, model, root, server_url, targets_file) -> None:
     """Compare Git with what runs.
 
     The manifest against the live release, the @<env> alias and, with --server-url, a server. Exit 1 on a
@@ -156,9 +162,21 @@ def diff(env, model, root, server_url) -> None:
     models = [model] if model else sorted(p.parent.name for p in (root / "deploy").glob(f"*/{env}.yaml"))
     if not models:
         raise click.ClickException(f"no release manifests for {env} under {root / 'deploy'}")
-    if server_url and len(models) > 1:
-        raise click.UsageError("--server-url needs --model: a server serves one model")
-    rows = [row for name in models for row in compare(settings, client(), load_release(root, name, env), server_url)]
+    if (server_url or targets_file) and len(models) > 1:
+        raise click.UsageError("--server-url and --targets need --model: they serve one model")
+    targets = None
+    if targets_file:
+        from pipelines.deploy.targets import DeployError, load_targets
+
+        try:
+            targets = load_targets(env, targets_file, root)
+        except DeployError as exc:
+            raise click.ClickException(str(exc)) from None
+    rows = [
+        row
+        for name in models
+        for row in compare(settings, client(), load_release(root, name, env), server_url, targets)
+    ]
     width = max(len(r.what) for r in rows)
     click.echo(f"{'':2}{'what':<{width}}  {'in Git':<10}  actual")
     for row in rows:

@@ -95,7 +95,30 @@ class Row:
         return self.expected == self.actual
 
 
-def compare(settings, mlflow_client, release: Release, server_url: str | None) -> list[Row]:
+def asg_row(settings, release: Release, targets) -> Row:
+    """The live color's ASG (more ALB weight): which model version its launch template tags name."""
+    import boto3
+
+    from pipelines.deploy.canary import current_weights, live_color
+    from pipelines.deploy.rollout import MODEL_TAG_KEY
+
+    session = boto3.session.Session(region_name=settings.region)
+    color = live_color(current_weights(session.client("elbv2"), targets))
+    name = targets.asg_names[color]
+    groups = session.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    template = (groups["AutoScalingGroups"] or [{}])[0].get("LaunchTemplate")
+    actual = "none"
+    if template:
+        data = session.client("ec2").describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        tags = {t["Key"]: t["Value"] for s in data.get("TagSpecifications", []) for t in s["Tags"]}
+        model, _, version = tags.get(MODEL_TAG_KEY, "").partition("/")
+        actual = f"v{version}" if model == release.model.name and version else tags.get(MODEL_TAG_KEY, "none")
+    return Row(f"ASG {name} ({color}, live) launch template", f"v{release.model.version}", actual)
+
+
+def compare(settings, mlflow_client, release: Release, server_url: str | None, targets=None) -> list[Row]:
     model, env, version = release.model.name, release.env, release.model.version
     live = read_live(settings, model, env)
     if live is None:
@@ -111,6 +134,8 @@ def compare(settings, mlflow_client, release: Release, server_url: str | None) -
     ]
     if server_url:
         rows.append(Row(f"server {server_url}", f"v{version}", _v(server_version(server_url))))
+    if targets is not None and targets.serving_target == "asg":
+        rows.append(asg_row(settings, release, targets))
     return rows
 
 

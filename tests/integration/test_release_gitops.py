@@ -7,6 +7,7 @@ serving the released version is in tests/e2e/test_pipeline_lifecycle.py)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -332,6 +333,15 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     assert tags["mlops:model-version"] == f"{MODEL}/4" and tags["mlops:image"].endswith("/release-serve:r1")
     live = yaml.safe_load(s3.get_object(Bucket=bucket, Key=f"releases/{MODEL}/staging.yaml")["Body"].read())
     assert live["image"] == {"repository": "release-serve", "digest": digest}
+    diff = ["release", "diff", "--env", "staging", "--model", MODEL, "--root", str(work), "--targets", str(targets)]
+    in_step = mlops(*diff)
+    assert in_step.exit_code == 0 and "ok  ASG release-green (green, live) launch template" in in_step.output
+    autoscaling.update_auto_scaling_group(  # someone points the live ASG back at the first template by hand
+        AutoScalingGroupName="release-green", LaunchTemplate={"LaunchTemplateId": template, "Version": "1"}
+    )
+    drifted = mlops(*diff)
+    assert drifted.exit_code == 1, drifted.output
+    assert re.search(r"XX  ASG release-green \(green, live\) launch template +v4 +none", drifted.output)
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "records").glob("*.json"))]
     assert any(r["outcome"] == "promoted" and r["image_digest"] == digest for r in records), records
 
