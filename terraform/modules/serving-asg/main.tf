@@ -144,7 +144,7 @@ resource "aws_launch_template" "serving" {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
     http_put_response_hop_limit = 1
-    instance_metadata_tags      = "disabled"
+    instance_metadata_tags      = "enabled" # the user data reads the deployed model version from its tag
   }
 
   network_interfaces {

@@ -187,7 +187,7 @@ variable "package_uri" {
 }
 
 variable "model_uri" {
-  description = "Model the instances serve, e.g. models:/demo-model@champion."
+  description = "Model the instances serve until a deploy pins a version on them (instance tag mlops:model-version), e.g. models:/demo-model@champion."
   type        = string
 }
 

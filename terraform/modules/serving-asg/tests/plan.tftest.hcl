@@ -66,6 +66,10 @@ run "instances_are_imdsv2_private_encrypted_and_tracked" {
     condition     = !strcontains(base64decode(aws_launch_template.serving.user_data), "AWS_SECRET_ACCESS_KEY")
     error_message = "user data must not carry credentials"
   }
+  assert {
+    condition     = aws_launch_template.serving.metadata_options[0].instance_metadata_tags == "enabled" && strcontains(base64decode(aws_launch_template.serving.user_data), "/meta-data/tags/instance/mlops:model-version")
+    error_message = "instances must serve the model version a deploy tagged them with (instance metadata tags)"
+  }
 }
 
 run "min_greater_than_max_is_refused" {
