@@ -87,6 +87,17 @@ variable "alb_deletion_protection" {
   default     = true
 }
 
+variable "service_hostname" {
+  description = "DNS name clients and `mlops deploy smoke` use for serving (the certificate's name, pointed at the load balancer); null uses the load balancer's own DNS name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.service_hostname == null ? true : can(regex("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", var.service_hostname))
+    error_message = "service_hostname must be a DNS name such as serving.example.com (no scheme, no path)."
+  }
+}
+
 variable "waf_acl_arn" {
   description = "WAFv2 web ACL for the load balancer; null for none."
   type        = string

@@ -14,6 +14,7 @@ module "platform" {
   certificate_arn         = var.certificate_arn
   alb_deletion_protection = var.alb_deletion_protection
   waf_acl_arn             = var.waf_acl_arn
+  service_hostname        = var.service_hostname
 
   serving_instance_type    = "c6i.xlarge"
   serving_min_size         = coalesce(var.serving_min_size, 3)

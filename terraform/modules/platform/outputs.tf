@@ -42,7 +42,7 @@ output "deploy_targets" {
     alarm_names    = local.canary_alarm_names
     serving_target = "asg"
     asg_names      = { for color, serving in module.serving : color => serving.autoscaling_group_name }
-    service_url    = "https://${module.alb.dns_name}"
+    service_url    = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"
   }
 }
 

@@ -69,3 +69,23 @@ run "blue_and_green_serving_groups_and_the_deploy_targets" {
     error_message = "a color with fewer healthy targets than serving_min_size (or none reporting) must alarm"
   }
 }
+
+run "service_url_names_the_service_hostname" {
+  command = plan
+  variables {
+    service_hostname = "serving.example.com"
+  }
+
+  assert {
+    condition     = output.deploy_targets.service_url == "https://serving.example.com"
+    error_message = "service_url must be https://<service_hostname> when one is given"
+  }
+}
+
+run "a_url_as_service_hostname_is_refused" {
+  command = plan
+  variables {
+    service_hostname = "https://serving.example.com/"
+  }
+  expect_failures = [var.service_hostname]
+}
