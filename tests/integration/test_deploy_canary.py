@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import run_mlops
+from tests.support.moto_serving import make_serving, push_image
 
 pytestmark = pytest.mark.integration
 
@@ -16,57 +17,8 @@ FAST_CANARY = {"MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS":
 def serving_env(local_stack, tmp_path_factory):
     """An env's serving resources made on moto: ALB with blue (live) and green target groups, two ASGs, an alarm,
     an image in ECR and two model versions, one gated (passed) and one rejected."""
-    ec2, elbv2 = local_stack.boto3_client("ec2"), local_stack.boto3_client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=f"us-east-1{az}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, az in enumerate("ab")
-    ]
-    alb = elbv2.create_load_balancer(Name="canary-test", Subnets=subnets, Type="application")["LoadBalancers"][0]
-    groups = {
-        color: elbv2.create_target_group(Name=f"serving-{color}", Protocol="HTTP", Port=8080, VpcId=vpc)[
-            "TargetGroups"
-        ][0]["TargetGroupArn"]
-        for color in ("blue", "green")
-    }
-    listener = elbv2.create_listener(
-        LoadBalancerArn=alb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
-    )["Listeners"][0]["ListenerArn"]
-
-    template = ec2.create_launch_template(
-        LaunchTemplateName="serving", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
-    )["LaunchTemplate"]["LaunchTemplateId"]
-    autoscaling = local_stack.boto3_client("autoscaling")
-    for color in ("blue", "green"):
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName=f"serving-{color}",
-            LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
-            MinSize=0,
-            MaxSize=2,
-            DesiredCapacity=0,
-            VPCZoneIdentifier=",".join(subnets),
-            TargetGroupARNs=[groups[color]],
-        )
-    cloudwatch = local_stack.boto3_client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="serving-5xx-rate",
-        Namespace="MLOps",
-        MetricName="Http5xxRate",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=0.01,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    ecr = local_stack.boto3_client("ecr")
-    ecr.create_repository(repositoryName="mlops-serve")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
-    ecr.put_image(repositoryName="mlops-serve", imageManifest=json.dumps(manifest), imageTag="abc123")
+    serving = make_serving(local_stack, "serving", 42)
+    push_image(local_stack, "mlops-serve", "abc123")
 
     from mlflow import MlflowClient
 
@@ -78,30 +30,12 @@ def serving_env(local_stack, tmp_path_factory):
     client.set_registered_model_alias("canary-model", "champion", "1")
 
     targets = tmp_path_factory.mktemp("deploy") / "dev.json"
-    targets.write_text(
-        json.dumps(
-            {
-                "listener_arn": listener,
-                "target_groups": groups,
-                "alarm_names": ["serving-5xx-rate"],
-                "serving_target": "asg",
-                "asg_names": {c: f"serving-{c}" for c in ("blue", "green")},
-            }
-        )
-    )
-    return {"targets": targets, "listener": listener, "groups": groups, "template": template}
+    targets.write_text(json.dumps(serving.targets()))
+    return {"targets": targets, "serving": serving, "template": serving.template}
 
 
 def _weights(local_stack, serving_env):
-    listener = local_stack.boto3_client("elbv2").describe_listeners(ListenerArns=[serving_env["listener"]])
-    forward = listener["Listeners"][0]["DefaultActions"][0]
-    by_arn = {arn: color for color, arn in serving_env["groups"].items()}
-    groups = forward.get("ForwardConfig", {}).get("TargetGroups") or [
-        {"TargetGroupArn": forward["TargetGroupArn"], "Weight": 1}
-    ]
-    weights = {"blue": 0, "green": 0}
-    weights.update({by_arn[g["TargetGroupArn"]]: g["Weight"] for g in groups})
-    return weights
+    return serving_env["serving"].weights(local_stack.boto3_client("elbv2"))
 
 
 def _records(local_stack):

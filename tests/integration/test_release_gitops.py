@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from services.cli import cli
 from tests.conftest import REPO_ROOT
+from tests.support.moto_serving import make_serving, push_image
 
 pytestmark = pytest.mark.integration
 MODEL = "release-model"
@@ -245,60 +246,12 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     and leaves the alias and live release alone; a clean canary moves traffic, then publishes and moves @staging."""
     stack = world["stack"]
     ec2, elbv2, autoscaling = (stack.boto3_client(s) for s in ("ec2", "elbv2", "autoscaling"))
-    vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.43.{i}.0/24", AvailabilityZone=f"us-east-1{az}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, az in enumerate("ab")
-    ]
-    alb = elbv2.create_load_balancer(Name="release-test", Subnets=subnets, Type="application")["LoadBalancers"][0]
-    groups = {
-        c: elbv2.create_target_group(Name=f"release-{c}", Protocol="HTTP", Port=8080, VpcId=vpc)["TargetGroups"][0][
-            "TargetGroupArn"
-        ]
-        for c in ("blue", "green")
-    }
-    listener = elbv2.create_listener(
-        LoadBalancerArn=alb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
-    )["Listeners"][0]["ListenerArn"]
-    template = ec2.create_launch_template(
-        LaunchTemplateName="release-serving", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
-    )["LaunchTemplate"]["LaunchTemplateId"]
-    for color in ("blue", "green"):
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName=f"release-{color}",
-            LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
-            MinSize=0,
-            MaxSize=1,
-            DesiredCapacity=0,
-            VPCZoneIdentifier=",".join(subnets),
-        )
     cloudwatch = stack.boto3_client("cloudwatch")
-    alarm = {"AlarmName": "release-5xx", "Namespace": "MLOps", "MetricName": "Http5xxRate", "Statistic": "Average"}
-    cloudwatch.put_metric_alarm(
-        **alarm, Period=60, EvaluationPeriods=1, Threshold=0.01, ComparisonOperator="GreaterThanThreshold"
-    )
-    ecr = stack.boto3_client("ecr")
-    ecr.create_repository(repositoryName="release-serve")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
-    digest = ecr.put_image(repositoryName="release-serve", imageManifest=json.dumps(manifest), imageTag="r1")["image"][
-        "imageId"
-    ]["imageDigest"]
+    serving = make_serving(stack, "release", 43)
+    template, alarm = serving.template, serving.alarm
+    digest = push_image(stack, "release-serve", "r1")
     targets = tmp_path / "staging.json"
-    targets.write_text(
-        json.dumps(
-            {
-                "listener_arn": listener,
-                "target_groups": groups,
-                "alarm_names": ["release-5xx"],
-                "asg_names": {c: f"release-{c}" for c in ("blue", "green")},
-            }
-        )
-    )
+    targets.write_text(json.dumps(serving.targets()))
     propose = ["release", "propose", "--model", MODEL, "--repo", str(world["bare"]), "--env", "staging"]
     proposed = mlops(*propose, "--version", "4", "--image-digest", digest, "--image-repository", "release-serve")
     assert proposed.exit_code == 0, proposed.output
@@ -309,12 +262,12 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     fast = {"MLOPS_CANARY_WATCH_SECONDS": "0.2", "MLOPS_CANARY_POLL_SECONDS": "0.1"}
     s3, bucket = stack.boto3_client("s3"), stack.settings.artifact_bucket
 
-    cloudwatch.set_alarm_state(AlarmName="release-5xx", StateValue="ALARM", StateReason="5xx burst")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx burst")
     try:
         rolled_back = mlops(*deploy, env=fast)
     finally:
-        cloudwatch.set_alarm_state(AlarmName="release-5xx", StateValue="OK", StateReason="recovered")
-    assert rolled_back.exit_code == 1 and "alarm release-5xx fired: rolled back" in rolled_back.output
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="recovered")
+    assert rolled_back.exit_code == 1 and f"alarm {alarm} fired: rolled back" in rolled_back.output
     assert alias(world, "staging") is None
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=f"releases/{MODEL}/staging.yaml")
 
@@ -322,9 +275,7 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     assert promoted.exit_code == 0, promoted.output
     assert f"staging: green is live with {MODEL} v4" in promoted.output and f"{MODEL}@staging: v4" in promoted.output
     assert alias(world, "staging") == "4"
-    forward = elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
-    weights = {g["TargetGroupArn"]: g["Weight"] for g in forward["ForwardConfig"]["TargetGroups"]}
-    assert weights == {groups["green"]: 100, groups["blue"]: 0}
+    assert serving.weights(elbv2) == {"blue": 0, "green": 100}
     green = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["release-green"])["AutoScalingGroups"][0]
     data = ec2.describe_launch_template_versions(
         LaunchTemplateId=template, Versions=[green["LaunchTemplate"]["Version"]]
