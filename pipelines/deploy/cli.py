@@ -85,8 +85,12 @@ def run_rollout(
     targets_file: Path | None,
     instance_refresh: bool,
     record_dir: Path,
+    serving_env: dict[str, str] | None = None,
+    replicas: int | None = None,
 ) -> None:
-    """The canary deploy that `deploy canary` and `release deploy --rollout` both run; ClickException on failure."""
+    """The canary deploy that `deploy canary` and `release deploy --rollout` both run; ClickException on failure.
+
+    `serving_env` and `replicas` come from a release manifest; without them the new color keeps the env's own."""
     import boto3
     from mlflow import MlflowClient
 
@@ -117,7 +121,7 @@ def run_rollout(
         if model_version is None:
             model_version = _champion_version(client, model_name, settings.champion_alias)
         check_model_version(client, model_name, model_version)
-        artifact = Artifact(image_uri, digest, model_name, model_version)
+        artifact = Artifact(image_uri, digest, model_name, model_version, serving_env or {}, replicas)
 
         elbv2, cloudwatch = session.client("elbv2"), session.client("cloudwatch")
         new_color = "green" if live_color(current_weights(elbv2, targets)) == "blue" else "blue"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipelines.deploy.targets import DeployError
 
@@ -15,6 +15,9 @@ class Artifact:
     image_digest: str
     model_name: str
     model_version: str
+    # a release manifest's serving settings: MLOPS_SERVE_* variables and the replica count (None: the env's own)
+    serving_env: dict[str, str] = field(default_factory=dict)
+    replicas: int | None = None
 
 
 def check_credentials(session) -> str:

@@ -22,6 +22,7 @@ SERVING_IMAGE = "mlops-serve"  # the image name in services/serving/deploy/k8s
 SERVING_CONFIG_MAP = "mlops-serve"
 IMAGE_TAG_KEY = "mlops:image"
 MODEL_TAG_KEY = "mlops:model-version"
+SERVING_ENV_TAG_KEY = "mlops:serving-env"
 
 
 def roll_asg(autoscaling, ec2, targets: DeployTargets, color: str, artifact: Artifact, instance_refresh: bool) -> str:
@@ -35,6 +36,8 @@ def roll_asg(autoscaling, ec2, targets: DeployTargets, color: str, artifact: Art
     latest = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["$Latest"])
     data = latest["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     ours = {IMAGE_TAG_KEY: artifact.image_uri, MODEL_TAG_KEY: f"{artifact.model_name}/{artifact.model_version}"}
+    if artifact.serving_env:  # the user data appends these KEY=VALUE pairs to the service's environment file
+        ours[SERVING_ENV_TAG_KEY] = " ".join(f"{key}={value}" for key, value in sorted(artifact.serving_env.items()))
     specs = [s for s in data.get("TagSpecifications", []) if s["ResourceType"] != "instance"]
     instance_tags = [
         t
@@ -80,7 +83,10 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
                 {
                     "name": SERVING_CONFIG_MAP,
                     "behavior": "merge",
-                    "literals": [f"MLOPS_SERVE_MODEL_URI=models:/{artifact.model_name}/{artifact.model_version}"],
+                    "literals": [
+                        f"MLOPS_SERVE_MODEL_URI=models:/{artifact.model_name}/{artifact.model_version}",
+                        *(f"{key}={value}" for key, value in sorted(artifact.serving_env.items())),
+                    ],
                 }
             ],
         }
@@ -100,6 +106,12 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
             for container in document["spec"]["template"]["spec"]["containers"]:
                 if container["image"].split("@")[0].rpartition(":")[0].endswith(SERVING_IMAGE):
                     container["image"] = pinned
+            if artifact.replicas is not None:
+                document["spec"]["replicas"] = artifact.replicas
+        if document.get("kind") == "HorizontalPodAutoscaler" and artifact.replicas is not None:
+            # the release's replica count is the floor the autoscaler scales up from
+            document["spec"]["minReplicas"] = artifact.replicas
+            document["spec"]["maxReplicas"] = max(document["spec"]["maxReplicas"], artifact.replicas)
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 

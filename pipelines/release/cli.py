@@ -121,7 +121,10 @@ def deploy_(env, model, root, rollout, targets_file, instance_refresh, record_di
             raise click.ClickException(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
         image = ImageRef(found.image.repository, digest=found.image.digest)
         records = record_dir or REPO_ROOT / "reports" / "deploys"
-        run_rollout(env, model, found.model.version, image, targets_file, instance_refresh, records)
+        run_rollout(
+            env, model, found.model.version, image, targets_file, instance_refresh, records,
+            serving_env=found.serving.environment(), replicas=found.serving.replicas,
+        )  # fmt: skip
     uri, before = apply(settings, found, os.environ.get("GIT_COMMIT") or _commit_of(root) or "unknown")
     click.echo(f"live release: {uri}")
     moved = f"v{before} -> " if before else ""

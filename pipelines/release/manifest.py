@@ -48,6 +48,14 @@ class Serving(_Strict):
     max_wait_ms: float = Field(5.0, ge=0, le=1000, description="MLOPS_SERVE_MAX_WAIT_MS")
     capture_sample_rate: float = Field(0.0, ge=0, le=1, description="MLOPS_SERVE_CAPTURE_SAMPLE_RATE")
 
+    def environment(self) -> dict[str, str]:
+        """The serving process's settings (services/common/settings.py) that a rollout hands to the new color."""
+        return {
+            "MLOPS_SERVE_MAX_BATCH_ROWS": str(self.max_batch_rows),
+            "MLOPS_SERVE_MAX_WAIT_MS": str(self.max_wait_ms),
+            "MLOPS_SERVE_CAPTURE_SAMPLE_RATE": str(self.capture_sample_rate),
+        }
+
 
 class Gate(_Strict):
     decision: Literal["passed"] = Field(description="mlops.gate.decision; only passed versions are released")

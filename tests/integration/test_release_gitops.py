@@ -282,6 +282,7 @@ def test_rollout_runs_the_canary_and_only_a_promoted_one_moves_the_alias(world, 
     )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     tags = {t["Key"]: t["Value"] for t in data["TagSpecifications"][0]["Tags"]}
     assert tags["mlops:model-version"] == f"{MODEL}/4" and tags["mlops:image"].endswith("/release-serve:r1")
+    assert "MLOPS_SERVE_MAX_BATCH_ROWS=" in tags["mlops:serving-env"]  # the manifest's serving settings
     live = yaml.safe_load(s3.get_object(Bucket=bucket, Key=f"releases/{MODEL}/staging.yaml")["Body"].read())
     assert live["image"] == {"repository": "release-serve", "digest": digest}
     diff = ["release", "diff", "--env", "staging", "--model", MODEL, "--root", str(work), "--targets", str(targets)]

@@ -37,3 +37,19 @@ def test_overlay_renders_one_color_pinned_to_version_and_digest(environment, col
 def test_missing_overlay_is_a_clear_error(tmp_path):
     with pytest.raises(DeployError, match="kubectl kustomize failed for .*nowhere"):
         render_overlay(tmp_path / "nowhere", "blue", ARTIFACT)
+
+
+def test_a_release_manifests_serving_settings_and_replicas_reach_the_rendered_color():
+    from pipelines.release.manifest import Serving
+
+    serving = Serving(replicas=5, max_batch_rows=256, max_wait_ms=2.5, capture_sample_rate=0.1)
+    artifact = Artifact(ARTIFACT.image_uri, DIGEST, "churn", "7", serving.environment(), serving.replicas)
+    documents = list(yaml.safe_load_all(render_overlay(SERVING_OVERLAYS / "prod", "green", artifact)))
+    (config,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    assert config["data"]["MLOPS_SERVE_MAX_BATCH_ROWS"] == "256"
+    assert config["data"]["MLOPS_SERVE_MAX_WAIT_MS"] == "2.5"
+    assert config["data"]["MLOPS_SERVE_CAPTURE_SAMPLE_RATE"] == "0.1"
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 5
+    (hpa,) = [d for d in documents if d["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["minReplicas"] == 5 and hpa["spec"]["maxReplicas"] == 20  # prod's ceiling stays
