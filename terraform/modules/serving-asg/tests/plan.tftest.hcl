@@ -67,8 +67,8 @@ run "instances_are_imdsv2_private_encrypted_and_tracked" {
     error_message = "user data must not carry credentials"
   }
   assert {
-    condition     = aws_launch_template.serving.metadata_options[0].instance_metadata_tags == "enabled" && strcontains(base64decode(aws_launch_template.serving.user_data), "/meta-data/tags/instance/mlops:model-version")
-    error_message = "instances must serve the model version a deploy tagged them with (instance metadata tags)"
+    condition     = aws_launch_template.serving.metadata_options[0].instance_metadata_tags == "enabled" && strcontains(base64decode(aws_launch_template.serving.user_data), "/meta-data/tags/instance/mlops:model-version") && strcontains(base64decode(aws_launch_template.serving.user_data), "/meta-data/tags/instance/mlops:serving-env")
+    error_message = "instances must serve the model version and settings a deploy tagged them with (instance metadata tags)"
   }
 }
 
