@@ -4,8 +4,15 @@
 data "aws_region" "current" {}
 
 locals {
-  lb_dims = { LoadBalancer = var.alb_arn_suffix, TargetGroup = var.target_group_arn_suffix }
+  lb_dims = { LoadBalancer = var.alb_arn_suffix }
   actions = [aws_sns_topic.alerts.arn]
+  color_alarm_names = {
+    for color in keys(var.target_group_arn_suffixes) : color => [
+      aws_cloudwatch_metric_alarm.color_error_rate[color].alarm_name,
+      aws_cloudwatch_metric_alarm.color_latency_p99[color].alarm_name,
+      aws_cloudwatch_metric_alarm.color_healthy_hosts[color].alarm_name,
+    ]
+  }
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -29,6 +36,7 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
+# The load balancer as a whole: what users see, whichever color serves them.
 resource "aws_cloudwatch_metric_alarm" "error_rate" {
   alarm_name          = "${var.name}-5xx-rate"
   alarm_description   = "Share of requests answered with a 5xx by the serving targets or the load balancer is above ${var.error_rate_threshold * 100}%."
@@ -46,34 +54,17 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
     label       = "5xx share"
     return_data = true
   }
-  metric_query {
-    id = "t5xx"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_Target_5XX_Count"
-      dimensions  = local.lb_dims
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-  metric_query {
-    id = "e5xx"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_ELB_5XX_Count"
-      dimensions  = { LoadBalancer = var.alb_arn_suffix }
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "RequestCount"
-      dimensions  = local.lb_dims
-      period      = 60
-      stat        = "Sum"
+  dynamic "metric_query" {
+    for_each = { t5xx = "HTTPCode_Target_5XX_Count", e5xx = "HTTPCode_ELB_5XX_Count", requests = "RequestCount" }
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/ApplicationELB"
+        metric_name = metric_query.value
+        dimensions  = local.lb_dims
+        period      = 60
+        stat        = "Sum"
+      }
     }
   }
   tags = var.tags
@@ -97,21 +88,78 @@ resource "aws_cloudwatch_metric_alarm" "latency_p99" {
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "healthy_hosts" {
-  alarm_name          = "${var.name}-healthy-hosts"
-  alarm_description   = "Fewer than ${var.min_healthy_hosts} healthy serving targets."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HealthyHostCount"
-  dimensions          = local.lb_dims
-  statistic           = "Minimum"
-  period              = 60
+# Per color (target group): what a canary watches while it moves traffic to the new color
+# (deploy_targets.alarm_names), so whichever color is new, its errors, latency and health can roll it back.
+# Both colors run warm, so each has to keep its healthy hosts.
+resource "aws_cloudwatch_metric_alarm" "color_error_rate" {
+  for_each            = var.target_group_arn_suffixes
+  alarm_name          = "${var.name}-${each.key}-5xx-rate"
+  alarm_description   = "Share of requests the ${each.key} targets answer with a 5xx is above ${var.error_rate_threshold * 100}%."
+  comparison_operator = "GreaterThanThreshold"
   evaluation_periods  = 3
-  comparison_operator = "LessThanThreshold"
-  threshold           = var.min_healthy_hosts
-  treat_missing_data  = "breaching"
+  datapoints_to_alarm = 2
+  threshold           = var.error_rate_threshold
+  treat_missing_data  = "notBreaching"
   alarm_actions       = local.actions
   ok_actions          = local.actions
-  tags                = var.tags
+  tags                = merge(var.tags, { Color = each.key })
+
+  metric_query {
+    id          = "rate"
+    expression  = "FILL(t5xx, 0) / MAX([requests, 1])"
+    label       = "${each.key} 5xx share"
+    return_data = true
+  }
+  dynamic "metric_query" {
+    for_each = { t5xx = "HTTPCode_Target_5XX_Count", requests = "RequestCount" }
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/ApplicationELB"
+        metric_name = metric_query.value
+        dimensions  = merge(local.lb_dims, { TargetGroup = each.value })
+        period      = 60
+        stat        = "Sum"
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "color_latency_p99" {
+  for_each            = var.target_group_arn_suffixes
+  alarm_name          = "${var.name}-${each.key}-latency-p99"
+  alarm_description   = "p99 response time of the ${each.key} targets is above ${var.latency_p99_threshold_seconds} s."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "TargetResponseTime"
+  dimensions          = merge(local.lb_dims, { TargetGroup = each.value })
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.latency_p99_threshold_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { Color = each.key })
+}
+
+resource "aws_cloudwatch_metric_alarm" "color_healthy_hosts" {
+  for_each            = var.target_group_arn_suffixes
+  alarm_name          = "${var.name}-${each.key}-healthy-hosts"
+  alarm_description   = "Fewer than ${var.min_healthy_hosts} healthy ${each.key} targets."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = merge(local.lb_dims, { TargetGroup = each.value })
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = var.min_healthy_hosts
+  treat_missing_data  = "breaching" # no data from a target group means nothing healthy behind it
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { Color = each.key })
 }
 
 # Published by `mlops drift check` into the custom namespace, one series per model.
@@ -165,8 +213,8 @@ resource "aws_cloudwatch_dashboard" "serving" {
           stat   = "Sum"
           period = 60
           metrics = [
-            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix],
-            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix],
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix],
+            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix],
             ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_arn_suffix],
           ]
         }
@@ -178,8 +226,8 @@ resource "aws_cloudwatch_dashboard" "serving" {
           region = data.aws_region.current.name
           period = 60
           metrics = [
-            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "p50" }],
-            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "p99" }],
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, { stat = "p50" }],
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, { stat = "p99" }],
           ]
           annotations = { horizontal = [{ label = "alarm", value = var.latency_p99_threshold_seconds }] }
         }
@@ -187,11 +235,13 @@ resource "aws_cloudwatch_dashboard" "serving" {
       {
         type = "metric", x = 16, y = 0, width = 8, height = 6
         properties = {
-          title   = "Load balancer: healthy targets"
-          region  = data.aws_region.current.name
-          stat    = "Minimum"
-          period  = 60
-          metrics = [["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix]]
+          title  = "Load balancer: healthy targets by color"
+          region = data.aws_region.current.name
+          stat   = "Minimum"
+          period = 60
+          metrics = [for color, suffix in var.target_group_arn_suffixes :
+            ["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", suffix, { label = color }]
+          ]
         }
       },
       ],

@@ -11,10 +11,16 @@ output "alert_topic_arn" {
 output "alarm_names" {
   description = "Names of all alarms."
   value = concat(
-    [aws_cloudwatch_metric_alarm.error_rate.alarm_name, aws_cloudwatch_metric_alarm.latency_p99.alarm_name, aws_cloudwatch_metric_alarm.healthy_hosts.alarm_name],
+    [aws_cloudwatch_metric_alarm.error_rate.alarm_name, aws_cloudwatch_metric_alarm.latency_p99.alarm_name],
+    flatten(values(local.color_alarm_names)),
     [for a in aws_cloudwatch_metric_alarm.drift : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.retrain_failures : a.alarm_name],
   )
+}
+
+output "color_alarm_names" {
+  description = "By color: the alarms on that color's target group (error rate, p99 latency, healthy hosts)."
+  value       = local.color_alarm_names
 }
 
 output "dashboard_name" {

@@ -56,9 +56,9 @@ variable "alb_arn_suffix" {
   type        = string
 }
 
-variable "target_group_arn_suffix" {
-  description = "ARN suffix of the primary serving target group (dimension TargetGroup)."
-  type        = string
+variable "target_group_arn_suffixes" {
+  description = "ARN suffix (dimension TargetGroup) of each serving target group by color; each gets its own alarms."
+  type        = map(string)
 }
 
 variable "error_rate_threshold" {

@@ -183,16 +183,16 @@ module "eks" {
 }
 
 module "cloudwatch" {
-  source                  = "../cloudwatch"
-  name                    = local.name
-  kms_key_arn             = module.kms_logs.key_arn
-  log_group_names         = values(local.log_groups)
-  log_retention_days      = var.log_retention_days
-  alert_emails            = var.alert_emails
-  alb_arn_suffix          = module.alb.arn_suffix
-  target_group_arn_suffix = module.alb.target_group_arn_suffixes["blue"] # per-color canary alarms: alarms.tf
-  min_healthy_hosts       = var.serving_min_size > 0 ? var.serving_min_size : 1
-  metrics_namespace       = var.metrics_namespace
-  model_names             = var.model_names
-  tags                    = local.tags
+  source                    = "../cloudwatch"
+  name                      = local.name
+  kms_key_arn               = module.kms_logs.key_arn
+  log_group_names           = values(local.log_groups)
+  log_retention_days        = var.log_retention_days
+  alert_emails              = var.alert_emails
+  alb_arn_suffix            = module.alb.arn_suffix
+  target_group_arn_suffixes = module.alb.target_group_arn_suffixes
+  min_healthy_hosts         = var.serving_min_size > 0 ? var.serving_min_size : 1
+  metrics_namespace         = var.metrics_namespace
+  model_names               = var.model_names
+  tags                      = local.tags
 }

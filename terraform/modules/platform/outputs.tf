@@ -39,7 +39,7 @@ output "deploy_targets" {
     environment    = var.environment
     listener_arn   = module.alb.https_listener_arn
     target_groups  = module.alb.target_group_arns
-    alarm_names    = local.canary_alarm_names
+    alarm_names    = flatten([for color in local.colors : module.cloudwatch.color_alarm_names[color]])
     serving_target = "asg"
     asg_names      = { for color, serving in module.serving : color => serving.autoscaling_group_name }
     service_url    = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"
@@ -62,8 +62,8 @@ output "alert_topic_arn" {
 }
 
 output "alarm_names" {
-  description = "Names of the alarms (modules/cloudwatch's and the per-color canary alarms)."
-  value       = concat(module.cloudwatch.alarm_names, local.canary_alarm_names)
+  description = "Names of the alarms (modules/cloudwatch)."
+  value       = module.cloudwatch.alarm_names
 }
 
 output "log_group_names" {

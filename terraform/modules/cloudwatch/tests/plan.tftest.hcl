@@ -21,12 +21,12 @@ mock_provider "aws" {
 }
 
 variables {
-  name                    = "mlops-prod"
-  kms_key_arn             = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
-  log_group_names         = ["/mlops/prod/serving", "/mlops/prod/drift"]
-  alb_arn_suffix          = "app/mlops-prod/1"
-  target_group_arn_suffix = "targetgroup/mlops-prod-primary/1"
-  model_names             = ["demo-model"]
+  name                      = "mlops-prod"
+  kms_key_arn               = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+  log_group_names           = ["/mlops/prod/serving", "/mlops/prod/drift"]
+  alb_arn_suffix            = "app/mlops-prod/1"
+  target_group_arn_suffixes = { blue = "targetgroup/mlops-prod-blue/1", green = "targetgroup/mlops-prod-green/2" }
+  model_names               = ["demo-model"]
 }
 
 run "logs_and_alerts_are_encrypted_and_kept_a_year" {
@@ -43,6 +43,26 @@ run "logs_and_alerts_are_encrypted_and_kept_a_year" {
   assert {
     condition     = aws_cloudwatch_metric_alarm.latency_p99.extended_statistic == "p99" && aws_cloudwatch_metric_alarm.drift["demo-model"].namespace == "MLOps"
     error_message = "p99 latency and drift alarms must exist"
+  }
+}
+
+run "each_color_has_its_own_alarms_and_the_env_alarms_watch_the_whole_load_balancer" {
+  command = plan
+  variables {
+    min_healthy_hosts = 3
+  }
+
+  assert {
+    condition     = output.color_alarm_names.green == ["mlops-prod-green-5xx-rate", "mlops-prod-green-latency-p99", "mlops-prod-green-healthy-hosts"]
+    error_message = "each color needs its error-rate, p99 and healthy-host alarm (what a canary watches)"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.color_healthy_hosts["green"].dimensions.TargetGroup == "targetgroup/mlops-prod-green/2" && aws_cloudwatch_metric_alarm.color_healthy_hosts["green"].threshold == 3 && aws_cloudwatch_metric_alarm.color_healthy_hosts["green"].treat_missing_data == "breaching"
+    error_message = "a color with fewer healthy targets than min_healthy_hosts (or none reporting) must alarm"
+  }
+  assert {
+    condition     = join(",", keys(aws_cloudwatch_metric_alarm.latency_p99.dimensions)) == "LoadBalancer"
+    error_message = "the env-wide alarms must watch the load balancer, not one color's target group"
   }
 }
 
