@@ -151,7 +151,10 @@ def run_rollout(
         weights=result.weights,
         alarm=result.alarm,
     )
-    uri = record.write(session.client("s3"), settings.artifact_bucket, record_dir)
+    try:
+        uri = record.write(session.client("s3"), settings.artifact_bucket, record_dir)
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"deploy record: {uri}")
     if result.outcome != "promoted":
         raise click.ClickException(f"alarm {result.alarm} fired: rolled back, {result.live_color} stays live")

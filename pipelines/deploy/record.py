@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipelines.deploy.targets import DeployError
+
 
 @dataclass
 class DeployRecord:
@@ -29,10 +31,22 @@ class DeployRecord:
         return f"deploys/{self.environment}/{stamp}-{self.model_name}-v{self.model_version}.json"
 
     def write(self, s3, bucket: str, local_dir: Path) -> str:
-        """Store the record in S3 (the audit trail) and under local_dir (the Jenkins artifact); return its S3 URI."""
+        """Store the record under local_dir (the Jenkins artifact), then in S3 (the audit trail); its S3 URI.
+
+        Traffic has already moved when this runs, so the local copy comes first and an S3 failure is a DeployError
+        that says what is live and where the record is, never a traceback that loses it."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         self.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         body = json.dumps(asdict(self), indent=2, sort_keys=True)
-        s3.put_object(Bucket=bucket, Key=self.key(), Body=body.encode(), ContentType="application/json")
         local_dir.mkdir(parents=True, exist_ok=True)
-        (local_dir / Path(self.key()).name).write_text(body)
+        local = local_dir / Path(self.key()).name
+        local.write_text(body)
+        try:
+            s3.put_object(Bucket=bucket, Key=self.key(), Body=body.encode(), ContentType="application/json")
+        except (BotoCoreError, ClientError) as exc:
+            raise DeployError(
+                f"the deploy finished ({self.outcome}, {self.live_color} live) but its record could not be stored in "
+                f"s3://{bucket}: {exc}; the record is in {local}: upload it to {self.key()} by hand"
+            ) from None
         return f"s3://{bucket}/{self.key()}"

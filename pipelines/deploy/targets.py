@@ -63,12 +63,16 @@ def load_targets(environment: str, targets_file: Path | None, terraform_dir: Pat
 
 
 def _terraform_output(terraform_dir: Path) -> dict:
-    from services.infra.terraform import TerraformUnavailable, terraform_env
+    from services.common.settings import get_settings
+    from services.infra.terraform import OVERRIDE_FILE, TerraformUnavailable, terraform_env
 
     try:
         env = terraform_env()
     except TerraformUnavailable as exc:
         raise DeployError(str(exc)) from None
+    if (terraform_dir / OVERRIDE_FILE).exists():
+        # applied with `mlops infra apply --local`: its state lives in the data directory that command uses
+        env["TF_DATA_DIR"] = str(get_settings().state_dir.resolve() / "terraform" / terraform_dir.name)
     result = subprocess.run(
         ["terraform", f"-chdir={terraform_dir}", "output", "-json", TERRAFORM_OUTPUT],
         env=env,

@@ -127,3 +127,11 @@ def test_alarm_in_alarm_state_rolls_back(local_stack, serving_env, tmp_path):
     record = _records(local_stack)[-1]
     assert record["outcome"] == "rolled_back" and record["alarm"] == "serving-5xx-rate"
     assert record["weights"] == [{"blue": 10, "green": 90}, {"blue": 0, "green": 100}]
+
+
+def test_a_record_that_cannot_reach_s3_is_kept_locally_and_named(local_stack, serving_env, tmp_path):
+    result = _deploy(serving_env, tmp_path, "--image-tag", "abc123", env={"MLOPS_ARTIFACT_BUCKET": "no-such-bucket"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "but its record could not be stored in s3://no-such-bucket" in result.stderr
+    (kept,) = tmp_path.glob("*.json")
+    assert str(kept) in result.stderr and json.loads(kept.read_text())["outcome"] == "promoted"

@@ -199,7 +199,7 @@ def _canary_from_the_terraform_output(stack, tmp_path) -> None:
         "deploy", "canary", "--env", "dev", "--image-tag", "bg1", "--model", "bluegreen-model",
         "--model-version", version, "--no-instance-refresh", "--record-dir", str(tmp_path),
         env={
-            "TF_DATA_DIR": str(data_dir), "MLOPS_ARTIFACT_BUCKET": bucket,
+            "MLOPS_ARTIFACT_BUCKET": bucket,  # the Terraform data directory: found from the --local override
             "MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS": "0.1",
         },
         timeout=TIMEOUT,
