@@ -2,27 +2,7 @@
 # The blue/green composition: one serving group per color, and a deploy_targets output of exactly the shape
 # `mlops deploy canary` validates (DeployTargets in pipelines/deploy/targets.py).
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111122223333" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_data "aws_availability_zones" {
-    defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
-  }
-  mock_data "aws_elb_service_account" {
-    defaults = { arn = "arn:aws:iam::156460612806:root" }
-  }
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0123456789abcdef0" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
+  source = "../../testing/aws" # the shared mocked data sources
 }
 
 variables {

@@ -1,23 +1,6 @@
 # Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "111122223333" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_data "aws_elb_service_account" {
-    defaults = { arn = "arn:aws:iam::156460612806:root" }
-  }
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0123456789abcdef0" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
+  source = "../../testing/aws" # the shared mocked data sources
 }
 
 variables {
