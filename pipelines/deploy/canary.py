@@ -100,7 +100,7 @@ def run_canary(
         log.info("canary step", extra={"env": targets.environment, "new_color": new_color, "share": share})
         deadline = time.monotonic() + plan.watch_seconds
         while True:
-            firing = alarm_firing(cloudwatch, targets.alarm_names)
+            firing = alarm_firing(cloudwatch, targets.alarms_for(new_color))
             if firing:
                 rollback = {new_color: 0, live: 100}
                 set_weights(elbv2, targets, rollback)

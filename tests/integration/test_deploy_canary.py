@@ -135,3 +135,22 @@ def test_a_record_that_cannot_reach_s3_is_kept_locally_and_named(local_stack, se
     assert "but its record could not be stored in s3://no-such-bucket" in result.stderr
     (kept,) = tmp_path.glob("*.json")
     assert str(kept) in result.stderr and json.loads(kept.read_text())["outcome"] == "promoted"
+
+
+def test_with_alarms_by_color_only_the_new_colors_alarms_roll_back(local_stack, serving_env, tmp_path):
+    """A failing live color must not block the deploy that replaces it (the Terraform output maps alarms by color)."""
+    serving = serving_env["serving"]
+    live = "blue" if _weights(local_stack, serving_env)["blue"] == 100 else "green"
+    new = "green" if live == "blue" else "blue"
+    by_color = tmp_path / "by-color.json"
+    by_color.write_text(json.dumps({**serving.targets(), "alarm_names": {live: [serving.alarm], new: []}}))
+    cloudwatch = local_stack.boto3_client("cloudwatch")
+    cloudwatch.set_alarm_state(AlarmName=serving.alarm, StateValue="ALARM", StateReason="the live color fails")
+    try:
+        args = ["deploy", "canary", "--env", "dev", "--model", "canary-model", "--targets", str(by_color)]
+        result = run_mlops(*args, "--image-tag", "abc123", "--no-instance-refresh", "--record-dir", str(tmp_path),
+                           env=FAST_CANARY)  # fmt: skip
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=serving.alarm, StateValue="OK", StateReason="recovered")
+    assert result.returncode == 0, result.stderr
+    assert _weights(local_stack, serving_env) == {live: 0, new: 100}

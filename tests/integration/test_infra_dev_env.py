@@ -172,7 +172,7 @@ def _canary_from_the_terraform_output(stack, tmp_path) -> None:
     targets = DeployTargets.model_validate(raw)
     assert targets.environment == "dev" and targets.serving_target == "asg"
     assert targets.service_url == f"https://{outputs['alb_dns_name']}"
-    assert [n for n in targets.alarm_names if n.startswith("mlops-dev-green-")] == [
+    assert targets.alarms_for("green") == [
         "mlops-dev-green-5xx-rate", "mlops-dev-green-latency-p99", "mlops-dev-green-healthy-hosts",
     ]  # fmt: skip
     elb, autoscaling = stack.boto3_client("elbv2"), stack.boto3_client("autoscaling")

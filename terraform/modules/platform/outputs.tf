@@ -39,7 +39,7 @@ output "deploy_targets" {
     environment    = var.environment
     listener_arn   = module.alb.https_listener_arn
     target_groups  = module.alb.target_group_arns
-    alarm_names    = flatten([for color in local.colors : module.cloudwatch.color_alarm_names[color]])
+    alarm_names    = module.cloudwatch.color_alarm_names # by color: a canary watches the new color's
     serving_target = "asg"
     asg_names      = { for color, serving in module.serving : color => serving.autoscaling_group_name }
     service_url    = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"

@@ -38,11 +38,11 @@ run "blue_and_green_serving_groups_and_the_deploy_targets" {
     error_message = "deploy_targets must map both colors to a target group and an autoscaling group"
   }
   assert {
-    condition = output.deploy_targets.alarm_names == [
-      "mlops-prod-blue-5xx-rate", "mlops-prod-blue-latency-p99", "mlops-prod-blue-healthy-hosts",
-      "mlops-prod-green-5xx-rate", "mlops-prod-green-latency-p99", "mlops-prod-green-healthy-hosts",
-    ]
-    error_message = "the canary must watch each color's error rate, p99 latency and healthy hosts"
+    condition = (
+      join(",", output.deploy_targets.alarm_names.blue) == "mlops-prod-blue-5xx-rate,mlops-prod-blue-latency-p99,mlops-prod-blue-healthy-hosts" &&
+      join(",", output.deploy_targets.alarm_names.green) == "mlops-prod-green-5xx-rate,mlops-prod-green-latency-p99,mlops-prod-green-healthy-hosts"
+    )
+    error_message = "a canary to either color must watch that color's error rate, p99 latency and healthy hosts"
   }
 }
 
