@@ -142,7 +142,7 @@ def _check_what_exists(stack) -> None:
     assert {
         "mlops-dev-5xx-rate",
         "mlops-dev-latency-p99",
-        "mlops-dev-healthy-hosts",
+        "mlops-dev-retrain-failed-demo-model",
         "mlops-dev-drift-demo-model",
         *(f"mlops-dev-{c}-{a}" for c in ("blue", "green") for a in ("5xx-rate", "latency-p99", "healthy-hosts")),
     } <= alarms
