@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services.common.settings import Settings, get_settings
-from services.common.stack import LocalStack
+from mlops.core.settings import Settings, get_settings
+from mlops.devstack.stack import LocalStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

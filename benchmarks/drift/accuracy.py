@@ -50,9 +50,10 @@ def verdicts(engine: str, reference, current) -> dict[str, bool]:
         from benchmarks.drift.speed import evidently_verdicts
 
         return evidently_verdicts(Report([DataDriftPreset()]).run(current_data=current, reference_data=reference))
-    from services.drift.check import DriftConfig, run_check
-    from services.drift.profile import build_profile
-    from services.drift.summary import summarise_frame
+    from mlops.drift.check import run_check
+    from mlops.drift.config import DriftConfig
+    from mlops.drift.profile import build_profile
+    from mlops.drift.summary import summarise_frame
 
     profile = build_profile(reference, workers=1)
     report = run_check(profile, summarise_frame(profile, current), list(current.columns), DriftConfig(),

@@ -82,9 +82,10 @@ def worker(engine: str, ref_path: str, cur_path: str, profile_path: str, out: st
             from evidently.presets import DataDriftPreset
         else:
             sys.path.insert(0, str(ROOT))
-            from services.drift.check import DriftConfig, run_check
-            from services.drift.profile import ReferenceProfile, build_profile
-            from services.drift.summary import summarise_frame
+            from mlops.drift.check import run_check
+            from mlops.drift.config import DriftConfig
+            from mlops.drift.profile import ReferenceProfile, build_profile
+            from mlops.drift.summary import summarise_frame
         import resource
 
         cpu = resource.getrusage(resource.RUSAGE_SELF)
@@ -110,7 +111,7 @@ def worker(engine: str, ref_path: str, cur_path: str, profile_path: str, out: st
 def prepare(n: int) -> tuple[Path, Path, Path]:
     sys.path.insert(0, str(ROOT))
     from benchmarks.drift.datagen import speed_frame
-    from services.drift.profile import build_profile
+    from mlops.drift.profile import build_profile
 
     DATA.mkdir(exist_ok=True)
     ref, cur, prof = DATA / f"ref-{n}.parquet", DATA / f"cur-{n}.parquet", DATA / f"profile-{n}.json"

@@ -132,8 +132,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: run `make system-deps`")
 
-    from services.common.settings import get_settings
-    from services.common.stack import LocalStack
+    from mlops.core.settings import get_settings
+    from mlops.devstack.stack import LocalStack
 
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     stack = LocalStack(get_settings(state_dir=work / "stack"))

@@ -23,9 +23,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipelines.example import RAW, add_data_version, init_project, make_dataset
-from pipelines.locking import FileLock, lock_path
-from services.cli import cli
+from mlops.core.cli import cli
+from mlops.core.locking import FileLock, lock_path
+from mlops.training.example import RAW, add_data_version, init_project, make_dataset
 from tests.conftest import REPO_ROOT, run_mlops
 from tests.integration.test_serving_helpers import start_server
 

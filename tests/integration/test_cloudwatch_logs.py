@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from services.common.cloudwatch_logs import CloudWatchLogsHandler
-from services.common.logging import JsonFormatter, configure_logging, request_id_var
+from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
+from mlops.core.logs import JsonFormatter, configure_logging, request_id_var
 
 pytestmark = pytest.mark.integration
 

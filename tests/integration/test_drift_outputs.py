@@ -130,8 +130,8 @@ def _register_with_profile(model: str, reference: Path) -> None:
     """What training does: log the profile on the run, register the version, point the champion alias at it."""
     from mlflow.tracking import MlflowClient
 
-    from services.drift.mlflow_io import log_profile
-    from services.drift.profile import build_profile
+    from mlops.drift.mlflow_io import log_profile
+    from mlops.drift.profile import build_profile
 
     client = MlflowClient()
     experiment = client.create_experiment(f"drift-{uuid.uuid4().hex[:8]}")
@@ -196,7 +196,7 @@ def _run_in_process(*args: str):
     """`mlops drift run` in this process (the stack's endpoints are in os.environ): saves a CLI start-up."""
     from click.testing import CliRunner
 
-    from services.drift.cli import drift
+    from mlops.drift.cli import drift
 
     result = CliRunner().invoke(drift, ["run", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.infra.terraform import terraform_env
+from mlops.core.terraform import terraform_env
 from tests.conftest import REPO_ROOT, run_mlops
 
 pytestmark = [pytest.mark.integration, pytest.mark.bake]
@@ -35,7 +35,7 @@ COMBINATIONS = {
     "binaryasg": {"problem_type": "binary_classification", "serving_target": "asg", "model_family":
                   "sklearn_linear", "include_drift_monitoring": "yes", "include_scheduled_retraining": "no"},
 }  # fmt: skip
-SERVING_BASE = REPO_ROOT / "services/serving/deploy/k8s/base"
+SERVING_BASE = REPO_ROOT / "services/serving/k8s/base"
 API_KEY = "bake-key"  # pragma: allowlist secret - a throwaway key for a loopback test server
 
 

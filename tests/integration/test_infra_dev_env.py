@@ -13,8 +13,8 @@ import os
 
 import pytest
 
-from pipelines.deploy.targets import DeployTargets
-from services.infra.terraform import ENVS_DIR, Terraform, terraform_env
+from mlops.core.terraform import ENVS_DIR, Terraform, terraform_env
+from mlops.delivery.targets import DeployTargets
 from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.integration

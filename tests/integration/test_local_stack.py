@@ -9,8 +9,8 @@ import time
 import psutil
 import pytest
 
-from services.common.settings import get_settings
-from services.common.stack import LocalStack, StackError, read_env_file
+from mlops.core.settings import get_settings, read_env_file
+from mlops.devstack.stack import LocalStack, StackError
 from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.integration

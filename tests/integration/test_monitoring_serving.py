@@ -16,7 +16,7 @@ import uuid
 import httpx
 import pytest
 
-from services.demo.prometheus import PROMETHEUS_DIR, LocalPrometheus, render_config
+from mlops.devstack.demo.prometheus import PROMETHEUS_DIR, LocalPrometheus, render_config
 from tests.integration.test_serving_helpers import (  # noqa: F401 - pinned_model is a fixture
     API_KEY,
     auth,
@@ -65,7 +65,7 @@ def traffic(server) -> dict[str, int]:
 
 
 def _drift_exporter(directory):
-    from services.drift.publish import exporter_server, write_textfile
+    from mlops.drift.publish import exporter_server, write_textfile
 
     report = {"drift_share": 0.5, "dataset_drift": True, "summary": {"current_rows": 100},
               "columns": {"f0": {"status": "tested", "statistic": 0.4, "method": "ks", "drift": True},
@@ -80,7 +80,7 @@ def _drift_exporter(directory):
 def _retrain_endpoint():
     from prometheus_client import start_http_server
 
-    from services.retraining.metrics import RetrainMetrics
+    from mlops.retraining.metrics import RetrainMetrics
 
     m = RetrainMetrics()
     m.runs.labels(MODEL, "drift", "failed").inc()
@@ -143,7 +143,7 @@ def test_prometheus_loads_the_rules_and_answers_every_dashboard_panel(server, tr
 
 
 def test_demo_prometheus_query_uses_the_central_config(server, traffic, tmp_path):
-    from services.demo.prometheus import scrape_and_query
+    from mlops.devstack.demo.prometheus import scrape_and_query
 
     answer = scrape_and_query(server.url, API_KEY, tmp_path, timeout=30)
     assert answer["result"]["200"] >= traffic["ok"]

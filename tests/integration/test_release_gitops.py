@@ -18,7 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from services.cli import cli
+from mlops.core.cli import cli
 from tests.conftest import REPO_ROOT
 from tests.support.moto_serving import make_serving, push_image
 

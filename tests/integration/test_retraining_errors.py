@@ -13,8 +13,8 @@ import git
 import pytest
 import yaml
 
-from pipelines.example import RAW, init_project, make_dataset
-from pipelines.locking import FileLock, lock_path
+from mlops.core.locking import FileLock, lock_path
+from mlops.training.example import RAW, init_project, make_dataset
 from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.integration
@@ -127,9 +127,9 @@ def test_bad_retrain_config_and_unknown_model(tmp_path, project):
 def test_a_due_schedule_runs_once_per_slot(local_stack):
     import datetime as dt
 
-    from services.common.settings import get_settings
-    from services.retraining.config import RetrainConfig
-    from services.retraining.service import Scheduler, tick
+    from mlops.core.settings import get_settings
+    from mlops.retraining.config import RetrainConfig
+    from mlops.retraining.service import Scheduler, tick
 
     config = RetrainConfig.model_validate(
         {"models": [{"name": "sched-model", "project": "http://127.0.0.1:1/x.git", "schedule": "* * * * *"}]}

@@ -314,7 +314,7 @@ def test_real_prometheus_scrapes_all_workers_and_loads_the_alert_rules(server, t
     port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(p) for p in sorted((REPO_ROOT / "services/monitoring/prometheus/rules").glob("*.yml"))],
+        "rule_files": [str(p) for p in sorted((REPO_ROOT / "monitoring/prometheus/rules").glob("*.yml"))],
         "scrape_configs": [
             {
                 "job_name": "mlops-serve",

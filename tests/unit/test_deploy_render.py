@@ -3,10 +3,10 @@
 import pytest
 import yaml
 
-from pipelines.deploy.cli import SERVING_OVERLAYS
-from pipelines.deploy.preflight import Artifact
-from pipelines.deploy.rollout import render_overlay
-from pipelines.deploy.targets import ENVIRONMENTS, DeployError
+from mlops.core.paths import SERVING_OVERLAYS
+from mlops.delivery.preflight import Artifact
+from mlops.delivery.rollout import render_overlay
+from mlops.delivery.targets import ENVIRONMENTS, DeployError
 
 pytestmark = pytest.mark.unit
 
@@ -40,7 +40,7 @@ def test_missing_overlay_is_a_clear_error(tmp_path):
 
 
 def test_a_release_manifests_serving_settings_and_replicas_reach_the_rendered_color():
-    from pipelines.release.manifest import Serving
+    from mlops.release.manifest import Serving
 
     serving = Serving(replicas=5, max_batch_rows=256, max_wait_ms=2.5, capture_sample_rate=0.1)
     artifact = Artifact(ARTIFACT.image_uri, DIGEST, "churn", "7", serving.environment(), serving.replicas)

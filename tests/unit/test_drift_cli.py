@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from services.drift.cli import drift
+from mlops.drift.cli import drift
 from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.unit

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from services.drift import stats
-from services.drift.check import DriftConfig, run_check
-from services.drift.profile import ProfileError, ReferenceProfile, build_profile
-from services.drift.summary import summarise_frame
+from mlops.drift import stats
+from mlops.drift.check import run_check
+from mlops.drift.config import DriftConfig
+from mlops.drift.profile import ProfileError, ReferenceProfile, build_profile
+from mlops.drift.summary import summarise_frame
 
 pytestmark = pytest.mark.unit
 

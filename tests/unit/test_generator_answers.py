@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from services.cli import cli
-from services.generator.render import DEFAULT_TEMPLATE, answer_problems, resolve_answers
+from mlops.core.cli import cli
+from mlops.scaffold.render import DEFAULT_TEMPLATE, answer_problems, resolve_answers
 
 pytestmark = pytest.mark.unit
 

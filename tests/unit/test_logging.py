@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from services.common.logging import configure_logging, request_id_var
+from mlops.core.logs import configure_logging, request_id_var
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from services.common.cloudwatch_metrics import MetricsPublisher, _round2, from_settings
-from services.common.settings import SettingsError, get_settings
+from mlops.core.cloudwatch_metrics import MetricsPublisher, _round2, from_settings
+from mlops.core.settings import SettingsError, get_settings
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The central monitoring config (services/monitoring): promtool accepts the config and rules and passes the rule
+"""The central monitoring config (monitoring): promtool accepts the config and rules and passes the rule
 unit tests; every alert is tested firing and not firing; every metric a rule or a Grafana panel reads is one our
 code exports (or a recording rule, or Prometheus' own `up`); the dashboard has the shape Grafana imports."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.demo.prometheus import PROMETHEUS_DIR, render_config
+from mlops.devstack.demo.prometheus import PROMETHEUS_DIR, render_config
 
 pytestmark = pytest.mark.unit
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
@@ -64,9 +64,9 @@ def produced_metrics() -> set[str]:
     """Sample names our code exports, from the metric objects themselves (not from a list kept by hand)."""
     from prometheus_client import CollectorRegistry
 
-    from services.drift.publish import prometheus_registry
-    from services.retraining.metrics import RetrainMetrics
-    from services.serving.metrics import metrics
+    from mlops.drift.publish import prometheus_registry
+    from mlops.retraining.metrics import RetrainMetrics
+    from mlops.serving.metrics import metrics
 
     serving = metrics()
     collectors = [getattr(serving, f.name) for f in dataclasses.fields(serving)]
@@ -100,7 +100,7 @@ def test_rendered_config_is_valid_with_its_rules_and_key_file(promtool, tmp_path
 
 
 def test_render_config_refuses_unknown_jobs_and_a_missing_key(tmp_path):
-    from services.demo.prometheus import PrometheusError
+    from mlops.devstack.demo.prometheus import PrometheusError
 
     with pytest.raises(PrometheusError, match="no such scrape job"):
         render_config(tmp_path, {"nope": ["127.0.0.1:1"]})

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from pipelines.gate import decide
-from pipelines.params import GateParams
+from mlops.training.gate import decide
+from mlops.training.params import GateParams
 
 pytestmark = pytest.mark.unit
 

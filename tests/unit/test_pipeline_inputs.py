@@ -4,12 +4,12 @@ import hashlib
 
 import pytest
 
-from pipelines import stages
-from pipelines.errors import PipelineError
-from pipelines.example import HERE, make_dataset
-from pipelines.params import load_params
-from pipelines.project import Project, without_credentials
-from pipelines.registry import parse_model_uri
+from mlops.core.errors import MlopsError
+from mlops.core.urls import without_credentials
+from mlops.training import stages
+from mlops.training.example import HERE, make_dataset
+from mlops.training.params import load_params
+from mlops.training.project import Project
 from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.unit
@@ -30,17 +30,17 @@ def project_dir(tmp_path):
 def test_wrong_type_in_params_names_the_field(project_dir):
     path = project_dir / "params.yaml"
     path.write_text(path.read_text().replace("n_estimators: 30", "n_estimators: thirty"))
-    with pytest.raises(PipelineError, match=r"params.yaml: train.n_estimators: .*integer.*'thirty'"):
+    with pytest.raises(MlopsError, match=r"params.yaml: train.n_estimators: .*integer.*'thirty'"):
         load_params(path)
 
 
 def test_unknown_key_and_bad_yaml_are_reported(project_dir):
     path = project_dir / "params.yaml"
     path.write_text(path.read_text().replace("  seed: 42\ntrain:", "  seed: 42\n  sede: 1\ntrain:"))
-    with pytest.raises(PipelineError, match=r"prepare.sede: Extra inputs are not permitted"):
+    with pytest.raises(MlopsError, match=r"prepare.sede: Extra inputs are not permitted"):
         load_params(path)
     path.write_text("model_name: [unclosed")
-    with pytest.raises(PipelineError, match="is not valid YAML"):
+    with pytest.raises(MlopsError, match="is not valid YAML"):
         load_params(path)
 
 
@@ -58,33 +58,22 @@ def test_prepare_train_evaluate_write_the_stage_outputs(project_dir):
 def test_changed_data_file_is_a_checksum_mismatch(project_dir):
     with (project_dir / "data" / "raw.csv").open("a") as handle:
         handle.write("0.1,0.2,0.3,a,1\n")
-    with pytest.raises(PipelineError, match=r"checksum mismatch for data/raw.csv: its md5 is \w+ but .* records"):
+    with pytest.raises(MlopsError, match=r"checksum mismatch for data/raw.csv: its md5 is \w+ but .* records"):
         stages.prepare(Project(project_dir))
     assert not (project_dir / "data" / "prepared").exists()  # nothing half-written
 
 
 def test_missing_data_version_says_to_pull(project_dir):
     (project_dir / "data" / "raw.csv").unlink()
-    with pytest.raises(PipelineError, match=r"data file data/raw.csv is missing; run `dvc pull`"):
+    with pytest.raises(MlopsError, match=r"data file data/raw.csv is missing; run `dvc pull`"):
         stages.prepare(Project(project_dir))
 
 
 def test_missing_columns_are_named(project_dir):
     path = project_dir / "params.yaml"
     path.write_text(path.read_text().replace("features: [x1, x2, x3]", "features: [x1, x9]"))
-    with pytest.raises(PipelineError, match=r"lacks the columns \['x9'\]"):
+    with pytest.raises(MlopsError, match=r"lacks the columns \['x9'\]"):
         stages.prepare(Project(project_dir))
-
-
-@pytest.mark.parametrize("uri", ["models:/", "runs:/abc/model", "models:/name/v1", "models:/a@b@c", "name"])
-def test_bad_model_uri(uri):
-    with pytest.raises(PipelineError, match="is not a model URI"):
-        parse_model_uri(uri)
-
-
-def test_model_uri_forms():
-    assert parse_model_uri("models:/churn@champion").alias == "champion"
-    assert parse_model_uri("models:/churn/3").version == "3"
 
 
 def test_cli_bad_params_is_exit_1_without_traceback(project_dir):

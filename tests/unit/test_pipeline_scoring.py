@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-from pipelines.gate import decide
-from pipelines.params import GateParams
-from pipelines.stages import score
+from mlops.training.gate import decide
+from mlops.training.params import GateParams
+from mlops.training.stages import score
 
 pytestmark = pytest.mark.unit
 

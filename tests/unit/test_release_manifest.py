@@ -8,12 +8,11 @@ import json
 import jsonschema
 import pytest
 
-from pipelines.deploy.targets import ENVIRONMENTS
-from pipelines.errors import PipelineError
-from pipelines.release.gitops import branch_name, commit_message
-from pipelines.release.manifest import (
+from mlops.core.errors import MlopsError
+from mlops.core.contracts import ENVIRONMENTS, Environment
+from mlops.release.gitops import branch_name, commit_message
+from mlops.release.manifest import (
     DEFAULT_POLICY,
-    Env,
     Release,
     json_schema,
     load_policy,
@@ -43,7 +42,7 @@ GOOD = {
 
 def test_committed_json_schema_is_the_generated_one_and_agrees_with_pydantic():
     committed = json.loads((REPO_ROOT / "deploy" / "release.schema.json").read_text())
-    assert committed == json_schema(), "regenerate: python -m pipelines.release.manifest > deploy/release.schema.json"
+    assert committed == json_schema(), "regenerate: python -m mlops.release.manifest > deploy/release.schema.json"
     jsonschema.Draft202012Validator.check_schema(committed)
     jsonschema.validate(GOOD, committed)
     Release.model_validate(GOOD)
@@ -52,7 +51,7 @@ def test_committed_json_schema_is_the_generated_one_and_agrees_with_pydantic():
 
 
 def test_one_list_of_envs():
-    assert set(Env.__args__) == set(ENVIRONMENTS) == set(DEFAULT_POLICY.environments)
+    assert set(Environment.__args__) == set(ENVIRONMENTS) == set(DEFAULT_POLICY.environments)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +73,7 @@ def test_one_list_of_envs():
 def test_a_bad_manifest_is_refused_naming_the_field(change, message):
     import yaml
 
-    with pytest.raises(PipelineError) as error:
+    with pytest.raises(MlopsError) as error:
         parse_release(yaml.safe_dump({**GOOD, **change}), "deploy/churn/staging.yaml")
     assert "deploy/churn/staging.yaml fails the Release schema" in str(error.value) and message in str(error.value)
 
@@ -86,12 +85,12 @@ def test_manifest_round_trips_and_its_path_must_match(tmp_path):
     path.write_text(release.to_yaml())
     assert load_release(tmp_path, "churn", "staging") == release
     (tmp_path / "deploy" / "churn" / "prod.yaml").write_text(release.to_yaml())
-    with pytest.raises(PipelineError, match="describes churn in staging, not churn in prod"):
+    with pytest.raises(MlopsError, match="describes churn in staging, not churn in prod"):
         load_release(tmp_path, "churn", "prod")
-    with pytest.raises(PipelineError, match="no release manifest .*deploy/other/staging.yaml"):
+    with pytest.raises(MlopsError, match="no release manifest .*deploy/other/staging.yaml"):
         load_release(tmp_path, "other", "staging")
     path.write_text("model: [unclosed")
-    with pytest.raises(PipelineError, match="is not valid YAML"):
+    with pytest.raises(MlopsError, match="is not valid YAML"):
         load_release(tmp_path, "churn", "staging")
 
 
@@ -109,11 +108,11 @@ def test_committed_policy_loads_dev_merges_itself_staging_and_prod_wait(tmp_path
         ("environments: {dev: {auto_merge: true, merge: yes}}", "environments.dev.merge: Extra inputs"),
     ]:
         bad.write_text(text)
-        with pytest.raises(PipelineError) as error:
+        with pytest.raises(MlopsError) as error:
             load_policy(tmp_path)
         assert "fails the Policy schema" in str(error.value) and message in str(error.value), str(error.value)
     bad.write_text("environments: {dev: {auto_merge: true}}")
-    with pytest.raises(PipelineError, match="deploy/policy.yaml has no entry for env 'prod'"):
+    with pytest.raises(MlopsError, match="deploy/policy.yaml has no entry for env 'prod'"):
         load_policy(tmp_path).for_env("prod")
 
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from services.cli import cli
+from mlops.core.cli import cli
 
 pytestmark = pytest.mark.unit
 

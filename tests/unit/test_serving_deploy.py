@@ -14,7 +14,7 @@ import yaml
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "services/serving/deploy"
+SERVING = ROOT / "services/serving"
 OVERLAYS = ["dev", "staging", "prod"]
 
 
@@ -22,7 +22,7 @@ def _render(env: str) -> str:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is not installed"
     result = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / "k8s/overlays" / env)], capture_output=True, text=True, timeout=60
+        [kubectl, "kustomize", str(SERVING / "k8s/overlays" / env)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -92,7 +92,7 @@ def test_systemd_unit_verifies(tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed on this machine")
-    unit = (DEPLOY / "systemd/mlops-serve.service").read_text()
+    unit = (SERVING / "systemd/mlops-serve.service").read_text()
     assert "ExecStart=/opt/mlops/venv/bin/mlops serve" in unit
     # verify with the path the user data installs replaced by this checkout's venv, which exists here
     local = unit.replace("/opt/mlops/venv/bin/mlops", str(Path(sys.executable).parent / "mlops"))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from mlflow.types import ColSpec, Schema
 
-from services.serving import v2
-from services.serving.inputs import ClientError, TabularSchema, media_type
+from mlops.serving import v2
+from mlops.serving.inputs import ClientError, TabularSchema, media_type
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,7 @@ import importlib
 
 import pytest
 
-from services.common.settings import SettingsError, get_settings
+from mlops.core.settings import SettingsError, get_settings
 
 pytestmark = pytest.mark.unit
 
@@ -44,9 +44,9 @@ def test_wrong_value_names_the_variable(monkeypatch, variable, value, expected):
 
 def test_nothing_is_read_at_import(monkeypatch):
     monkeypatch.setenv("MLOPS_MOTO_PORT", "not-a-port")
-    import services.cli
-    import services.common.settings
-    import services.common.stack
+    import mlops.core.cli
+    import mlops.core.settings
+    import mlops.devstack.stack
 
-    for module in (services.common.settings, services.common.stack, services.cli):
+    for module in (mlops.core.settings, mlops.devstack.stack, mlops.core.cli):
         importlib.reload(module)  # would raise if a module built settings at import

@@ -3,9 +3,9 @@
 import pytest
 from click.testing import CliRunner
 
-from services.infra import local
-from services.infra.cli import infra
-from services.infra.terraform import ENVS_DIR, OVERRIDE_FILE, env_names
+from mlops.core.terraform import ENVS_DIR, OVERRIDE_FILE, env_names
+from mlops.infra import local
+from mlops.infra.cli import infra
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,6 @@
 import pytest
 
-from services.infra.terraform import CLI_CONFIG, TerraformUnavailable, mirror_path, terraform_env
+from mlops.core.terraform import CLI_CONFIG, TerraformUnavailable, mirror_path, terraform_env
 
 pytestmark = pytest.mark.unit
 

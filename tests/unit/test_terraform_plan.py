@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.infra.terraform import TERRAFORM_DIR, terraform_env
+from mlops.core.terraform import TERRAFORM_DIR, terraform_env
 
 pytestmark = pytest.mark.unit
 

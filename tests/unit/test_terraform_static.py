@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.infra.terraform import TERRAFORM_DIR, terraform_env
+from mlops.core.terraform import TERRAFORM_DIR, terraform_env
 
 pytestmark = pytest.mark.unit
 
@@ -140,7 +140,7 @@ def test_every_skip_gives_a_reason():
 def test_platform_plan_test_expects_exactly_the_deploy_targets_schema():
     # modules/platform/tests asserts the fields of the deploy_targets output; they must be the ones
     # `mlops deploy canary` validates, so a field added to either side fails here
-    from pipelines.deploy.targets import DeployTargets
+    from mlops.delivery.targets import DeployTargets
 
     text = (TERRAFORM_DIR / "modules" / "platform" / "tests" / "plan.tftest.hcl").read_text()
     listed = re.search(r"toset\(keys\(output\.deploy_targets\)\) == toset\(\[(.*?)\]\)", text, flags=re.DOTALL)

@@ -198,7 +198,7 @@ resource "aws_cloudwatch_metric_alarm" "retrain_failures" {
   tags                = var.tags
 }
 
-# The same figures as the Grafana dashboard (services/monitoring/grafana/dashboards/mlops.json): the load
+# The same figures as the Grafana dashboard (monitoring/grafana/dashboards/mlops.json): the load
 # balancer's view on top, then per model what serving (MLOPS_CLOUDWATCH_METRICS=true), drift and retraining
 # publish to the custom namespace (dimension Model).
 resource "aws_cloudwatch_dashboard" "serving" {

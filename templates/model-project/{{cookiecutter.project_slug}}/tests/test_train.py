@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from pipelines.params import LOWER_IS_BETTER, load_params
+from mlops.training.params import LOWER_IS_BETTER, load_params
 
 from {{ cookiecutter.project_slug }}.features import FEATURES, TARGET
 from {{ cookiecutter.project_slug }}.train import fit_sample

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines import stages
-from pipelines.project import Project
+from mlops.training import stages
+from mlops.training.project import Project
 
 from {{ cookiecutter.project_slug }}.features import FEATURES, TARGET, make_sample
 
@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 {% endif -%}
 import pandas as pd
-from pipelines import stages
-from pipelines.errors import PipelineError
-from pipelines.project import Project
+from mlops.training import stages
+from mlops.core.errors import MlopsError
+from mlops.training.project import Project
 
 from {{ cookiecutter.project_slug }}.features import FEATURES, TARGET, make_sample
 
@@ -111,9 +111,9 @@ def prepare(project: Project) -> None:
     frame = pd.concat([pd.read_csv(project.path(r)) for r in params.data.raw], ignore_index=True)
     missing = [c for c in [params.data.target, *params.data.features, *params.data.slice_columns] if c not in frame]
     if missing:
-        raise PipelineError(f"input data lacks the columns {missing} named in params.yaml")
+        raise MlopsError(f"input data lacks the columns {missing} named in params.yaml")
     if frame[params.data.features].isna().any().any():
-        raise PipelineError(f"feature columns {params.data.features} contain missing values")
+        raise MlopsError(f"feature columns {params.data.features} contain missing values")
     train, test = train_test_split(
         frame,
         test_size=params.prepare.test_size,
@@ -177,7 +177,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         STAGES[argv[0]](Project(Path.cwd()))
-    except PipelineError as exc:
+    except MlopsError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,193 @@
+"""The formats the parts share, each named once: env names, registry aliases and tags, model references, where
+objects live in S3, and the drift event. Terraform (terraform/modules), the Jenkins library and the model template
+use the same strings; tests/unit/test_contracts.py holds them to these.
+
+Buckets (settings, created by Terraform or the local stack):
+- capture bucket: served requests (`capture/`) and the labels that arrive later (`labels/`);
+- data bucket: the DVC remote, drift events and their consumed markers, drift reports, audit records, alerts;
+- artifact bucket: MLflow artifacts, live releases, deploy records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops.core.errors import MlopsError
+
+# ---- environments and aliases --------------------------------------------------------------------------------
+Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "staging", "prod")
+# The champion alias is a setting (MLOPS_CHAMPION_ALIAS, default "champion"): read `settings.champion_alias`.
+PREVIOUS_ALIAS: Final = "previous"  # the champion before the last move: what `mlops rollback` returns to
+# Each env's serving follows the alias named after the env (`@staging`), moved by `mlops release deploy`.
+
+MODEL_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+def env_alias(env: Environment) -> str:
+    return env
+
+
+# ---- registry tags -------------------------------------------------------------------------------------------
+class Tags:
+    """Tag names on MLflow runs and model versions (lineage, gate, retraining, promotion)."""
+
+    GIT_COMMIT: Final = "mlops.git.commit"
+    GIT_DIRTY: Final = "mlops.git.dirty"
+    PROJECT_URL: Final = "mlops.project.url"
+    PROJECT_PARAMS: Final = "mlops.project.params"
+    DVC_LOCK_MD5: Final = "mlops.dvc.lock_md5"
+    DVC_REMOTE_URL: Final = "mlops.dvc.remote_url"
+    DATA_PREFIX: Final = "mlops.data."  # + "<project-relative path>.md5"
+    GATE_DECISION: Final = "mlops.gate.decision"  # "passed" | "rejected"
+    GATE_REASONS: Final = "mlops.gate.reasons"  # JSON list
+    GATE_NUMBERS: Final = "mlops.gate.numbers"  # JSON object
+    RETRAIN_TRIGGER: Final = "mlops.retrain.trigger"
+    RETRAIN_EVENTS: Final = "mlops.retrain.events"  # comma-separated drift event ids
+    PROMOTED: Final = "mlops.promoted"  # the audit record of the move that made this version champion
+    LAST_PROMOTION: Final = "mlops.last_promotion"  # on the registered model
+
+    REQUIRED_LINEAGE: Final = (GIT_COMMIT, DVC_LOCK_MD5, DVC_REMOTE_URL)
+
+    @staticmethod
+    def data_md5(path: str) -> str:
+        return f"{Tags.DATA_PREFIX}{path}.md5"
+
+    @staticmethod
+    def data_paths(tags: dict[str, str]) -> dict[str, str]:
+        """Input path -> DVC md5, from a version's tags."""
+        return {
+            key[len(Tags.DATA_PREFIX) : -len(".md5")]: value
+            for key, value in sorted(tags.items())
+            if key.startswith(Tags.DATA_PREFIX) and key.endswith(".md5")
+        }
+
+
+# EC2 instance tags a deploy sets on the launch template and the user data reads (terraform/modules/serving-asg)
+MODEL_VERSION_INSTANCE_TAG: Final = "mlops:model-version"  # "<model>/<version>"
+SERVING_ENV_INSTANCE_TAG: Final = "mlops:serving-env"  # "KEY=VALUE KEY=VALUE": non-secret MLOPS_* settings
+
+
+# ---- model references ----------------------------------------------------------------------------------------
+class ModelUriError(MlopsError, ValueError):
+    """A model URI that is malformed; the message says what was expected."""
+
+
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)(?:/(?P<version>[1-9]\d*)|@(?P<alias>[A-Za-z0-9_-]+))$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version, by number (`models:/NAME/3`) or by alias (`models:/NAME@champion`)."""
+
+    name: str
+    version: str | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelRef:
+        match = _MODEL_URI.match(uri.strip())
+        if not match:
+            raise ModelUriError(f"{uri!r} is not a model URI: expected models:/NAME/VERSION or models:/NAME@ALIAS")
+        return cls(match["name"], match["version"], match["alias"])
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}" if self.version else f"models:/{self.name}@{self.alias}"
+
+    @property
+    def follows_alias(self) -> bool:
+        return self.alias is not None
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+# ---- S3 keys -------------------------------------------------------------------------------------------------
+def capture_prefix(model: str, day: dt.date) -> str:
+    return f"capture/{model}/date={day:%Y-%m-%d}/"
+
+
+def capture_key(model: str, at: dt.datetime, unique: str) -> str:
+    """One Parquet object of sampled requests and predictions (capture bucket)."""
+    return f"{capture_prefix(model, at.date())}{at:%H%M%S}-{unique}.parquet"
+
+
+def labels_prefix(model: str, day: dt.date) -> str:
+    """Where the ground truth for captured requests lands, as Parquet with request_id and label (capture bucket)."""
+    return f"labels/{model}/date={day:%Y-%m-%d}/"
+
+
+def drift_events_prefix(model: str) -> str:
+    return f"events/drift/{model}/"
+
+
+def drift_event_key(model: str, stamp: str, event_id: str) -> str:
+    return f"{drift_events_prefix(model)}{stamp}-{event_id}.json"
+
+
+def consumed_events_prefix(model: str) -> str:
+    return f"events/drift-consumed/{model}/"
+
+
+def consumed_event_key(model: str, event_id: str) -> str:
+    """The marker a retrain writes once it handled an event, with the outcome (data bucket)."""
+    return f"{consumed_events_prefix(model)}{event_id}.json"
+
+
+def drift_report_prefix(model: str, stamp: str, event_id: str) -> str:
+    return f"reports/drift/{model}/{stamp}-{event_id}"
+
+
+def retrain_alert_prefix(model: str) -> str:
+    return f"events/alerts/retrain/{model}/"
+
+
+def retrain_alert_key(model: str, at: dt.datetime, unique: str) -> str:
+    return f"{retrain_alert_prefix(model)}{at:%Y%m%dT%H%M%SZ}-{unique}.json"
+
+
+def promotion_audit_key(model: str, at: str, record_id: str) -> str:
+    """The audit record of one alias move (data bucket); `at` is an ISO timestamp."""
+    return f"audit/promotions/{model}/{at.replace(':', '')}-{record_id}.json"
+
+
+def live_release_key(model: str, env: str) -> str:
+    """The manifest an env runs, as applied by `mlops release deploy` (artifact bucket)."""
+    return f"releases/{model}/{env}.yaml"
+
+
+def deploy_record_key(env: str, started_at: str, model: str, version: str) -> str:
+    stamp = started_at.replace(":", "").replace("+0000", "Z")
+    return f"deploys/{env}/{stamp}-{model}-v{version}.json"
+
+
+def event_stamp(at: dt.datetime) -> str:
+    """The sortable time prefix of event and report keys."""
+    return at.strftime("%Y%m%dT%H%M%SZ")
+
+
+# ---- drift events --------------------------------------------------------------------------------------------
+class DriftEvent(BaseModel):
+    """What `mlops drift run` writes on drift and the retraining service reads: one JSON object per event."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(min_length=1)
+    model_name: str = Field(min_length=1)
+    model_version: str | None = None
+    detected_at: str = Field(min_length=1, description="ISO 8601, UTC")
+    dataset_drift: bool
+    drift_share: float = 0.0
+    drifted_columns: list[str] = Field(default_factory=list)
+    performance_drift: bool = False
+    report_uri: str | None = None
+
+    @property
+    def asks_for_retrain(self) -> bool:
+        return self.dataset_drift or self.performance_drift

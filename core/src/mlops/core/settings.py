@@ -1,0 +1,153 @@
+"""The one settings object. Every value comes from an `MLOPS_`-prefixed environment variable.
+
+Nothing here is read at import time: call `get_settings()` where a value is needed.
+AWS and MLflow endpoints are not MLOps settings: boto3 honours `AWS_ENDPOINT_URL` and MLflow
+`MLFLOW_TRACKING_URI`; when they are unset the code talks to real AWS and MLflow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A settings value has the wrong type or range; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
+
+    # where the local stack keeps PIDs, logs, its SQLite database and its env file
+    state_dir: Path = Field(Path(".mlops"), description="Directory for local stack state")
+    region: str = Field("us-east-1", description="AWS region")
+
+    # buckets and keys the services expect (created by the local stack, by Terraform on AWS)
+    data_bucket: str = Field("mlops-data", description="DVC remote bucket")
+    artifact_bucket: str = Field("mlops-artifacts", description="MLflow artifact bucket")
+    capture_bucket: str = Field("mlops-capture", description="Inference capture bucket")
+    kms_key_arn: str | None = Field(None, description="Key ARN, written by the local stack or Terraform output")
+    kms_key_alias: str = Field("alias/mlops", description="Customer-managed KMS key alias")
+    metrics_namespace: str = Field("MLOps", description="CloudWatch metrics namespace")
+
+    # clients (mlops.core.clients): every call to AWS or MLflow is bounded
+    aws_connect_timeout_seconds: float = Field(5.0, gt=0, le=120, description="AWS connect timeout")
+    aws_read_timeout_seconds: float = Field(30.0, gt=0, le=900, description="AWS read timeout")
+    aws_max_attempts: int = Field(3, ge=1, le=10, description="AWS attempts per call, the first included")
+    mlflow_timeout_seconds: float = Field(30.0, gt=0, le=900, description="MLflow timeout per HTTP request")
+    mlflow_max_retries: int = Field(2, ge=0, le=10, description="MLflow retries per HTTP request")
+
+    # models
+    model_name: str = Field("demo-model", description="Default registered model name")
+    champion_alias: str = Field("champion", description="Registry alias that serving follows")
+
+    # infra (mlops.infra): the Terraform remote state that terraform/bootstrap creates (AWS runs only)
+    tf_state_bucket: str | None = Field(None, description="Terraform state bucket (bootstrap output state_bucket)")
+    tf_lock_table: str = Field("mlops-tf-locks", description="Terraform lock table (bootstrap output lock_table)")
+
+    # local stack ports: 0 picks a free loopback port
+    stack_host: str = Field("127.0.0.1", description="Loopback address the local stack binds")
+    moto_port: int = Field(0, ge=0, le=65535, description="moto server port (0 = free port)")
+    mlflow_port: int = Field(0, ge=0, le=65535, description="MLflow server port (0 = free port)")
+    mlflow_backend_store_uri: str | None = Field(
+        None, description="MLflow backend store (e.g. postgresql://...); default SQLite in the state dir"
+    )
+    stack_start_timeout_seconds: float = Field(180.0, gt=0, description="How long a server may take to answer")
+
+    # serving
+    serve_host: str = Field("127.0.0.1", description="Serving bind address")
+    serve_port: int = Field(8080, ge=1, le=65535, description="Serving port")
+    # serving (mlops.serving): batching, limits, reload, auth, CORS, capture
+    serve_model_uri: str | None = Field(None, description="Model to serve (models:/name@alias, models:/name/3, path)")
+    serve_workers: int = Field(1, ge=1, le=64, description="Serving worker processes")
+    serve_max_batch_rows: int = Field(1024, ge=1, description="Most rows merged into one predict call")
+    serve_max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
+    serve_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body (413 above)")
+    serve_reload_interval_seconds: float = Field(30.0, ge=0, description="Registry alias poll period (0 = off)")
+    serve_api_keys: SecretStr | None = Field(None, description="Comma-separated API keys for serving")
+    serve_api_keys_file: Path | None = Field(None, description="File with one API key per line (mounted secret)")
+    serve_auth_required: bool = Field(True, description="Refuse to start without API keys (false = open server)")
+    serve_cors_origins: str = Field("", description="Comma-separated allowed CORS origins (empty = CORS off)")
+    serve_access_log: bool = Field(True, description="One JSON access-log line per request")
+    serve_capture_sample_rate: float = Field(0.0, ge=0, le=1, description="Share of requests captured to S3")
+    serve_capture_redact: str = Field("", description="Comma-separated input fields nulled in captured rows")
+    serve_capture_flush_seconds: float = Field(60.0, gt=0, description="Longest captured rows wait before upload")
+    serve_graceful_timeout_seconds: float = Field(30.0, gt=0, description="SIGTERM: time allowed for in-flight work")
+
+    # pipelines and retraining (mlops.training, mlops.registry, mlops.retraining)
+    actor: str | None = Field(None, description="Who promotes/rolls back, for the audit record (default: login user)")
+    retrain_config: Path | None = Field(None, description="YAML listing the models the retraining service handles")
+    retrain_max_attempts: int = Field(3, ge=1, le=20, description="Tries per retrain on transient errors")
+    retrain_backoff_seconds: float = Field(5.0, ge=0, description="First retry delay; doubles per attempt")
+    retrain_poll_seconds: float = Field(30.0, gt=0, description="How often `mlops retrain serve` looks for work")
+    retrain_metrics_host: str = Field("127.0.0.1", description="Bind address of the retraining metrics endpoint")
+    retrain_metrics_port: int = Field(9108, ge=0, le=65535, description="Retraining metrics port (0 = off)")
+
+    # deploy (mlops.delivery): canary rollout behind the ALB
+    canary_steps: str = Field("10,50,100", pattern=r"^\d+(,\d+)*$", description="Traffic % per canary step")
+    canary_watch_seconds: float = Field(300.0, ge=0, description="How long each canary step watches the alarms")
+    canary_poll_seconds: float = Field(15.0, gt=0, description="Alarm poll period during a canary step")
+    ecr_repository: str = Field("mlops-serve", description="ECR repository of the serving image")
+
+    # releases (mlops.release): the github Git host client of `mlops release propose --git-host github`
+    github_api_url: str = Field(
+        "https://api.github.com", description="GitHub REST API (Enterprise: https://HOST/api/v3)"
+    )
+    github_token: SecretStr | None = Field(None, description="Token that may open pull requests on the release repo")
+
+    # Jenkins (mlops jenkins): credentials only from the environment, never from arguments
+    jenkins_url: str | None = Field(None, description="Jenkins controller URL")
+    jenkins_user: str | None = Field(None, description="Jenkins user the API token belongs to")
+    jenkins_api_token: SecretStr | None = Field(None, description="Jenkins API token")
+
+    # monitoring (monitoring/, mlops.core.cloudwatch_metrics): serving figures to CloudWatch
+    cloudwatch_metrics: bool = Field(False, description="Serving also sends request figures to CloudWatch")
+    cloudwatch_metrics_flush_seconds: float = Field(60.0, gt=0, le=3600, description="CloudWatch metrics send period")
+
+    log_group: str | None = Field(None, description="CloudWatch Logs group that services also ship their logs to")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
+
+    @property
+    def stack_env_file(self) -> Path:
+        return self.state_dir / "stack.env"
+
+
+def _describe(error: Any) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else "?"
+    variable = f"MLOPS_{field.upper()}"
+    value = os.environ.get(variable, "")
+    return f"{variable}={value!r}: {error['msg']}"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, turning a validation failure into a message per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (blank lines and # comments skipped), as the local stack writes its endpoints."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def load_stack_env(settings: Settings) -> bool:
+    """Export the running local stack's endpoints into this process unless the caller already set them."""
+    path = settings.stack_env_file
+    if not path.exists():
+        return False
+    for key, value in read_env_file(path).items():
+        os.environ.setdefault(key, value)
+    return True

@@ -1,1 +1,0 @@
-"""Delivery: preflight checks, canary rollout behind the ALB with automatic rollback, deploy records."""

@@ -1,0 +1,65 @@
+"""`mlops promote`, `mlops rollback`, `mlops lineage`: audited alias moves, and what made a version."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mlops.core.cli import friendly
+from mlops.core.settings import get_settings
+
+
+def echo_move(name: str, record: dict[str, str]) -> None:
+    click.echo(
+        f"{name}: @{record['alias']} {record['from_version']} -> {record['to_version']}; audit {record['audit_uri']}"
+    )
+
+
+@click.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--reason", required=True, help="Why, for the audit record.")
+@friendly
+def promote(name: str, version: str, reason: str) -> None:
+    """Make VERSION of model NAME the champion; the old champion becomes `previous`."""
+    from mlops.registry.promotion import promote as do_promote
+
+    if not version.isdigit():
+        raise click.BadParameter(f"{version!r} is not a version number", param_hint="VERSION")
+    echo_move(name, do_promote(get_settings(), name, version, reason))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--reason", required=True, help="Why, for the audit record.")
+@friendly
+def rollback(name: str, reason: str) -> None:
+    """Make the `previous` version of NAME the champion again."""
+    from mlops.registry.promotion import rollback as do_rollback
+
+    echo_move(name, do_rollback(get_settings(), name, reason))
+
+
+@click.command()
+@click.argument("uri")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@friendly
+def lineage(uri: str, as_json: bool) -> None:
+    """Data versions, commit, params, metrics and gate decision of a model (models:/NAME@ALIAS or models:/NAME/N)."""
+    from mlops.core.clients import Registry
+    from mlops.registry.lineage import lineage as get_lineage
+
+    info = get_lineage(Registry(settings=get_settings()), uri)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    click.echo(f"{info['model']} version {info['version']} {info['aliases']} run {info['run_id']}")
+    for path, md5 in info["data"].items():
+        click.echo(f"  data     {path} md5 {md5} (remote {info['dvc_remote']})")
+    click.echo(f"  code     commit {info['git_commit']} dirty={info['git_dirty']} in {info['project']}")
+    click.echo(f"  pipeline dvc.lock md5 {info['dvc_lock_md5']}")
+    click.echo("  params   " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))
+    click.echo("  metrics  " + ", ".join(f"{k}={v:.4f}" for k, v in info["metrics"].items() if "." not in k))
+    gate = info["gate"]
+    click.echo(f"  gate     {gate['decision']}" + "".join(f"\n           - {r}" for r in gate["reasons"]))

@@ -1,0 +1,109 @@
+"""What is deployed: the env's live release object in S3 (`releases/<model>/<env>.yaml` in the artifact bucket),
+the registry alias named after the env (`@staging`, ...) and, when asked, a running server's version.
+`release deploy` writes the first two; `release diff` compares all three with the manifest in Git."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+from dataclasses import dataclass
+
+from mlops.core.clients import Registry, aws_client
+from mlops.core.contracts import env_alias, live_release_key
+from mlops.core.errors import MlopsError
+from mlops.core.settings import Settings
+from mlops.release.manifest import Release, parse_release
+
+log = logging.getLogger(__name__)
+
+
+def publish(settings: Settings, release: Release, commit: str) -> str:
+    """Store the applied manifest as the env's live release; the object metadata says who applied which commit."""
+    key = live_release_key(release.model.name, release.env)
+    metadata = {
+        "git-commit": commit,
+        "deployed-by": settings.actor or getpass.getuser(),
+        "deployed-at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        aws_client("s3", settings).put_object(
+            Bucket=settings.artifact_bucket,
+            Key=key,
+            Body=release.to_yaml().encode(),
+            ContentType="application/yaml",
+            Metadata=metadata,
+        )
+    except Exception as exc:  # botocore errors: a missing bucket, no credentials, an unreachable endpoint
+        raise MlopsError(f"cannot publish the live release to s3://{settings.artifact_bucket}/{key}: {exc}") from None
+    return f"s3://{settings.artifact_bucket}/{key}"
+
+
+def read_live(settings: Settings, model: str, env: str) -> Release | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    key = live_release_key(model, env)
+    try:
+        body = aws_client("s3", settings).get_object(Bucket=settings.artifact_bucket, Key=key)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise MlopsError(f"cannot read s3://{settings.artifact_bucket}/{key}: {exc}") from None
+    except BotoCoreError as exc:
+        raise MlopsError(f"cannot read s3://{settings.artifact_bucket}/{key}: {exc}") from None
+    return parse_release(body["Body"].read().decode(), f"s3://{settings.artifact_bucket}/{key}")
+
+
+def move_env_alias(registry: Registry, release: Release) -> str | None:
+    """Point `@<env>` at the manifest's version; return the version it pointed at before."""
+    name, env, version = release.model.name, release.env, release.model.version
+    before = registry.alias_version(name, env_alias(env))
+    registry.set_alias(name, env_alias(env), version)
+    log.info("env alias moved", extra={"model": name, "env": env, "from_version": before, "to_version": version})
+    return before
+
+
+def server_version(url: str, timeout: float = 5.0) -> str | None:
+    """The version a running `mlops serve` reports (X-Model-Version on its unauthenticated readiness route)."""
+    import httpx
+
+    try:
+        response = httpx.get(url.rstrip("/") + "/health/ready", timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise MlopsError(f"the server at {url} does not answer: {exc}") from None
+    return response.headers.get("x-model-version")
+
+
+@dataclass
+class Row:
+    what: str
+    expected: str
+    actual: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+def compare(settings: Settings, registry: Registry, release: Release, server_url: str | None) -> list[Row]:
+    """The manifest against the live release object, the env alias and (with server_url) a running server."""
+    model, env, version = release.model.name, release.env, release.model.version
+    live = read_live(settings, model, env)
+    if live is None:
+        live_text = "none (never deployed)"
+    elif live == release:
+        live_text = f"v{live.model.version}"
+    else:
+        changed = [f for f in Release.model_fields if getattr(live, f) != getattr(release, f)]
+        live_text = f"v{live.model.version}, differs in " + ", ".join(changed)
+    rows = [
+        Row(f"live release s3://{settings.artifact_bucket}/{live_release_key(model, env)}", f"v{version}", live_text),
+        Row(f"registry alias {model}@{env}", f"v{version}", _v(registry.alias_version(model, env_alias(env)))),
+    ]
+    if server_url:
+        rows.append(Row(f"server {server_url}", f"v{version}", _v(server_version(server_url))))
+    return rows
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version is not None else "none"

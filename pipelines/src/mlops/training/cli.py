@@ -1,0 +1,157 @@
+"""`mlops pipeline ...` (the stages dvc.yaml runs, register, run, init-example) and `mlops reproduce`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mlops.core.cli import friendly
+from mlops.core.settings import get_settings
+
+project_option = click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Model project directory (a Git + DVC repository).",
+)
+params_option = click.option(
+    "--params", "params_file", default="params.yaml", show_default=True, help="Params file, relative to the project."
+)
+
+
+def _project(project_dir: Path, params_file: str):
+    from mlops.training.project import Project
+
+    return Project(project_dir, params_file)
+
+
+@click.group()
+def pipeline() -> None:
+    """The model project stages (run by `dvc repro`) and the steps around them."""
+
+
+@pipeline.command()
+@project_option
+@params_option
+@friendly
+def prepare(project_dir: Path, params_file: str) -> None:
+    """Verify the data version (md5), validate columns, split train/held-out test."""
+    from mlops.training import stages
+
+    counts = stages.prepare(_project(project_dir, params_file))
+    click.echo(f"prepared {counts['train_rows']} training and {counts['test_rows']} held-out rows")
+
+
+@pipeline.command()
+@project_option
+@params_option
+@friendly
+def train(project_dir: Path, params_file: str) -> None:
+    """Fit the model with fixed seeds and save it as an MLflow model in model/."""
+    from mlops.training import stages
+
+    stages.train(_project(project_dir, params_file))
+    click.echo(f"model saved to {project_dir / stages.MODEL_DIR}")
+
+
+@pipeline.command()
+@project_option
+@params_option
+@friendly
+def evaluate(project_dir: Path, params_file: str) -> None:
+    """Score the model on the held-out rows, overall and per slice, into metrics.json."""
+    from mlops.training import stages
+
+    result = stages.evaluate(_project(project_dir, params_file))
+    click.echo(json.dumps({k: v for k, v in result.items() if k != "slices"}, sort_keys=True))
+
+
+def _report(result) -> None:
+    verdict = "PASSED" if result.decision.passed else "REJECTED"
+    click.echo(f"registered {result.name} version {result.version} (run {result.run_id}); gate {verdict}")
+    for reason in result.decision.reasons:
+        click.echo(f"  - {reason}")
+
+
+def _register_and_maybe_promote(project, model_name: str | None, promote: bool, reason: str | None):
+    from mlops.registry.cli import echo_move
+    from mlops.registry.promotion import promote as do_promote
+    from mlops.training.register import register
+
+    settings = get_settings()
+    result = register(settings, project, model_name)
+    _report(result)
+    if promote and result.decision.passed:
+        why = reason or f"gate passed: {json.dumps(result.decision.numbers, sort_keys=True)}"
+        echo_move(result.name, do_promote(settings, result.name, result.version, why, result.champion_version))
+    return result
+
+
+@pipeline.command()
+@project_option
+@params_option
+@click.option("--model", "model_name", help="Registered model name (default: model_name in params).")
+@click.option("--promote/--no-promote", default=False, help="Promote to champion when the gate passes.")
+@click.option("--reason", help="Why, for the audit record (default: the gate's numbers).")
+@friendly
+def register(project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None) -> None:
+    """After `dvc repro`: log the run (lineage tags, drift profile), gate it, register a model version."""
+    _register_and_maybe_promote(_project(project_dir, params_file), model_name, promote, reason)
+
+
+@pipeline.command()
+@project_option
+@params_option
+@click.option("--model", "model_name", help="Registered model name (default: model_name in params).")
+@click.option("--promote/--no-promote", default=False, help="Promote to champion when the gate passes.")
+@click.option("--reason", help="Why, for the audit record.")
+@friendly
+def run(project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None) -> None:
+    """dvc pull, dvc repro, then register (and optionally promote) in this project checkout."""
+    from mlops.training.workspace import pull_inputs, repro
+
+    project = _project(project_dir, params_file)
+    pull_inputs(project)
+    repro(project)
+    _register_and_maybe_promote(project, model_name, promote, reason)
+
+
+@pipeline.command("init-example")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--remote", required=True, help="DVC remote URL, e.g. s3://mlops-data/dvc/example.")
+@click.option("--model", "model_name", default="example-model", show_default=True, help="Registered model name.")
+@friendly
+def init_example(directory: Path, remote: str, model_name: str) -> None:
+    """Stamp the example model project (Git + DVC, data v1 pushed to the remote) into DIRECTORY."""
+    from mlops.training.example import init_project
+
+    if directory.exists() and any(directory.iterdir()):
+        raise click.BadParameter(f"{directory} exists and is not empty", param_hint="DIRECTORY")
+    if not remote.startswith(("s3://", "/")):
+        raise click.BadParameter("expected an s3:// URL or an absolute path", param_hint="--remote")
+    project = init_project(directory, remote, model_name)
+    click.echo(f"example project in {project.root}, data v1 {project.datasets()} pushed to {remote}")
+
+
+@click.command()
+@click.argument("uri")
+@click.option("--project-url", help="Clone from here instead of the project URL on the model's tags.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-9, show_default=True, help="Metric tolerance.")
+@friendly
+def reproduce(uri: str, project_url: str | None, tolerance: float) -> None:
+    """Check out the model's commit and data version via DVC, retrain, and say whether the metrics match."""
+    from mlops.core.clients import Registry
+    from mlops.training.reproduce import reproduce as do_reproduce
+
+    settings = get_settings()
+    result = do_reproduce(Registry(settings=settings), uri, settings.state_dir.resolve(), project_url, tolerance)
+    for row in result["metrics"]:
+        mark = "ok" if row["match"] else "DIFFERS"
+        click.echo(f"  {row['metric']:32} registered {row['registered']:.6f} reproduced {row['reproduced']} {mark}")
+    click.echo("metrics match" if result["match"] else "metrics DO NOT match")
+    if not result["match"]:
+        raise SystemExit(1)

@@ -1,0 +1,144 @@
+"""After `dvc repro`: log the run to MLflow, gate the challenger against the champion, register the version.
+
+The registry is written exactly once, at the end, by one `create_model_version` call that carries the lineage and
+the gate decision as tags; everything before it touches only the tracking server. So a crash mid-way leaves the
+registry as it was (an unfinished MLflow run at most).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.core.clients import Registry, bound_mlflow_requests, translate
+from mlops.core.contracts import Tags
+from mlops.core.errors import MlopsError
+from mlops.core.settings import Settings
+from mlops.drift.profile import MLFLOW_ARTIFACT_PATH, ProfileError, build_profile
+from mlops.training import stages
+from mlops.training.gate import GateDecision, decide
+from mlops.training.params import flatten
+from mlops.training.project import Project
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Registered:
+    name: str
+    version: str
+    run_id: str
+    decision: GateDecision
+    champion_version: str | None
+    lineage: dict[str, str]
+
+
+def lineage_tags(project: Project) -> dict[str, str]:
+    facts = project.git_facts()
+    tags = {
+        Tags.GIT_COMMIT: facts.commit,
+        Tags.GIT_DIRTY: str(facts.dirty).lower(),
+        Tags.PROJECT_URL: facts.url,
+        Tags.PROJECT_PARAMS: str(project.params_path.relative_to(project.root)),
+        Tags.DVC_LOCK_MD5: project.dvc_lock_md5() or "",
+        Tags.DVC_REMOTE_URL: project.remote()[1],
+    }
+    for relative, md5 in project.verify_datasets().items():
+        tags[Tags.data_md5(relative)] = md5
+    return {key: value for key, value in tags.items() if value}  # an empty value counts as missing
+
+
+def flat_metrics(result: dict) -> dict[str, float]:
+    out = {k: v for k, v in result.items() if isinstance(v, (int, float)) and k != "rows"}
+    for name, values in result.get("slices", {}).items():
+        column, _, value = name.partition("=")
+        for metric, number in values.items():
+            if number is not None and metric != "rows":
+                out[f"slice.{column}.{value}.{metric}"] = number
+    return out
+
+
+def _log_profile(project: Project, frame, model) -> None:
+    params = project.params
+    reference = frame[[*params.data.features, params.data.target]].copy()
+    reference["prediction"] = model.predict(frame[params.data.features])
+    try:
+        profile = build_profile(reference, target=params.data.target, prediction="prediction")
+    except ProfileError as exc:
+        raise MlopsError(f"cannot build the drift reference profile from the training data: {exc}") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(MLFLOW_ARTIFACT_PATH).name
+        profile.save(path)
+        import mlflow
+
+        mlflow.log_artifact(str(path), str(Path(MLFLOW_ARTIFACT_PATH).parent))
+
+
+def register(
+    settings: Settings, project: Project, model_name: str | None = None, extra_tags: dict[str, str] | None = None
+) -> Registered:
+    """Log the run, gate it against the version behind the champion alias, register the version."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    params = project.params
+    name = model_name or params.model_name
+    metrics_path = project.path(stages.METRICS_FILE)
+    if not metrics_path.is_file() or not project.path(stages.MODEL_DIR).is_dir():
+        raise MlopsError(f"{project.root} has no trained model or {stages.METRICS_FILE}; run `dvc repro` first")
+    challenger = json.loads(metrics_path.read_text())
+    lineage = lineage_tags(project)
+    model = stages.load_model(str(project.path(stages.MODEL_DIR)))
+    test = stages._read_table(project, stages.TEST_FILE)
+    train = stages._read_table(project, stages.TRAIN_FILE)
+
+    bound_mlflow_requests(settings)
+    registry = Registry(settings=settings)
+    champion_version = registry.alias_version(name, settings.champion_alias)
+    champion = None
+    if champion_version is not None:  # the champion scored on the challenger's held-out rows
+        try:
+            champion_model = stages.load_model(f"models:/{name}/{champion_version}")
+        except MlflowException as exc:
+            raise translate(exc, f"loading champion version {champion_version} of {name!r}") from None
+        champion = stages.score(champion_model, test, params.data.target, params.data.slice_columns)
+    decision = decide(challenger, champion, lineage, params.gate, champion_version)
+    log.info("gate", extra={"model": name, "passed": decision.passed, "reasons": decision.reasons})
+
+    try:
+        mlflow.set_experiment(name)
+        with mlflow.start_run(run_name=f"{name}-{lineage.get(Tags.GIT_COMMIT, 'nocommit')[:8]}") as run:
+            mlflow.set_tags({**lineage, **(extra_tags or {})})
+            mlflow.log_params(flatten(params))
+            mlflow.log_metrics(flat_metrics(challenger))
+            mlflow.log_dict(decision.numbers, "gate/decision.json")
+            saved = Model.load(str(project.path(stages.MODEL_DIR)))
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=saved.signature,
+                input_example=test[params.data.features].head(5),
+                serialization_format="skops",
+                skops_trusted_types=stages.SKOPS_TRUSTED_TYPES,  # see stages.SKOPS_TRUSTED_TYPES
+                pip_requirements=stages.pip_requirements(),
+            )
+            _log_profile(project, train, model)
+        if not registry.exists(name):
+            registry.client.create_registered_model(name, description=f"trained by {project.root.name}")
+        version = registry.client.create_model_version(
+            name,
+            source=info.model_uri,
+            run_id=run.info.run_id,
+            model_id=info.model_id,
+            tags={**lineage, **decision.tags(), **(extra_tags or {})},
+            description="; ".join(decision.reasons) or "gate passed",
+        )
+    except MlflowException as exc:
+        raise translate(exc, f"registering {name!r}") from None
+    log.info("registered", extra={"model": name, "version": version.version, "run_id": run.info.run_id})
+    return Registered(name, version.version, run.info.run_id, decision, champion_version, lineage)

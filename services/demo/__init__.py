@@ -1,1 +1,0 @@
-"""`mlops demo`: the whole model lifecycle on the local stack."""

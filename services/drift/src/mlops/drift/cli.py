@@ -1,0 +1,243 @@
+"""`mlops drift`: profile, check, run (the scheduled job) and exporter (serves metrics to Prometheus).
+
+Exit codes: 0 checked, 1 an error with a message (unreadable file, empty window, wrong profile), 2 a usage
+error, 3 dataset drift with --fail-on-drift.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from mlops.core.settings import get_settings
+
+log = logging.getLogger("mlops.drift")
+DRIFT_EXIT_CODE = 3
+path_type = click.Path(dir_okay=False, path_type=Path)
+
+
+def _data_file(ctx, param, value: Path | None) -> Path | None:
+    """A data file argument must exist and be Parquet or CSV (a usage error otherwise: exit 2)."""
+    from mlops.drift.data import DataError, file_format
+
+    if value is None:
+        return None
+    try:
+        file_format(value)
+    except DataError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not value.is_file():
+        raise click.BadParameter(f"{value}: no such file")
+    return value
+
+
+data_file = {"type": path_type, "callback": _data_file}
+
+
+def _fail(exc: Exception):
+    raise click.ClickException(str(exc)) from None
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        """A bug must still not show users a traceback: report it as an error naming what failed."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            log.error("drift command failed", exc_info=True)
+            raise click.ClickException(f"unexpected error ({type(exc).__name__}: {exc})") from None
+
+
+@click.group(cls=_Group)
+def drift() -> None:
+    """Data and model drift: reference profiles, checks, reports and metrics."""
+
+
+@drift.command()
+@click.option("--reference", required=True, **data_file, help="Training data (.parquet or .csv).")
+@click.option("--out", required=True, type=path_type, help="Where to write the profile JSON.")
+@click.option("--target", help="Label column (enables performance drift).")
+@click.option("--prediction", help="Model output column (enables prediction drift).")
+@click.option("--model-name", help="Model the profile belongs to (checked by `drift check --model`).")
+@click.option("--categorical", default="", help="Comma-separated columns to treat as categories.")
+@click.option("--log-to-run", "run_id", help="Also log the profile to this MLflow run as drift/reference_profile.json.")
+def profile(reference, out, target, prediction, model_name, categorical, run_id) -> None:
+    """Compute the reference profile of training data, once."""
+    from mlops.drift.data import DataError, read_frame
+    from mlops.drift.profile import ProfileError, build_profile
+
+    try:
+        frame = read_frame(reference)
+        forced = [c.strip() for c in categorical.split(",") if c.strip()]
+        result = build_profile(frame, target=target, prediction=prediction, model_name=model_name,
+                               categorical=forced)  # fmt: skip
+        result.save(out)
+        if run_id:
+            from mlops.drift.mlflow_io import log_profile
+
+            click.echo(f"logged {log_profile(result, run_id)}")
+    except (DataError, ProfileError, OSError) as exc:
+        _fail(exc)
+    skipped = {n: c.reason for n, c in result.columns.items() if c.reason}
+    click.echo(f"profiled {len(result.columns)} columns of {result.rows} rows -> {out}")
+    for name, reason in skipped.items():
+        click.echo(f"  column {name!r} cannot be tested: {reason}", err=True)
+
+
+def _config(alpha, drift_share, numeric_method, categorical_method, importance):
+    from mlops.drift.config import DriftConfig
+
+    weights = {}
+    if importance:
+        try:
+            weights = json.loads(Path(importance).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {importance}: {exc}", param_hint="--importance") from None
+        if not isinstance(weights, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in weights.values()
+        ):
+            raise click.BadParameter("expected a JSON object of column -> weight >= 0", param_hint="--importance")
+    return DriftConfig(alpha=alpha, drift_share=drift_share, numeric_method=numeric_method,
+                       categorical_method=categorical_method, importance=weights)  # fmt: skip
+
+
+def check_options(func):
+    from mlops.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS
+
+    options = [
+        click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01,
+                     show_default=True, help="False discovery rate (Benjamini-Hochberg over all tests)."),
+        click.option("--drift-share", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+                     help="Dataset drift when this share of tested columns (importance-weighted) drifts."),
+        click.option("--numeric-method", type=click.Choice(NUMERIC_METHODS), default="wasserstein",
+                     show_default=True, help="Effect size for numeric columns (the p-value is always KS)."),
+        click.option("--categorical-method", type=click.Choice(CATEGORICAL_METHODS), default="jensenshannon",
+                     show_default=True, help="Effect size for categorical columns (p-value: chi-square)."),
+        click.option("--importance", type=click.Path(dir_okay=False), help="JSON {column: weight} for drift share."),
+        click.option("--json", "json_out", type=path_type, help="Write the JSON report here."),
+        click.option("--html", "html_out", type=path_type, help="Write the HTML report here."),
+        click.option("--prom-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Write Prometheus metrics (textfile format) to DIR/<model>.prom."),
+        click.option("--cloudwatch/--no-cloudwatch", default=None,
+                     help="Send metrics to CloudWatch (default: on for `run`, off for `check`)."),
+        click.option("--fail-on-drift", is_flag=True, help=f"Exit {DRIFT_EXIT_CODE} on dataset drift."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _finish(report, model, json_out, html_out, prom_dir, cloudwatch, fail_on_drift):
+    from mlops.drift import publish
+
+    try:
+        publish.write_report(report, json_out, html_out)
+        if prom_dir:
+            publish.write_textfile(report, model, prom_dir)
+        if cloudwatch:
+            from mlops.core.clients import aws_client
+
+            settings = get_settings()
+            publish.put_cloudwatch(aws_client("cloudwatch", settings), settings.metrics_namespace, report, model)
+    except OSError as exc:
+        _fail(exc)
+    verdict = "DRIFT" if report["dataset_drift"] else "no drift"
+    click.echo(f"{verdict}: drift share {report['drift_share']:.1%}; drifted columns: "
+               f"{', '.join(report['drifted_columns']) or 'none'}")  # fmt: skip
+    for name in report["summary"]["skipped_columns"]:
+        click.echo(f"  skipped {name}: {report['columns'][name]['reason']}", err=True)
+    if report["summary"]["extra_columns"]:
+        click.echo(f"  not in the profile, not tested: {', '.join(report['summary']['extra_columns'])}", err=True)
+    if fail_on_drift and report["dataset_drift"]:
+        raise SystemExit(DRIFT_EXIT_CODE)
+
+
+@drift.command()
+@click.option("--reference", **data_file, help="Raw reference data (a profile is built on the fly).")
+@click.option("--profile", "profile_path", type=path_type, help="A stored reference profile (JSON).")
+@click.option("--current", required=True, **data_file, help="Current data (.parquet or .csv).")
+@click.option("--model", help="Model name: must match the profile's, labels the metrics.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Processes for Parquet (default: every core).")
+@check_options
+def check(reference, profile_path, current, model, workers, alpha, drift_share, numeric_method,
+          categorical_method, importance, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
+    """Compare current data with a profile (or raw reference) and write the report."""
+    from mlops.drift.check import run_check
+    from mlops.drift.data import DataError, read_frame, summarise_file
+    from mlops.drift.job import matching_columns
+    from mlops.drift.profile import ProfileError, ReferenceProfile, build_profile
+
+    if (reference is None) == (profile_path is None):
+        raise click.UsageError("give exactly one of --reference and --profile")
+    if not (json_out or html_out or prom_dir or cloudwatch):
+        raise click.UsageError("nothing to write: give --json, --html, --prom-dir or --cloudwatch")
+    config = _config(alpha, drift_share, numeric_method, categorical_method, importance)
+    try:
+        ref = ReferenceProfile.load(profile_path) if profile_path else build_profile(read_frame(reference))
+        if model and ref.model_name and ref.model_name != model:
+            raise ProfileError(f"the profile belongs to model {ref.model_name!r}, not {model!r}")
+        window = summarise_file(ref, current, workers=workers)
+        matching_columns(ref, window.columns, current)
+        report = run_check(ref, window.summaries, window.columns, config, current_rows=window.rows)
+    except (DataError, ProfileError) as exc:
+        _fail(exc)
+    _finish(report, model or ref.model_name or "unknown", json_out, html_out, prom_dir, cloudwatch, fail_on_drift)
+
+
+@drift.command()
+@click.option("--model", required=True, help="Registered model name (capture prefix and registry entry).")
+@click.option("--window", help="Time window ending now, like 30m, 1h, 7d.")
+@click.option("--rows", type=click.IntRange(1), help="Instead of a time window: the last N captured rows.")
+@click.option("--profile", "profile_path", type=path_type, help="Profile file (default: from the model's run).")
+@click.option("--no-event", is_flag=True, help="Do not write the drift event even on drift.")
+@check_options
+def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric_method, categorical_method,
+        importance, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
+    """The scheduled job: check the capture window, publish metrics, report and (on drift) the event."""
+    from mlops.drift.data import DataError, parse_window
+    from mlops.drift.job import run_job
+    from mlops.drift.profile import ProfileError
+
+    if (window is None) == (rows is None):
+        raise click.UsageError("give exactly one of --window and --rows")
+    try:
+        span = parse_window(window) if window else None
+    except DataError as exc:
+        raise click.BadParameter(str(exc), param_hint="--window") from None
+    config = _config(alpha, drift_share, numeric_method, categorical_method, importance)
+    try:
+        result = run_job(get_settings(), model, config, span=span, rows=rows, profile_path=profile_path,
+                         write_event=not no_event, window_label=window)  # fmt: skip
+    except (DataError, ProfileError) as exc:
+        _fail(exc)
+    if result.event_uri:
+        click.echo(f"drift event {result.event_uri}")
+    click.echo(f"report {result.report_uri}")
+    _finish(result.report, model, json_out, html_out, prom_dir, cloudwatch is not False, fail_on_drift)
+
+
+@drift.command()
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Directory of .prom files written by --prom-dir.")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=9109, show_default=True)
+def exporter(directory, host, port) -> None:
+    """Serve the drift metrics files on http://HOST:PORT/metrics for Prometheus to scrape."""
+    from mlops.drift.publish import exporter_server
+
+    try:
+        server = exporter_server(directory, host, port)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc}")
+    click.echo(f"serving {directory}/*.prom on http://{host}:{port}/metrics")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

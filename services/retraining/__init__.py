@@ -1,1 +1,0 @@
-"""The retraining service: scheduled and drift-triggered retraining, gated and promoted (see README.md)."""

@@ -1,1 +1,0 @@
-"""Model serving: `mlops serve` (see README.md)."""

@@ -1,0 +1,102 @@
+"""`mlops serve`: check the model URI and the settings up front, then run the ASGI app under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+
+import click
+
+from mlops.core.settings import get_settings
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@click.command()
+@click.option("--model-uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH or a local model dir "
+              "[default: MLOPS_SERVE_MODEL_URI]")  # fmt: skip
+@click.option("--host", help="Bind address [default: MLOPS_SERVE_HOST, 127.0.0.1]")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [default: MLOPS_SERVE_PORT, 8080]")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default: MLOPS_SERVE_WORKERS, 1]")
+def serve(model_uri: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve an MLflow model: /invocations, Open Inference Protocol V2, /health/*, /metrics."""
+    from mlops.core.contracts import ModelUriError
+    from mlops.core.errors import MlopsError
+    from mlops.serving.app import load_keys
+    from mlops.serving.model import ModelSource, resolve_version
+
+    settings = get_settings()
+    uri = model_uri or settings.serve_model_uri
+    if not uri:
+        raise click.UsageError("--model-uri is required (or set MLOPS_SERVE_MODEL_URI)")
+    try:
+        source = ModelSource.parse(uri, settings.model_name)
+    except ModelUriError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model-uri") from None
+    try:
+        keys = load_keys(settings)
+    except OSError as exc:
+        raise click.ClickException(f"MLOPS_SERVE_API_KEYS_FILE cannot be read: {exc.strerror}") from None
+    if settings.serve_auth_required and not keys:
+        raise click.ClickException(
+            "no API keys configured: set MLOPS_SERVE_API_KEYS or MLOPS_SERVE_API_KEYS_FILE "
+            "(or MLOPS_SERVE_AUTH_REQUIRED=false to serve without authentication)"
+        )
+    host = host or settings.serve_host
+    port = port or settings.serve_port
+    workers = workers or settings.serve_workers
+    _check_port(host, port)
+    try:
+        _, version = resolve_version(source)
+    except MlopsError as exc:  # a missing model or alias, or an unreachable registry: the message says which
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"serving {uri} (version {version}) on http://{host}:{port} with {workers} worker(s)", err=True)
+    _run(uri, host, port, workers, settings.serve_graceful_timeout_seconds)
+
+
+def _run(uri: str, host: str, port: int, workers: int, graceful_seconds: float) -> None:
+    import uvicorn
+
+    # the workers read their settings from the environment; metrics need one shared directory across them
+    os.environ["MLOPS_SERVE_MODEL_URI"] = uri
+    own_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    metrics_dir = tempfile.mkdtemp(prefix="mlops-serve-metrics-") if own_dir else os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; ending with status 0 here tells systemd and
+    # Kubernetes that the shutdown was clean rather than a crash
+    previous = {sig: signal.signal(sig, _exit_cleanly) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run(
+            "mlops.serving.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_config=None,  # keep the project's JSON logging
+            access_log=False,  # the app writes its own JSON access log with request id and model version
+            server_header=False,
+            timeout_graceful_shutdown=int(graceful_seconds),
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_cleanly(signum, frame) -> None:
+    sys.exit(0)

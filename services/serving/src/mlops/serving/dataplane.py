@@ -1,0 +1,141 @@
+"""The data plane: a request body in, predictions out. Parses MLflow-compatible and V2 payloads against the model's
+signature, scores through the micro-batcher, samples requests into the capture, and shapes the answers. It knows
+nothing of HTTP beyond the status a ClientError carries."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import orjson
+
+from mlops.core import cloudwatch_metrics
+from mlops.core.settings import Settings
+from mlops.serving import v2
+from mlops.serving.batching import MicroBatcher
+from mlops.serving.capture import Capture
+from mlops.serving.inputs import ClientError, decode_text
+from mlops.serving.model import LoadedModel
+
+_V2_NAME = {
+    "double": "FP64",
+    "float": "FP32",
+    "long": "INT64",
+    "integer": "INT32",
+    "boolean": "BOOL",
+    "string": "BYTES",
+}
+
+
+def _default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if isinstance(obj, bytes | bytearray):
+        return base64.encodebytes(obj).decode("ascii")
+    raise TypeError(type(obj).__name__)
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def _jsonable(predictions: Any) -> Any:
+    """What MLflow's scoring server returns for the same predictions (orient=records for frames)."""
+    if hasattr(predictions, "tolist") and not hasattr(predictions, "columns") and not hasattr(predictions, "index"):
+        return predictions.tolist()
+    if hasattr(predictions, "to_frame"):  # Series: MLflow turns it into a one-column frame first
+        predictions = predictions.to_frame()
+    if hasattr(predictions, "to_dict"):
+        return predictions.to_dict(orient="records")
+    return predictions
+
+
+def _score_generic(model: LoadedModel, body: bytes, mime: str) -> Any:
+    """Models without a column signature: MLflow's own parsers, one request per predict call."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server as ss
+
+    text = decode_text(body)
+    schema = model.pyfunc.metadata.get_input_schema()
+    try:
+        if mime == "text/csv":
+            data = ss.parse_csv_input(io.StringIO(text), schema=schema)
+        else:
+            data = ss.infer_and_parse_data(ss._split_data_and_params(text)[0], schema)
+    except MlflowException:
+        raise ClientError(400, "body does not parse as input for this model", "body") from None
+    try:
+        return model.predict(data)
+    except Exception as exc:  # noqa: BLE001 - the model rejected the input
+        raise ClientError(422, f"the model could not score this input ({type(exc).__name__})", "body") from None
+
+
+class DataPlane:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.batcher = MicroBatcher(settings.serve_max_batch_rows, settings.serve_max_wait_ms / 1000)
+        self.capture: Capture | None = None
+        self.cloudwatch: cloudwatch_metrics.MetricsPublisher | None = None
+
+    def start(self) -> None:
+        self.batcher.start()
+        self.cloudwatch = cloudwatch_metrics.from_settings(self.settings)
+
+    async def stop(self) -> None:
+        import asyncio
+
+        await self.batcher.stop()
+        if self.capture:
+            await asyncio.to_thread(self.capture.close)
+        if self.cloudwatch:
+            await asyncio.to_thread(self.cloudwatch.close)
+
+    def model_installed(self, model: LoadedModel) -> None:
+        """Start the request capture once the first model with a column signature arrives."""
+        if self.capture is None and self.settings.serve_capture_sample_rate > 0 and model.schema is not None:
+            self.capture = Capture(self.settings, model.name, model.schema.names)
+            self.capture.start()
+
+    def record(self, model_name: str, status: int, seconds: float) -> None:
+        if self.cloudwatch is not None:
+            self.cloudwatch.record_request(model_name, status, seconds)
+
+    async def invocations(self, model: LoadedModel, body: bytes, mime: str, request_id: str) -> bytes:
+        if model.schema is None:
+            predictions = await self.batcher.run_alone(_score_generic, model, body, mime)
+        else:
+            rows = model.schema.parse_json(body) if mime == "application/json" else model.schema.parse_csv(body)
+            scored = await self.batcher.submit(model, rows)
+            predictions = scored.predictions
+            self._capture(request_id, model, rows, predictions)
+        return dumps({"predictions": _jsonable(predictions)})
+
+    def v2_metadata(self, model: LoadedModel) -> bytes:
+        inputs = [
+            {"name": c.name, "datatype": _V2_NAME[c.kind], "shape": [-1]}
+            for c in (model.schema.columns if model.schema else [])
+        ]
+        return dumps({"name": model.name, "versions": [model.version], "platform": "mlflow", "inputs": inputs,
+                      "outputs": []})  # fmt: skip
+
+    async def v2_infer(self, model: LoadedModel, body: bytes, request_id: str) -> bytes:
+        if model.schema is None:
+            raise ClientError(422, "V2 inference needs a model with a column-based signature", "path")
+        rows, body_id = v2.parse_infer(model.schema, body)
+        scored = await self.batcher.submit(model, rows)
+        self._capture(request_id, model, rows, scored.predictions)
+        return dumps(
+            {
+                "model_name": model.name,
+                "model_version": model.version,
+                "id": body_id or request_id,
+                "outputs": v2.encode_outputs(scored.predictions),
+            }
+        )
+
+    def _capture(self, request_id: str, model: LoadedModel, rows: Any, predictions: Any) -> None:
+        if self.capture is not None and self.capture.sampled():
+            self.capture.add(request_id, model.version, rows, predictions)

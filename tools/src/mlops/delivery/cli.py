@@ -1,0 +1,86 @@
+"""`mlops deploy canary|smoke|image`: what the Jenkins deploy stages run (through make canary / smoke / image)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlops.core.cli import friendly
+from mlops.core.contracts import ENVIRONMENTS
+from mlops.core.paths import DEPLOY_RECORDS_DIR
+from mlops.core.settings import get_settings
+
+env_option = click.option("--env", "environment", required=True, type=click.Choice(ENVIRONMENTS), help="Target env.")
+targets_option = click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON deploy targets (default: the env's Terraform output deploy_targets).",
+)
+
+
+@click.group()
+def deploy() -> None:
+    """Deploy the serving image and a gated model version: canary with automatic rollback, smoke test, image."""
+
+
+@deploy.command()
+@env_option
+@click.option("--image-tag", required=True, help="Tag of the serving image in ECR (Jenkins: the commit).")
+@click.option("--model", "model_name", help="Registered model (default: MLOPS_MODEL_NAME).")
+@click.option("--model-version", help="Version to deploy (default: the one behind the champion alias).")
+@targets_option
+@click.option("--instance-refresh/--no-instance-refresh", default=True, help="EC2: roll instances to the new version.")
+@click.option(
+    "--record-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEPLOY_RECORDS_DIR,
+    show_default=True,
+    help="Where the local copy of the deploy record goes (Jenkins archives reports/).",
+)
+@friendly
+def canary(
+    environment: str,
+    image_tag: str,
+    model_name: str | None,
+    model_version: str | None,
+    targets_file: Path | None,
+    instance_refresh: bool,
+    record_dir: Path,
+) -> None:
+    """Put the new version on the idle color, shift traffic step by step, roll back if an alarm fires."""
+    from mlops.delivery.deploy import ImageRef, run_rollout
+
+    settings = get_settings()
+    run_rollout(
+        settings, environment, model_name or settings.model_name, model_version,
+        ImageRef(settings.ecr_repository, tag=image_tag), targets_file=targets_file,
+        instance_refresh=instance_refresh, record_dir=record_dir, say=click.echo,
+    )  # fmt: skip
+
+
+@deploy.command()
+@env_option
+@targets_option
+@click.option("--timeout", "timeout_seconds", default=120.0, show_default=True, help="Seconds to wait for ready.")
+@friendly
+def smoke(environment: str, targets_file: Path | None, timeout_seconds: float) -> None:
+    """Wait for the env's serving endpoint to report live and ready."""
+    from mlops.delivery.deploy import wait_ready
+    from mlops.delivery.targets import load_targets
+
+    targets = load_targets(environment, targets_file)
+    if not targets.service_url:
+        raise click.ClickException(f"the deploy targets of {environment} name no service_url to smoke test")
+    wait_ready(targets.service_url, timeout_seconds, say=click.echo)
+
+
+@deploy.command()
+@click.option("--tag", required=True, help="Image tag (Jenkins: the commit).")
+@friendly
+def image(tag: str) -> None:
+    """Build services/serving/Dockerfile and push it to ECR (needs a Docker engine: Jenkins agents)."""
+    from mlops.delivery.deploy import build_and_push_image
+
+    click.echo(build_and_push_image(get_settings(), tag))

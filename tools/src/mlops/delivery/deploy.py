@@ -1,0 +1,175 @@
+"""A canary deploy as a function: what `mlops deploy canary` and `mlops release deploy --rollout` both run.
+
+Every check comes first (targets, credentials, image, model version and its gate), so a deploy that cannot succeed
+changes nothing; then the idle color gets the new version, traffic shifts step by step while the alarms are
+watched, and a deploy record is written whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.core.clients import Registry, aws_client
+from mlops.core.paths import REPO_ROOT, SERVING_DOCKERFILE, SERVING_OVERLAYS
+from mlops.core.settings import Settings
+from mlops.delivery.canary import CanaryPlan, current_weights, live_color, run_canary
+from mlops.delivery.preflight import (
+    Artifact,
+    check_credentials,
+    check_image,
+    check_model_version,
+    image_by_digest,
+    model_version_behind,
+)
+from mlops.delivery.record import DeployRecord
+from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg
+from mlops.delivery.targets import DeployError, load_targets
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """The serving image in ECR, by tag (a Jenkins build) or by digest (a release manifest)."""
+
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+
+def current_commit(root: Path = REPO_ROOT) -> str | None:
+    """The commit being deployed: Jenkins' GIT_COMMIT, else the checkout's HEAD."""
+    if os.environ.get("GIT_COMMIT"):
+        return os.environ["GIT_COMMIT"]
+    import git
+
+    try:
+        return str(git.Repo(root, search_parent_directories=True).head.commit.hexsha)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None
+
+
+def canary_plan(settings: Settings) -> CanaryPlan:
+    try:
+        return CanaryPlan(
+            steps=[int(s) for s in settings.canary_steps.split(",")],
+            watch_seconds=settings.canary_watch_seconds,
+            poll_seconds=settings.canary_poll_seconds,
+        )
+    except ValueError as exc:
+        raise DeployError(f"MLOPS_CANARY_STEPS={settings.canary_steps!r}: {exc}") from None
+
+
+def run_rollout(
+    settings: Settings,
+    environment: str,
+    model_name: str,
+    model_version: str | None,
+    image: ImageRef,
+    *,
+    targets_file: Path | None,
+    instance_refresh: bool,
+    record_dir: Path,
+    serving_env: dict[str, str] | None = None,
+    replicas: int | None = None,
+    say: Say = print,
+) -> None:
+    """Deploy `model_version` (default: the champion's) in `image` to the env's idle color; DeployError when it
+    cannot start, when the record cannot be stored, or when an alarm rolled it back.
+
+    `serving_env` and `replicas` come from a release manifest; without them the new color keeps the env's own."""
+    plan = canary_plan(settings)
+    # every check first: nothing changes until all of them pass
+    targets = load_targets(environment, targets_file)
+    identity = check_credentials(settings)
+    ecr = aws_client("ecr", settings)
+    if image.digest:
+        image_uri, digest = image_by_digest(ecr, image.repository, image.digest)
+    else:
+        image_uri, digest = check_image(ecr, image.repository, image.tag or "")
+    registry = Registry(settings=settings)
+    if model_version is None:
+        model_version = model_version_behind(registry, model_name, settings.champion_alias)
+    check_model_version(registry, model_name, model_version)
+    artifact = Artifact(image_uri, digest, model_name, model_version, serving_env or {}, replicas)
+
+    elbv2, cloudwatch = aws_client("elbv2", settings), aws_client("cloudwatch", settings)
+    new_color = "green" if live_color(current_weights(elbv2, targets)) == "blue" else "blue"
+    say(f"deploying {model_name} v{model_version} ({image_uri}) to {environment}/{new_color}")
+    if targets.serving_target == "asg":
+        version = roll_asg(
+            aws_client("autoscaling", settings), aws_client("ec2", settings), targets, new_color, artifact,
+            instance_refresh,
+        )  # fmt: skip
+        say(f"{targets.asg_names[new_color]}: launch template version {version}")
+    else:
+        manifests = render_overlay(SERVING_OVERLAYS / environment, new_color, artifact)
+        apply_manifests(manifests, namespace=f"mlops-{environment}")
+    result = run_canary(elbv2, cloudwatch, targets, plan, new_color)
+
+    record = DeployRecord(
+        environment=environment,
+        model_name=model_name,
+        model_version=model_version,
+        image_uri=image_uri,
+        image_digest=digest,
+        commit=current_commit() or "unknown",
+        deployed_by=identity,
+        outcome=result.outcome,
+        live_color=result.live_color,
+        weights=result.weights,
+        alarm=result.alarm,
+    )
+    say(f"deploy record: {record.write(aws_client('s3', settings), settings.artifact_bucket, record_dir)}")
+    if result.outcome != "promoted":
+        raise DeployError(f"alarm {result.alarm} fired: rolled back, {result.live_color} stays live")
+    say(f"{environment}: {result.live_color} is live with {model_name} v{model_version}")
+
+
+def wait_ready(service_url: str, timeout_seconds: float, say: Say = print) -> None:
+    """Wait for an endpoint's /health/live and /health/ready to answer 200."""
+    deadline = time.monotonic() + timeout_seconds
+    for route in ("/health/live", "/health/ready"):
+        url = service_url.rstrip("/") + route
+        while not _ok(url):
+            if time.monotonic() > deadline:
+                raise DeployError(f"{url} did not answer 200 within {timeout_seconds:.0f}s")
+            time.sleep(2)
+        say(f"{url}: 200")
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the env's own endpoint
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def build_and_push_image(settings: Settings, tag: str) -> str:
+    """Build the serving image and push it to ECR as `tag`; its URI. Needs a Docker engine (Jenkins agents)."""
+    if not shutil.which("docker"):
+        raise DeployError("docker is not installed here; images are built on Jenkins agents with Docker")
+    ecr = aws_client("ecr", settings)
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
+    registry = token["proxyEndpoint"].removeprefix("https://")
+    uri = f"{registry}/{settings.ecr_repository}:{tag}"
+    steps: list[tuple[list[str], str | None]] = [
+        (["docker", "login", "--username", user, "--password-stdin", registry], password),
+        (["docker", "build", "-f", str(SERVING_DOCKERFILE.relative_to(REPO_ROOT)), "-t", uri, "."], None),
+        (["docker", "push", uri], None),
+    ]
+    for argv, stdin in steps:
+        if subprocess.run(argv, input=stdin, text=True, cwd=REPO_ROOT, check=False).returncode != 0:
+            raise DeployError(f"{' '.join(argv[:2])} failed")
+    return uri

@@ -1,0 +1,77 @@
+"""Releases meet the running env: `deploy_release` applies what a manifest on main says (optionally with a canary
+rollout), `diff_release` compares a manifest with everything live, the ASG's launch template included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops.core.clients import Registry, aws_client
+from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG
+from mlops.core.errors import MlopsError
+from mlops.core.settings import Settings
+from mlops.delivery.canary import current_weights, live_color
+from mlops.delivery.deploy import ImageRef, Say, current_commit, run_rollout
+from mlops.delivery.targets import DeployTargets
+from mlops.release.actions import apply, load_verified
+from mlops.release.live import Row, compare
+from mlops.release.manifest import Release, load_release, manifest_path
+
+
+def deploy_release(
+    settings: Settings,
+    root: Path,
+    model: str,
+    env: str,
+    *,
+    rollout: bool,
+    targets_file: Path | None,
+    instance_refresh: bool,
+    record_dir: Path,
+    say: Say = print,
+) -> None:
+    """Re-check the env's manifest against the registry, roll it out (canary) when asked, publish it as the live
+    release and move `@<env>`."""
+    found = load_verified(settings, root, model, env)
+    if rollout:
+        if found.image is None:
+            raise MlopsError(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
+        run_rollout(
+            settings, env, model, found.model.version, ImageRef(found.image.repository, digest=found.image.digest),
+            targets_file=targets_file, instance_refresh=instance_refresh, record_dir=record_dir,
+            serving_env=found.serving.environment(), replicas=found.serving.replicas, say=say,
+        )  # fmt: skip
+    uri, before = apply(settings, found, current_commit(root) or "unknown")
+    say(f"live release: {uri}")
+    moved = f"v{before} -> " if before else ""
+    say(f"{model}@{env}: {moved}v{found.model.version}")
+
+
+def diff_release(
+    settings: Settings, root: Path, models: list[str], env: str, server_url: str | None, targets: DeployTargets | None
+) -> list[Row]:
+    registry = Registry(settings=settings)
+    rows = []
+    for name in models:
+        release = load_release(root, name, env)
+        rows += compare(settings, registry, release, server_url)
+        if targets is not None and targets.serving_target == "asg":
+            rows.append(asg_row(settings, release, targets))
+    return rows
+
+
+def asg_row(settings: Settings, release: Release, targets: DeployTargets) -> Row:
+    """The live color's ASG (more ALB weight): which model version its launch template tags name."""
+    color = live_color(current_weights(aws_client("elbv2", settings), targets))
+    name = targets.asg_names[color]
+    groups = aws_client("autoscaling", settings).describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    template = (groups["AutoScalingGroups"] or [{}])[0].get("LaunchTemplate")
+    actual = "none"
+    if template:
+        data = aws_client("ec2", settings).describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        tags = {t["Key"]: t["Value"] for s in data.get("TagSpecifications", []) for t in s["Tags"]}
+        pinned = tags.get(MODEL_VERSION_INSTANCE_TAG, "none")
+        model, _, version = pinned.partition("/")
+        actual = f"v{version}" if model == release.model.name and version else pinned
+    return Row(f"ASG {name} ({color}, live) launch template", f"v{release.model.version}", actual)

@@ -1,0 +1,84 @@
+"""Where an env's serving runs: the ALB listener, the blue/green target groups, the alarms that guard a rollout.
+
+On AWS these come from the env's Terraform outputs (`terraform output -json` of terraform/envs/ENV, output
+`deploy_targets`); any JSON file of the same shape works too (`--targets FILE`), which is how the tests use
+resources made on the moto server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from mlops.core.contracts import ENVIRONMENTS, Environment
+from mlops.core.errors import MlopsError
+from mlops.core.settings import get_settings
+from mlops.core.terraform import Terraform
+
+COLORS = ("blue", "green")
+TERRAFORM_OUTPUT = "deploy_targets"
+
+
+class DeployError(MlopsError):
+    """A deploy cannot start or must stop; the message says why. Nothing was changed unless it says so."""
+
+
+class DeployTargets(BaseModel):
+    environment: Environment
+    listener_arn: str = Field(min_length=1)
+    target_groups: dict[Literal["blue", "green"], str] = Field(description="color -> target group ARN")
+    alarm_names: list[str] | dict[Literal["blue", "green"], list[str]] = Field(
+        default_factory=list,
+        description="alarms whose ALARM state rolls a canary back: a list (whatever the color), or by color (only the "
+        "new color's are watched, so a failing live color does not block the deploy that fixes it)",
+    )
+    serving_target: Literal["asg", "eks"] = "asg"
+    asg_names: dict[Literal["blue", "green"], str] = Field(default_factory=dict, description="color -> ASG (asg)")
+    service_url: str | None = Field(None, description="the env's serving endpoint, for the smoke test")
+
+    def alarms_for(self, new_color: str) -> list[str]:
+        """The alarms that guard a canary moving traffic to `new_color`."""
+        if isinstance(self.alarm_names, dict):
+            return self.alarm_names.get(new_color, [])
+        return self.alarm_names
+
+    @model_validator(mode="after")
+    def _both_colors(self) -> DeployTargets:
+        if set(self.target_groups) != set(COLORS):
+            raise ValueError("target_groups needs exactly the colors 'blue' and 'green'")
+        if self.serving_target == "asg" and set(self.asg_names) != set(COLORS):
+            raise ValueError("asg_names needs 'blue' and 'green' when serving_target is 'asg'")
+        return self
+
+
+def load_targets(
+    environment: str, targets_file: Path | None = None, terraform_dir: Path | None = None
+) -> DeployTargets:
+    """The env's targets from a JSON file, or else from its Terraform output (terraform/envs/ENV by default)."""
+    if environment not in ENVIRONMENTS:
+        raise DeployError(f"unknown env {environment!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    if targets_file is not None:
+        source = str(targets_file)
+        try:
+            raw = json.loads(targets_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DeployError(f"cannot read deploy targets {targets_file}: {exc}") from None
+    else:
+        tf = Terraform.for_env(environment, get_settings(), terraform_dir)
+        source = f"terraform output {TERRAFORM_OUTPUT} in {tf.workdir}"
+        try:
+            raw = tf.output(TERRAFORM_OUTPUT)
+        except MlopsError as exc:  # Terraform missing, not initialised, or the output not there
+            raise DeployError(str(exc)) from None
+    if not isinstance(raw, dict):
+        raise DeployError(f"{source} is not a JSON object")
+    if raw.get("environment", environment) != environment:
+        raise DeployError(f"{source} describes env {raw['environment']!r}, not {environment!r}")
+    try:
+        return DeployTargets(**{"environment": environment, **raw})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise DeployError(f"invalid deploy targets in {source}: {problems}") from None
