@@ -13,12 +13,14 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving test-bake
+.PHONY: canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-footprint test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.synced: pyproject.toml uv.lock scripts/setup.sh $(wildcard scripts/tools/*.lock.txt)
+# every workspace member's pyproject.toml counts: its dependencies and its `mlops` subcommands (entry points)
+$(VENV)/.synced: pyproject.toml uv.lock scripts/setup.sh $(wildcard */pyproject.toml services/*/pyproject.toml) \
+		$(wildcard scripts/tools/*.lock.txt)
 	@scripts/setup.sh
 
 setup: $(VENV)/.synced ## Create .venv from uv.lock (fast when nothing changed)
@@ -107,6 +109,9 @@ bench-drift-accuracy: setup ## Drift false-alarm and detection rates per shape a
 
 bench-serving: setup system-deps ## mlops serve vs mlflow models serve (wrk, same workers): throughput, p50/p99, errors
 	$(BIN)/python benchmarks/serving/bench.py
+
+bench-footprint: setup ## Per part, envs from uv.lock: installed size, import, start-to-ready; vs monolith, 550f0ce
+	$(BIN)/python benchmarks/footprint/bench.py
 
 # infra (terraform/): ENV=dev|staging|prod; LOCAL=1 runs against the local stack (mlops stack up first)
 .PHONY: infra-plan infra-apply infra-destroy

@@ -66,7 +66,7 @@ def test_reports_exist_and_logs_reach_cloudwatch(demo):
 def test_promtool_accepts_the_monitoring_rules():
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: make system-deps installs Debian's prometheus"
-    rules = sorted(p for p in REPO_ROOT.glob("services/**/*.yml") if "groups:" in p.read_text())
+    rules = sorted(p for p in REPO_ROOT.glob("monitoring/**/*.yml") if "groups:" in p.read_text())
     assert rules
     result = subprocess.run([promtool, "check", "rules", *map(str, rules)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -27,7 +27,7 @@ from mlops.core.cli import cli
 from mlops.core.locking import FileLock, lock_path
 from mlops.training.example import RAW, add_data_version, init_project, make_dataset
 from tests.conftest import REPO_ROOT, run_mlops
-from tests.integration.test_serving_helpers import start_server
+from tests.support.serving import start_server
 
 pytestmark = pytest.mark.e2e
 MODEL = "lifecycle-model"
@@ -272,7 +272,7 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
     bucket, key = audit_uri.removeprefix("s3://").split("/", 1)
     record = json.loads(lab.stack.boto3_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert record | {"id": None, "at": None, "audit_uri": None} == {
-        "id": None, "at": None, "audit_uri": None, "model": MODEL, "action": "rollback",
+        "id": None, "at": None, "audit_uri": None, "model": MODEL, "alias": "champion", "action": "rollback",
         "actor": "oncall@example.com", "reason": "v2 misbehaves", "from_version": "2", "to_version": "1",
     }  # fmt: skip
     result = run_mlops("promote", MODEL, "2", "--reason", "fixed upstream", env=env)

@@ -216,4 +216,5 @@ def test_scheduled_run_on_an_empty_window_says_so(local_stack, reports):
 def test_scheduled_run_without_a_registered_profile_says_how_to_fix_it(local_stack):
     result = _run_in_process("--model", "never-registered", "--window", "1h")
     assert result.exit_code == 1
-    assert "has no version with alias 'champion'" in result.output
+    assert "no reference profile for 'never-registered'" in result.output
+    assert "registered model 'never-registered' does not exist" in result.output

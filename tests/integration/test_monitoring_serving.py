@@ -17,11 +17,10 @@ import httpx
 import pytest
 
 from mlops.devstack.demo.prometheus import PROMETHEUS_DIR, LocalPrometheus, render_config
-from tests.integration.test_serving_helpers import (  # noqa: F401 - pinned_model is a fixture
+from tests.support.serving import (
     API_KEY,
     auth,
     free_port,
-    pinned_model,
     start_server,
     training_frame,
 )

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_mlops
-from tests.integration.test_serving_helpers import (
+from tests.support.serving import (
     API_KEY,
     auth,
     metric_value,
@@ -133,17 +133,18 @@ def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
     ("args", "env", "code", "message"),
     [
         ([], {}, 2, "--model-uri is required"),
-        (["--model-uri", "models:/only-a-name"], {}, 2, "is not models:/NAME@ALIAS"),
+        (["--model-uri", "models:/only-a-name"], {}, 2, "is not a model URI"),
         (["--model-uri", "/no/such/model"], {}, 2, "no MLmodel file"),
         (["--model-uri", "models:/x@a", "--port", "0"], {}, 2, "--port"),
         (["--model-uri", "models:/x@a", "--workers", "0"], {}, 2, "--workers"),
         (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_MAX_WAIT_MS": "-1"}, 2, "MLOPS_SERVE_MAX_WAIT_MS"),
         (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_API_KEYS": ""}, 1, "no API keys configured"),
         (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_API_KEYS_FILE": "/no/such/file"}, 1, "cannot be read"),
-        (["--model-uri", "models:/no-such-model@champion"], {}, 1, "has no alias 'champion'"),
+        (["--model-uri", "models:/no-such-model@champion"], {}, 1, "registered model 'no-such-model' does not exist"),
+        (["--model-uri", "models:/serving-test@no-such-alias"], {}, 1, "has no alias @no-such-alias"),
     ],
 )
-def test_usage_errors(local_stack, args, env, code, message):
+def test_usage_errors(pinned_model, args, env, code, message):
     result = run_mlops("serve", *args, env={"MLOPS_SERVE_API_KEYS": API_KEY, **env}, timeout=120)
     assert result.returncode == code, result.stdout + result.stderr
     assert message in result.stderr

@@ -12,12 +12,11 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.integration.test_serving_helpers import (  # noqa: F401 - pinned_model is a fixture
+from tests.support.serving import (
     API_KEY,
     FEATURES,
     auth,
     metric_value,
-    pinned_model,
     start_server,
     training_frame,
 )
@@ -307,7 +306,7 @@ def test_real_prometheus_scrapes_all_workers_and_loads_the_alert_rules(server, t
 
     import yaml
 
-    from tests.integration.test_serving_helpers import REPO_ROOT, free_port
+    from tests.support.serving import REPO_ROOT, free_port
 
     binary = shutil.which("prometheus")
     assert binary, "prometheus is not installed: run `make system-deps`"

@@ -168,7 +168,7 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
   alarm_name          = "${var.name}-drift-${each.value}"
   alarm_description   = "Share of drifted features of ${each.value} is at or above ${var.drift_share_threshold}."
   namespace           = var.metrics_namespace
-  metric_name         = "DriftShare" # as `mlops drift run` publishes it (services/drift/publish.py)
+  metric_name         = "DriftShare" # as `mlops drift run` publishes it (mlops.drift.publish)
   dimensions          = { Model = each.value }
   statistic           = "Maximum"
   period              = var.drift_period_seconds
@@ -180,7 +180,7 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
   tags                = var.tags
 }
 
-# Published by the retraining service on a failed retrain (services/retraining/metrics.py: alert_failure).
+# Published by the retraining service on a failed retrain (mlops.retraining.metrics: alert_failure).
 resource "aws_cloudwatch_metric_alarm" "retrain_failures" {
   for_each            = toset(var.model_names)
   alarm_name          = "${var.name}-retrain-failed-${each.value}"

@@ -34,7 +34,7 @@ output "target_group_arns" {
 }
 
 output "deploy_targets" {
-  description = "What `mlops deploy canary` reads (DeployTargets in pipelines/deploy/targets.py): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, and the service URL."
+  description = "What `mlops deploy canary` reads (DeployTargets in mlops.delivery.targets): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, and the service URL."
   value = {
     environment    = var.environment
     listener_arn   = module.alb.https_listener_arn

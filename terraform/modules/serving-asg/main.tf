@@ -225,7 +225,7 @@ resource "aws_autoscaling_group" "this" {
 
   lifecycle {
     # target tracking moves desired capacity; Terraform owns min and max. `mlops deploy canary` moves the group
-    # to the launch template version it creates for each deploy (pipelines/deploy/rollout.py): a later plan must
+    # to the launch template version it creates for each deploy (mlops.delivery.rollout): a later plan must
     # not move it back, so the version is the deploy's after create (template changes reach the instances with
     # the next deploy, which copies the latest version).
     ignore_changes = [desired_capacity, launch_template[0].version]

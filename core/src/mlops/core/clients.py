@@ -30,20 +30,26 @@ def aws_client(
     read_timeout: float | None = None,
     max_attempts: int | None = None,
     endpoint_url: str | None = None,
+    region: str | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> Any:
     """A boto3 client for `service` in the configured region. Callers with their own retry loop pass
-    max_attempts=1, so botocore's retries do not multiply theirs."""
+    max_attempts=1, so botocore's retries do not multiply theirs; `credentials` (key id, secret) replace the normal
+    chain only where no chain exists yet (the local stack provisioning itself)."""
     import boto3
     from botocore.config import Config
 
     s = settings or get_settings()
+    region = region or s.region
     config = Config(
-        region_name=s.region,
+        region_name=region,
         connect_timeout=connect_timeout if connect_timeout is not None else s.aws_connect_timeout_seconds,
         read_timeout=read_timeout if read_timeout is not None else s.aws_read_timeout_seconds,
         retries={"max_attempts": max_attempts or s.aws_max_attempts, "mode": "standard"},
     )
-    return boto3.session.Session(region_name=s.region).client(service, config=config, endpoint_url=endpoint_url)
+    keys = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]} if credentials else {}
+    session = boto3.session.Session(region_name=region, **keys)
+    return session.client(service, config=config, endpoint_url=endpoint_url)
 
 
 def bound_mlflow_requests(settings: Settings | None = None) -> None:

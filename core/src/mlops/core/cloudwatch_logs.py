@@ -13,6 +13,9 @@ import queue
 import socket
 import threading
 import time
+from typing import Any
+
+from mlops.core.clients import aws_client
 
 # PutLogEvents limits: 10,000 events and 1 MiB per batch (26 bytes of overhead per event)
 _MAX_EVENTS = 10_000
@@ -37,7 +40,7 @@ class CloudWatchLogsHandler(logging.Handler):
         self.sent = 0
         self._queue: queue.Queue[tuple[int, str]] = queue.Queue(maxsize=max_queue)
         self._stop = threading.Event()
-        self._client = None
+        self._client: Any = None  # a boto3 CloudWatch Logs client, made on first use
         self._thread = threading.Thread(target=self._run, name="cloudwatch-logs", daemon=True)
         self._thread.start()
 
@@ -75,7 +78,8 @@ class CloudWatchLogsHandler(logging.Handler):
                 self._send(batch)
 
     def _take_batch(self) -> list[tuple[int, str]]:
-        batch, size = [], 0
+        batch: list[tuple[int, str]] = []
+        size = 0
         deadline = time.monotonic() + self.flush_seconds
         while len(batch) < _MAX_EVENTS:
             try:
@@ -89,24 +93,18 @@ class CloudWatchLogsHandler(logging.Handler):
         batch.sort(key=lambda item: item[0])  # PutLogEvents wants time order; stable, so FIFO within a millisecond
         return batch
 
-    def _logs(self):
+    def _logs(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
             # one attempt per call: this thread does its own retries, and must not hang on a dead endpoint
-            config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10)
-            self._client = boto3.client("logs", region_name=self.region, config=config)
+            self._client = aws_client("logs", region=self.region, connect_timeout=2, read_timeout=10, max_attempts=1)
         return self._client
 
     def _ensure_stream(self) -> None:
         logs = self._logs()
-        for create in (
-            lambda: logs.create_log_group(logGroupName=self.group),
-            lambda: logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream),
-        ):
-            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-                create()
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=self.group)
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
 
     def _send(self, batch: list[tuple[int, str]]) -> None:
         events = [{"timestamp": ts, "message": message} for ts, message in batch]

@@ -16,6 +16,12 @@ import math
 import threading
 import time
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from mlops.core.clients import aws_client
+
+if TYPE_CHECKING:
+    from mlops.core.settings import Settings
 
 log = logging.getLogger("mlops.cloudwatch_metrics")
 
@@ -23,6 +29,7 @@ _DATUMS_PER_CALL = 100  # PutMetricData takes up to 1000 datums and 1 MB; 100 ke
 _VALUES_PER_DATUM = 150  # the Values/Counts limit per datum
 
 Dimensions = tuple[tuple[str, str], ...]
+Series = tuple[str, Dimensions, str]  # (name, dimensions, unit)
 
 
 def _round2(value: float) -> float:
@@ -33,8 +40,8 @@ def _round2(value: float) -> float:
 
 
 class MetricsPublisher:
-    def __init__(self, namespace: str, region: str | None = None, flush_seconds: float = 60.0,
-                 max_series: int = 1000, retries: int = 3, backoff_seconds: float = 1.0, client=None):  # fmt: skip
+    def __init__(self, namespace: str, region: str | None = None, flush_seconds: float = 60.0, max_series: int = 1000,
+                 retries: int = 3, backoff_seconds: float = 1.0, client: Any = None):  # fmt: skip
         self.namespace, self.region = namespace, region
         self.flush_seconds, self.max_series = flush_seconds, max_series
         self.retries, self.backoff_seconds = retries, backoff_seconds
@@ -42,9 +49,9 @@ class MetricsPublisher:
         self.dropped = 0  # samples given up on: too many series, or CloudWatch kept refusing
         self._client = client
         self._lock = threading.Lock()
-        self._stats: dict[tuple, list[float]] = {}  # (name, dims, unit) -> [count, sum, min, max]
-        self._values: dict[tuple, dict[float, int]] = {}  # (name, dims, unit) -> rounded value -> count
-        self._requests: dict[str, list] = {}  # model -> [requests, 4xx, 5xx, {rounded latency: count}]
+        self._stats: dict[Series, list[float]] = {}  # (name, dims, unit) -> [count, sum, min, max]
+        self._values: dict[Series, dict[float, int]] = {}  # (name, dims, unit) -> rounded value -> count
+        self._requests: dict[str, list[Any]] = {}  # model -> [requests, 4xx, 5xx, {rounded latency: count}]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -128,9 +135,12 @@ class MetricsPublisher:
             else:
                 self.dropped += count
 
-    def _datums(self, stats: dict, values: dict) -> tuple[list[dict], list[int]]:
+    def _datums(
+        self, stats: dict[Series, list[float]], values: dict[Series, dict[float, int]]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
         now = dt.datetime.now(dt.UTC)
-        data, samples = [], []
+        data: list[dict[str, Any]] = []
+        samples: list[int] = []
         for (name, dims, unit), (count, total, low, high) in stats.items():
             statistics = {"SampleCount": count, "Sum": total, "Minimum": low, "Maximum": high}
             data.append({"MetricName": name, "Dimensions": _dims(dims), "Unit": unit, "Timestamp": now,
@@ -145,7 +155,7 @@ class MetricsPublisher:
                 samples.append(sum(c for _, c in part))
         return data, samples
 
-    def _send(self, data: list[dict], attempts: int) -> bool:
+    def _send(self, data: list[dict[str, Any]], attempts: int) -> bool:
         delay = self.backoff_seconds
         for attempt in range(1, attempts + 1):
             try:
@@ -160,18 +170,17 @@ class MetricsPublisher:
                 delay *= 2
         return False
 
-    def _cloudwatch(self):
+    def _cloudwatch(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
             # our own retry loop decides; botocore's would multiply it
-            config = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10)
-            self._client = boto3.client("cloudwatch", region_name=self.region, config=config)
+            self._client = aws_client("cloudwatch", region=self.region, connect_timeout=5, read_timeout=10,
+                                      max_attempts=1)  # fmt: skip
         return self._client
 
 
-def _merge_requests(requests: dict, stats: dict, values: dict) -> None:
+def _merge_requests(
+    requests: dict[str, list[Any]], stats: dict[Series, list[float]], values: dict[Series, dict[float, int]]
+) -> None:
     """Per-model request tallies as the statistic sets and distributions they stand for."""
     for model, (count, client, server, latency) in requests.items():
         dims = (("Model", model),)
@@ -181,11 +190,11 @@ def _merge_requests(requests: dict, stats: dict, values: dict) -> None:
         values[("ServingLatency", dims, "Seconds")] = latency
 
 
-def _dims(dims: Dimensions) -> list[dict]:
+def _dims(dims: Dimensions) -> list[dict[str, str]]:
     return [{"Name": k, "Value": v} for k, v in dims]
 
 
-def from_settings(settings) -> MetricsPublisher | None:
+def from_settings(settings: Settings) -> MetricsPublisher | None:
     """The publisher the settings ask for (started), or None when CloudWatch metrics are off."""
     if not settings.cloudwatch_metrics:
         return None

@@ -13,6 +13,8 @@ import os
 import socket
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from mlops.core.errors import MlopsError
 
@@ -20,7 +22,7 @@ from mlops.core.errors import MlopsError
 class LockHeld(MlopsError):
     """Another process holds the lock; `holder` says who (pid, host, since, purpose)."""
 
-    def __init__(self, path: Path, holder: dict):
+    def __init__(self, path: Path, holder: dict[str, Any]):
         self.holder = holder
         super().__init__(f"{path.stem} is locked by pid {holder.get('pid')} since {holder.get('since')}")
 
@@ -31,9 +33,10 @@ class FileLock:
         self.purpose = purpose
         self._fd: int | None = None
 
-    def holder(self) -> dict:
+    def holder(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text() or "{}")
+            holder: dict[str, Any] = json.loads(self.path.read_text() or "{}")
+            return holder
         except (OSError, json.JSONDecodeError):
             return {}
 
@@ -74,7 +77,9 @@ class FileLock:
     def __enter__(self) -> FileLock:
         return self.acquire() if self._fd is None else self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 

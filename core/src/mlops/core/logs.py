@@ -8,6 +8,12 @@ import json
 import logging
 import sys
 import uuid
+from typing import TYPE_CHECKING, TextIO
+
+from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
+
+if TYPE_CHECKING:
+    from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -32,7 +38,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO", stream=None, log_group: str | None = None, region: str | None = None):
+def configure_logging(
+    level: str = "INFO", stream: TextIO | None = None, log_group: str | None = None, region: str | None = None
+) -> CloudWatchLogsHandler | None:
     """Route every logger through one JSON handler on stderr, and to CloudWatch Logs when `log_group` is set
     (idempotent). Returns the CloudWatch handler, if any."""
     root = logging.getLogger()
@@ -41,10 +49,10 @@ def configure_logging(level: str = "INFO", stream=None, log_group: str | None = 
             root.removeHandler(handler)
             handler.close()
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    cloudwatch = None
     if log_group:
-        from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
-
-        handlers.append(CloudWatchLogsHandler(log_group, region=region))
+        cloudwatch = CloudWatchLogsHandler(log_group, region=region)
+        handlers.append(cloudwatch)
     for handler in handlers:
         handler.setFormatter(JsonFormatter())
         handler._mlops = True  # type: ignore[attr-defined]
@@ -53,7 +61,7 @@ def configure_logging(level: str = "INFO", stream=None, log_group: str | None = 
     # boto3's own loggers would otherwise log every PutLogEvents call back into the queue
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
-    return handlers[1] if log_group else None
+    return cloudwatch
 
 
 def new_request_id() -> str:

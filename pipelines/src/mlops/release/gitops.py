@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mlops.core.errors import MlopsError, TransientError
 from mlops.core.urls import without_credentials
@@ -94,7 +95,8 @@ def propose(
         branch = branch_name(release)
         if previous == release:
             return Proposal(branch, None, False, f"{BASE} already releases {model} v{release.model.version} to {env}")
-        if repo.git.ls_remote("--heads", "origin", branch).strip():
+        # GitPython types a command's output as a union of its modes; a plain call like this one returns str
+        if cast(str, repo.git.ls_remote("--heads", "origin", branch)).strip():
             raise MlopsError(f"branch {branch} already exists on {without_credentials(repo_url)}: already proposed")
         policy = load_policy(root).for_env(env)
         path = manifest_path(root, model, env)

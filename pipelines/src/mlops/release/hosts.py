@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from mlops.core.errors import MlopsError
+from mlops.core.settings import get_settings
 from mlops.core.urls import without_credentials
 
 
@@ -75,8 +76,6 @@ class GitHub:
 
 
 def _github() -> GitHost:
-    from mlops.core.settings import get_settings
-
     settings = get_settings()
     token = settings.github_token.get_secret_value() if settings.github_token else None
     return GitHub(settings.github_api_url, token)

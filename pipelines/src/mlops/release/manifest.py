@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlops.core.contracts import MODEL_NAME_PATTERN, Environment
 from mlops.core.errors import MlopsError
 
-API_VERSION = "mlops.r5/v1"
+API_VERSION: Final = "mlops.r5/v1"
 
 
 class _Strict(BaseModel):

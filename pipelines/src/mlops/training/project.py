@@ -77,7 +77,8 @@ class Project:
         except ValueError:
             raise MlopsError(f"the Git repository at {self.root} has no commit yet") from None
         changed = {d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}
-        dirty = any(Path(p).name not in _PIPELINE_WRITES for p in changed)
+        # a_path is typed optional; GitPython's index diffs always set it
+        dirty = any(Path(p).name not in _PIPELINE_WRITES for p in changed if p is not None)
         url = repo.remotes.origin.url if "origin" in [r.name for r in repo.remotes] else str(repo.working_dir)
         return GitFacts(commit=commit, dirty=dirty, url=without_credentials(url))
 

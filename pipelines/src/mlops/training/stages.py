@@ -131,11 +131,12 @@ def score(model, frame: pd.DataFrame, target: str, slice_columns: list[str]) -> 
     else:
         metrics = _binary_metrics
 
-    result = {**metrics(model, part=frame, features=features, target=target), "rows": len(frame), "slices": {}}
+    slices: dict[str, dict[str, float | None]] = {}
+    result = {**metrics(model, part=frame, features=features, target=target), "rows": len(frame), "slices": slices}
     for column in slice_columns:
         for value, part in frame.groupby(column, sort=True):
             scored = metrics(model, part=part, features=features, target=target)
-            result["slices"][f"{column}={value}"] = {**scored, "rows": len(part)}
+            slices[f"{column}={value}"] = {**scored, "rows": len(part)}
     return result
 
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mlops.core.errors import MlopsError, TransientError
 from mlops.core.urls import without_credentials
@@ -26,7 +27,8 @@ def clone(url: str, parent: Path, *, branch: str | None = None, commit: str | No
     dest = parent / f"ws-{uuid.uuid4().hex[:10]}"
     try:
         try:
-            repo = git.Repo.clone_from(url, dest, **({"branch": branch} if branch else {}))
+            options: dict[str, Any] = {"branch": branch} if branch else {}
+            repo = git.Repo.clone_from(url, dest, **options)
         except git.GitCommandError as exc:
             text = re.sub(r"//[^/@\s]+@", "//", exc.stderr.strip() or str(exc))  # no credentials in messages
             unreachable = "could not read" in text.lower() or "unable to access" in text.lower()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mlops.delivery.targets import COLORS, DeployTargets
+from mlops.delivery.targets import COLORS, Color, DeployTargets
 
 log = logging.getLogger("mlops.deploy")
 
@@ -42,7 +42,7 @@ class CanaryResult:
 def current_weights(elbv2, targets: DeployTargets) -> dict[str, int]:
     listener = elbv2.describe_listeners(ListenerArns=[targets.listener_arn])["Listeners"][0]
     by_arn = {arn: color for color, arn in targets.target_groups.items()}
-    weights = dict.fromkeys(COLORS, 0)
+    weights: dict[str, int] = dict.fromkeys(COLORS, 0)
     for action in listener["DefaultActions"]:
         if action["Type"] != "forward":
             continue
@@ -55,7 +55,7 @@ def current_weights(elbv2, targets: DeployTargets) -> dict[str, int]:
     return weights
 
 
-def live_color(weights: dict[str, int]) -> str:
+def live_color(weights: dict[str, int]) -> Color:
     """The color with the larger share; blue when nothing is live yet."""
     return "green" if weights["green"] > weights["blue"] else "blue"
 
@@ -88,7 +88,7 @@ def run_canary(
     cloudwatch,
     targets: DeployTargets,
     plan: CanaryPlan,
-    new_color: str,
+    new_color: Color,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CanaryResult:
     live = "blue" if new_color == "green" else "green"

@@ -32,7 +32,7 @@ from mlops.delivery.preflight import (
 )
 from mlops.delivery.record import DeployRecord
 from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg
-from mlops.delivery.targets import DeployError, load_targets
+from mlops.delivery.targets import Color, DeployError, load_targets
 
 Say = Callable[[str], None]
 
@@ -103,7 +103,7 @@ def run_rollout(
     artifact = Artifact(image_uri, digest, model_name, model_version, serving_env or {}, replicas)
 
     elbv2, cloudwatch = aws_client("elbv2", settings), aws_client("cloudwatch", settings)
-    new_color = "green" if live_color(current_weights(elbv2, targets)) == "blue" else "blue"
+    new_color: Color = "green" if live_color(current_weights(elbv2, targets)) == "blue" else "blue"
     say(f"deploying {model_name} v{model_version} ({image_uri}) to {environment}/{new_color}")
     if targets.serving_target == "asg":
         version = roll_asg(

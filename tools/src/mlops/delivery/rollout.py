@@ -17,14 +17,14 @@ import yaml
 
 from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, SERVING_ENV_INSTANCE_TAG
 from mlops.delivery.preflight import Artifact
-from mlops.delivery.targets import DeployError, DeployTargets
+from mlops.delivery.targets import Color, DeployError, DeployTargets
 
 SERVING_IMAGE = "mlops-serve"  # the image name in services/serving/k8s
 SERVING_CONFIG_MAP = "mlops-serve"
 IMAGE_TAG_KEY = "mlops:image"
 
 
-def roll_asg(autoscaling, ec2, targets: DeployTargets, color: str, artifact: Artifact, instance_refresh: bool) -> str:
+def roll_asg(autoscaling, ec2, targets: DeployTargets, color: Color, artifact: Artifact, instance_refresh: bool) -> str:
     """Return the new launch template version number."""
     asg_name = targets.asg_names[color]
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]

@@ -18,7 +18,8 @@ from mlops.core.errors import MlopsError
 from mlops.core.settings import get_settings
 from mlops.core.terraform import Terraform
 
-COLORS = ("blue", "green")
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, ...] = ("blue", "green")
 TERRAFORM_OUTPUT = "deploy_targets"
 
 
@@ -29,17 +30,17 @@ class DeployError(MlopsError):
 class DeployTargets(BaseModel):
     environment: Environment
     listener_arn: str = Field(min_length=1)
-    target_groups: dict[Literal["blue", "green"], str] = Field(description="color -> target group ARN")
-    alarm_names: list[str] | dict[Literal["blue", "green"], list[str]] = Field(
+    target_groups: dict[Color, str] = Field(description="color -> target group ARN")
+    alarm_names: list[str] | dict[Color, list[str]] = Field(
         default_factory=list,
         description="alarms whose ALARM state rolls a canary back: a list (whatever the color), or by color (only the "
         "new color's are watched, so a failing live color does not block the deploy that fixes it)",
     )
     serving_target: Literal["asg", "eks"] = "asg"
-    asg_names: dict[Literal["blue", "green"], str] = Field(default_factory=dict, description="color -> ASG (asg)")
+    asg_names: dict[Color, str] = Field(default_factory=dict, description="color -> ASG (asg)")
     service_url: str | None = Field(None, description="the env's serving endpoint, for the smoke test")
 
-    def alarms_for(self, new_color: str) -> list[str]:
+    def alarms_for(self, new_color: Color) -> list[str]:
         """The alarms that guard a canary moving traffic to `new_color`."""
         if isinstance(self.alarm_names, dict):
             return self.alarm_names.get(new_color, [])

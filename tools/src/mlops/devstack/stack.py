@@ -19,9 +19,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
+from mlops.core.clients import aws_client
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
 
@@ -291,15 +293,13 @@ def _pgid(proc: psutil.Process) -> int | None:
 
 def provision_aws(settings: Settings, aws_env: dict[str, str]) -> str:
     """Create (idempotently) the KMS key and the buckets, encrypted by default with that key; return its ARN."""
-    import boto3  # imported here: boto3 is slow to import and `mlops --help` should stay fast
 
-    session = boto3.session.Session(
-        aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"],
-        region_name=settings.region,
-    )
-    endpoint = aws_env["AWS_ENDPOINT_URL"]
-    kms = session.client("kms", endpoint_url=endpoint)
+    # the endpoints are not in this process's environment yet, so they are passed explicitly
+    def local(service: str) -> Any:
+        credentials = (aws_env["AWS_ACCESS_KEY_ID"], aws_env["AWS_SECRET_ACCESS_KEY"])
+        return aws_client(service, settings, endpoint_url=aws_env["AWS_ENDPOINT_URL"], credentials=credentials)
+
+    kms = local("kms")
     try:
         key_arn = kms.describe_key(KeyId=settings.kms_key_alias)["KeyMetadata"]["Arn"]
     except kms.exceptions.NotFoundException:
@@ -307,7 +307,7 @@ def provision_aws(settings: Settings, aws_env: dict[str, str]) -> str:
         kms.enable_key_rotation(KeyId=key_arn)
         kms.create_alias(AliasName=settings.kms_key_alias, TargetKeyId=key_arn)
 
-    s3 = session.client("s3", endpoint_url=endpoint)
+    s3 = local("s3")
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for bucket in (settings.data_bucket, settings.artifact_bucket, settings.capture_bucket):
         if bucket not in existing:

@@ -48,7 +48,7 @@ def _tests_for(ref: ColumnProfile, cur: ColumnSummary | None, config: DriftConfi
     return tests, None
 
 
-def _plot_data(ref: ColumnProfile, cur: ColumnSummary) -> dict | None:
+def _plot_data(ref: ColumnProfile, cur: ColumnSummary | None) -> dict | None:
     """Aggregated shares for the HTML plot: about 20 bins of equal reference mass, or the top categories."""
     if cur is None or cur.kind != ref.kind or ref.reason or cur.count == 0:
         return None

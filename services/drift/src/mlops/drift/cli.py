@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -34,10 +35,10 @@ def _data_file(ctx, param, value: Path | None) -> Path | None:
     return value
 
 
-data_file = {"type": path_type, "callback": _data_file}
+data_file: dict[str, Any] = {"type": path_type, "callback": _data_file}
 
 
-def _fail(exc: Exception):
+def _fail(exc: Exception) -> NoReturn:
     raise click.ClickException(str(exc)) from None
 
 
@@ -233,7 +234,7 @@ def exporter(directory, host, port) -> None:
     try:
         server = exporter_server(directory, host, port)
     except OSError as exc:
-        _fail(f"cannot listen on {host}:{port}: {exc}")
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
     click.echo(f"serving {directory}/*.prom on http://{host}:{port}/metrics")
     try:
         server.serve_forever()

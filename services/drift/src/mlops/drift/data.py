@@ -112,7 +112,7 @@ def _dates(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
 
 
 def _keys(s3, bucket: str, prefix: str) -> list[str]:
-    keys = []
+    keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
     return sorted(keys)
@@ -141,7 +141,11 @@ def capture_window(
     keys = [k for d in _dates(start, end) for k in _keys(s3, bucket, capture_prefix(model, d))]
     if rows:
         keys = keys[::-1]  # newest objects first, stop once enough rows are in
-    parts, predictions, columns, total, used = [], [], set(), 0, []
+    parts: list[dict[str, ColumnSummary]] = []
+    predictions: list[pd.DataFrame] = []
+    columns: set[str] = set()
+    total = 0
+    used: list[str] = []
     for key in keys:
         frame = _read_object(s3, bucket, key)
         if "timestamp" not in frame.columns:

@@ -17,6 +17,7 @@ from mlops.drift.check import run_check
 from mlops.drift.config import DriftConfig
 from mlops.drift.data import DataError, capture_window, labels_since
 from mlops.drift.html import render_html
+from mlops.drift.mlflow_io import load_model_profile
 from mlops.drift.performance import performance_drift, performance_metrics
 from mlops.drift.profile import ProfileError, ReferenceProfile
 
@@ -45,8 +46,6 @@ def reference_for(settings: Settings, model: str, profile_path: Path | None) -> 
     if profile_path:
         ref, version = ReferenceProfile.load(profile_path), None
     else:
-        from mlops.drift.mlflow_io import load_model_profile
-
         ref, version = load_model_profile(model, settings.champion_alias)
     if ref.model_name and ref.model_name != model:
         raise ProfileError(f"the profile belongs to model {ref.model_name!r}, not {model!r}")

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.core.errors import MlopsError
+from mlops.drift.performance import performance_metrics
 
 PROFILE_FORMAT = "r5-mlops/drift-profile"
 PROFILE_VERSION = 1
@@ -267,7 +268,5 @@ def build_profile(
     if target is not None:
         profile.task = infer_task(frame[target])
         if prediction is not None:
-            from mlops.drift.performance import performance_metrics
-
             profile.reference_metrics = performance_metrics(frame[target], frame[prediction], profile.task)
     return profile

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mlops.core.contracts import DriftEvent, drift_event_key, drift_report_prefix, event_stamp
+from mlops.drift.html import render_html
 from mlops.drift.profile import write_atomic
 
 CLOUDWATCH_BATCH = 500  # PutMetricData accepts up to 1000 metrics per call
@@ -41,8 +42,6 @@ def report_json(report: dict) -> str:
 
 def write_report(report: dict, json_path: Path | None, html_path: Path | None) -> None:
     """Render both first, then write each atomically: a failure leaves no half-written file behind."""
-    from mlops.drift.html import render_html
-
     rendered = []
     if json_path:
         rendered.append((json_path, report_json(report)))

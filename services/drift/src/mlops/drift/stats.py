@@ -42,6 +42,7 @@ def ks_p_value(d: float, n: int, m: int) -> float:
 
 def cdfs(ref: ColumnProfile, cur: ColumnSummary) -> tuple[np.ndarray, np.ndarray]:
     """Empirical CDFs of reference and current at every profile edge (P(X <= edge))."""
+    assert cur.counts is not None  # a numeric column's summary is always counted on the profile's edges
     ref_cdf = np.cumsum(ref.counts[:-1]) / ref.count
     cur_cdf = np.cumsum(cur.counts[:-1]) / cur.count
     return ref_cdf, cur_cdf
@@ -72,6 +73,7 @@ def _psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
 def decile_shares(ref: ColumnProfile, cur: ColumnSummary, groups: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Reference and current shares in about `groups` bins of equal reference mass (from the fine bins)."""
     ref_cdf, _ = cdfs(ref, cur)
+    assert cur.counts is not None  # checked by cdfs
     cuts = np.unique(np.searchsorted(ref_cdf, np.linspace(0, 1, groups + 1)[1:-1], side="left"))
     bounds = [*cuts.tolist(), len(ref.counts) - 1]
     ref_counts = np.add.reduceat(np.asarray(ref.counts, dtype=float), [0, *[b + 1 for b in bounds[:-1]]])
@@ -98,6 +100,7 @@ def category_table(ref: ColumnProfile, cur: ColumnSummary) -> tuple[list[str], n
     (winner's curse), and summed over hundreds of rare levels that bias alone would read as drift."""
     names = list(ref.categories)[:TEST_CATEGORIES]  # stored most frequent first
     ref_counts = np.asarray([ref.categories[n] for n in names], dtype=float)
+    assert cur.category_counts is not None  # a categorical column's summary always counts the profile's categories
     cur_counts = cur.category_counts[: len(names)].astype(float)
     keep = ref_counts >= MIN_EXPECTED
     labels = [n for n, k in zip(names, keep, strict=True) if k]

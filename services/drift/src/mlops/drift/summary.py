@@ -102,8 +102,8 @@ def summarise_column(ref: ColumnProfile, series: pd.Series) -> ColumnSummary:
             )
         summary.total, summary.total_sq = float(values.sum()), float(np.dot(values, values))
     elif ref.kind == "categorical":
-        values, summary.missing = categorical_values(series)
-        frequencies = values.value_counts()
+        labels, summary.missing = categorical_values(series)
+        frequencies = labels.value_counts()
         known = pd.Index(list(ref.categories))
         summary.category_counts = frequencies.reindex(known, fill_value=0).to_numpy(dtype=np.int64, copy=True)
         unseen = frequencies[~frequencies.index.isin(known)]
@@ -117,11 +117,14 @@ def summarise_column(ref: ColumnProfile, series: pd.Series) -> ColumnSummary:
 def summarise_frame(profile: ReferenceProfile, frame: pd.DataFrame, workers: int = 1) -> dict[str, ColumnSummary]:
     """Summaries of the profile's columns present in `frame` (columns in threads: numpy releases the GIL)."""
     names = [c for c in profile.columns if c in frame.columns]
+
+    def summarise(name: str) -> ColumnSummary:
+        return summarise_column(profile.columns[name], frame[name])
+
     if workers <= 1:
-        return {n: summarise_column(profile.columns[n], frame[n]) for n in names}
+        return {n: summarise(n) for n in names}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda n: summarise_column(profile.columns[n], frame[n]), names)
-        return dict(zip(names, results, strict=True))
+        return dict(zip(names, pool.map(summarise, names), strict=True))
 
 
 def merge_summaries(parts: list[dict[str, ColumnSummary]]) -> dict[str, ColumnSummary]:

@@ -76,10 +76,12 @@ def _attempt(settings: Settings, model: ModelConfig, trigger: str, event_ids: li
 def _propose(settings: Settings, model: ModelConfig, outcome: Outcome) -> None:
     """The reviewable change: a release branch for the configured env. The promotion stands if this fails; the
     failure is alerted and the branch can be proposed by hand (`mlops release propose`)."""
-    target = model.release
+    target, version = model.release, outcome.version
+    if target is None or version is None:  # no release configured, or no version promoted: nothing to propose
+        return
     try:
         repo = target.repo or origin_url("origin", Path.cwd())
-        proposal = propose_version(settings, model.name, target.env, outcome.version, repo)
+        proposal = propose_version(settings, model.name, target.env, version, repo)
     except MlopsError as exc:
         outcome.reasons.append(f"promoted, but the release proposal for {target.env} failed: {exc}")
         log.error("release proposal failed", extra={"alert": True, "model": model.name, "error": str(exc)})

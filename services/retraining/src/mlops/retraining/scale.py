@@ -9,6 +9,7 @@ a real cluster or SageMaker; the rendered Job is schema-validated in the tests).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _DNS = re.compile(r"[^a-z0-9-]+")
 
@@ -77,7 +78,7 @@ def kubernetes_job(model: str, run_id: str, image: str, namespace: str, service_
 
 def sagemaker_training_job(model: str, run_id: str, image: str, role_arn: str, instance_type: str, kms_key: str | None):
     """A CreateTrainingJob request running the same command in the same image on a bigger instance."""
-    request = {
+    request: dict[str, Any] = {
         "TrainingJobName": _job_name(model, run_id),
         "AlgorithmSpecification": {
             "TrainingImage": image,

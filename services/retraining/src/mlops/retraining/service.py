@@ -11,6 +11,7 @@ import threading
 
 from mlops.retraining import events as drift_events
 from mlops.retraining.config import ModelConfig, RetrainConfig
+from mlops.retraining.metrics import metrics
 from mlops.retraining.runner import Outcome, retrain
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,6 @@ def tick(settings, config: RetrainConfig, scheduler: Scheduler, now: dt.datetime
 
 def serve(settings, config: RetrainConfig, stop: threading.Event, max_ticks: int | None = None) -> None:
     from prometheus_client import start_http_server
-
-    from mlops.retraining.metrics import metrics
 
     if settings.retrain_metrics_port:
         start_http_server(settings.retrain_metrics_port, settings.retrain_metrics_host, registry=metrics().registry)

@@ -15,7 +15,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from mlops.serving.inputs import ClientError
+from mlops.serving.inputs import ClientError, Rows
 from mlops.serving.metrics import metrics
 from mlops.serving.model import LoadedModel
 
@@ -31,7 +31,7 @@ class Scored:
 @dataclass
 class _Item:
     model: LoadedModel  # the model whose signature parsed the rows; the batch is scored by the same one
-    rows: object  # np.ndarray or list of rows, in signature order
+    rows: Rows  # np.ndarray or list of rows, in signature order
     arrived: float
     future: asyncio.Future
 
@@ -69,6 +69,7 @@ def score(model: LoadedModel, groups: list) -> list[object]:
 
 def _timed_predict(model: LoadedModel, groups: list):
     m = metrics()
+    assert model.schema is not None  # only models with a signature are batched (the data plane routes the others)
     started = time.perf_counter()
     predictions = model.predict(model.schema.frame(groups))
     m.predict_latency.observe(time.perf_counter() - started)

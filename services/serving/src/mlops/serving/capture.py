@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import uuid
+from typing import Any
 
 from mlops.core.clients import aws_client
 from mlops.core.contracts import capture_key
@@ -51,7 +52,7 @@ class Capture:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="capture", daemon=True)
-        self._client = None
+        self._client: Any = None  # a boto3 S3 client, made on first write
 
     def start(self) -> None:
         self._thread.start()

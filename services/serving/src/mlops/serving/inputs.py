@@ -206,11 +206,14 @@ class TabularSchema:
         """One DataFrame, with the signature's column names and dtypes, from the rows of one or more requests."""
         import pandas as pd
 
-        if all(isinstance(g, np.ndarray) for g in groups):
-            arr = groups[0] if len(groups) == 1 else np.concatenate(groups)
+        arrays = [g for g in groups if isinstance(g, np.ndarray)]
+        if len(arrays) == len(groups):
+            arr = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             if self.all_double:
                 return pd.DataFrame(arr.astype(np.float64, copy=False), columns=self.names)
-            data = {c.name: arr[:, j].astype(NUMPY_TYPES[c.kind]) for j, c in enumerate(self.columns)}
+            data: dict[str, np.ndarray] = {
+                c.name: arr[:, j].astype(NUMPY_TYPES[c.kind]) for j, c in enumerate(self.columns)
+            }
             return pd.DataFrame(data, columns=self.names)
         rows = [row for group in groups for row in group]
         data = {}

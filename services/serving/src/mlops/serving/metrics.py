@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotations only: at run time prometheus_client is imported inside functions (see above)
+    from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -17,15 +21,15 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 @dataclass
 class Metrics:
-    requests: object
-    latency: object
-    in_flight: object
-    batch_rows: object
-    batch_requests: object
-    predict_latency: object
-    model_info: object
-    reloads: object
-    captured_rows: object
+    requests: Counter
+    latency: Histogram
+    in_flight: Gauge
+    batch_rows: Histogram
+    batch_requests: Histogram
+    predict_latency: Histogram
+    model_info: Gauge
+    reloads: Counter
+    captured_rows: Counter
 
 
 @lru_cache(maxsize=1)

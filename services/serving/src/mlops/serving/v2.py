@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlops.serving.inputs import ClientError, TabularSchema, decode_json
+from mlops.serving.inputs import ClientError, Rows, TabularSchema, decode_json
 
 V2_TYPES = {
     "double": {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8"},
@@ -48,7 +48,7 @@ def _tensor(obj, i: int) -> tuple[str, list[int], str, list]:
     return name, shape, datatype.upper(), flat
 
 
-def parse_infer(schema: TabularSchema, body: bytes) -> tuple[list[list], str | None]:
+def parse_infer(schema: TabularSchema, body: bytes) -> tuple[Rows, str | None]:
     """(rows in signature order, request id from the body if any)."""
     payload = decode_json(body)
     inputs = payload.get("inputs")

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 {% endif -%}
 import pandas as pd
-from mlops.training import stages
 from mlops.core.errors import MlopsError
+from mlops.training import stages
 from mlops.training.project import Project
 
 from {{ cookiecutter.project_slug }}.features import FEATURES, TARGET, make_sample

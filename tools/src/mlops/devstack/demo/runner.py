@@ -22,8 +22,12 @@ import yaml
 from mlops.core.clients import Registry, aws_client
 from mlops.core.contracts import ModelRef, Tags, drift_events_prefix
 from mlops.core.settings import Settings
+from mlops.devstack.demo.alarm import DriftAlarm
+from mlops.devstack.demo.prometheus import PrometheusError, scrape_and_query
 from mlops.devstack.demo.traffic import BackgroundTraffic, TrafficClient, TrafficStats
 from mlops.devstack.stack import LocalStack
+from mlops.training.example import add_data_version, make_dataset
+from mlops.training.project import Project
 
 RAW = "data/raw.csv"
 
@@ -117,7 +121,6 @@ class Demo:
         self.features = params["data"]["features"]
         self.retrain_config = self.workdir / "retrain.yaml"
         self.retrain_config.write_text(yaml.safe_dump({"models": [{"name": self.model, "project": str(self.project)}]}))
-        from mlops.training.project import Project
 
         Project(self.project).dvc("push")  # data v1 into the DVC remote (the moto bucket)
 
@@ -184,8 +187,6 @@ class Demo:
                 self._server.kill()
 
     def _traffic(self) -> None:
-        from mlops.training.example import make_dataset
-
         normal = make_dataset(self.requests_per_phase, seed=self.seed)[self.features]
         self.shifted_frame = make_dataset(1200, seed=self.seed + 1, shift=True)
         self.shifted = self.shifted_frame[self.features].head(self.requests_per_phase)
@@ -224,8 +225,6 @@ class Demo:
         self.facts["event"] = self._pending_event()
 
     def _drift_alarm(self):
-        from mlops.devstack.demo.alarm import DriftAlarm
-
         alarm = DriftAlarm(self.settings, self.model)
         alarm.create()
         return alarm
@@ -239,9 +238,6 @@ class Demo:
         return f"s3://{self.settings.data_bucket}/{keys[0]}"
 
     def _retrain_from_event(self) -> dict:
-        from mlops.training.example import add_data_version
-        from mlops.training.project import Project
-
         # the labelled rows of the shifted period arrive: they become data version v2
         add_data_version(Project(self.project), self.shifted_frame, "data v2: the shifted period, labelled")
         env = {"MLOPS_RETRAIN_POLL_SECONDS": "1", "MLOPS_RETRAIN_METRICS_PORT": "0"}
@@ -263,8 +259,6 @@ class Demo:
         self.facts["reload_requests"] = dict(background.stats.versions)
 
     def _prometheus_query(self) -> dict:
-        from mlops.devstack.demo.prometheus import PrometheusError, scrape_and_query
-
         try:
             return scrape_and_query(self.url, self.api_key, self.workdir / "prometheus")
         except PrometheusError as exc:

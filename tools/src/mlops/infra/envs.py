@@ -1,0 +1,64 @@
+"""An environment's Terraform made ready to run: its backend initialised and its -var arguments built, against AWS
+(the remote state terraform/bootstrap creates) or, with `local`, against the local stack through a generated
+endpoints override (`mlops.infra.local`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.core.errors import MlopsError
+from mlops.core.paths import ENVS_DIR
+from mlops.core.settings import get_settings
+from mlops.core.terraform import Terraform, local_data_dir, terraform_env
+from mlops.infra import local as localstack
+
+
+@dataclass
+class Prepared:
+    tf: Terraform
+    var_args: list[str]
+
+
+def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | None) -> Prepared:
+    """Initialise the env's backend and build its -var arguments, for AWS or for the local stack."""
+    settings = get_settings()
+    env = terraform_env()
+    workdir = ENVS_DIR / env_name
+    var_args = [f"-var=region={settings.region}"]
+    if local:
+        localstack.endpoint()  # fails early, with the fix, when the stack is not running
+        outputs = localstack.bootstrap(settings, env)
+        backend = {
+            "bucket": outputs["state_bucket"],
+            "key": f"envs/{env_name}/terraform.tfstate",
+            "dynamodb_table": outputs["lock_table"],
+        }
+        text = localstack.override_text(localstack.endpoint(), settings.region, backend)
+        tf = Terraform(workdir, env, local_data_dir(settings, env_name))
+        localstack.prepare_env(workdir, text, tf)
+        local_vars = {
+            **localstack.LOCAL_ENV_VARS,
+            "certificate_arn": localstack.certificate_arn(settings),
+            "mlflow_tracking_uri": env.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
+            "attach_aws_managed_policies": str(localstack.managed_policies_loaded(settings)).lower(),
+        }
+        var_args += [f"-var={key}={value}" for key, value in local_vars.items()]
+    else:
+        localstack.remove_override(workdir)  # a leftover local override must never reach AWS
+        if not settings.tf_state_bucket:
+            raise MlopsError(
+                "MLOPS_TF_STATE_BUCKET is not set: apply terraform/bootstrap once per account and export its "
+                "state_bucket output (see terraform/README.md), or use --local"
+            )
+        tf = Terraform(workdir, env)
+        tf.init(
+            f"bucket={settings.tf_state_bucket}",
+            f"key=envs/{env_name}/terraform.tfstate",
+            f"region={settings.region}",
+            f"dynamodb_table={settings.tf_lock_table}",
+        )
+    if var_file:
+        var_args.append(f"-var-file={var_file}")
+    var_args += [f"-var={item}" for item in variables]  # the user's values come last and win
+    return Prepared(tf, var_args)
