@@ -36,7 +36,7 @@ test: lint system-deps ## Lint, then every test (unit, integration on the real l
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Unit tests only
-	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit -m unit $(PYTEST_ARGS)
 
 test-integration: setup ## Integration tests only, template bake tests aside (starts its own local stack)
 	$(BIN)/pytest -m "integration and not bake" $(PYTEST_ARGS)

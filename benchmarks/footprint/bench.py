@@ -47,6 +47,10 @@ class Part:
     member: str
     modules: tuple[str, ...]  # what the part's process imports first
     ready: tuple[str, ...] | None  # `mlops` arguments timed to exit; None: `mlops serve` until ready
+    # the platform tools read terraform/, templates/ and the manifests from the checkout they are installed from
+    # (mlops.core.paths), so they run editable from a checkout, never as an image; and since mlops-tools depends
+    # on every other member, their environment is the monolith: no peer column
+    from_checkout: bool = False
 
 
 PARTS = [
@@ -59,6 +63,7 @@ PARTS = [
         "mlops-tools",
         ("mlops.delivery.cli", "mlops.devstack.cli", "mlops.infra.cli", "mlops.scaffold.cli"),
         ("--help",),
+        from_checkout=True,
     ),
 ]
 
@@ -98,8 +103,16 @@ class Side:
 def build(parts: list[Part], work: Path, bytecode: bool) -> tuple[dict[str, Env], Env, Env | None]:
     own = {}
     for part in parts:
-        print(f"building {part.name}: uv sync --frozen --no-dev --no-editable --package {part.member}", flush=True)
-        own[part.name] = sync(part.name, ROOT, work / f"env-{part.name}", ["--package", part.member], bytecode=bytecode)
+        editable = "" if part.from_checkout else " --no-editable"
+        print(f"building {part.name}: uv sync --frozen --no-dev{editable} --package {part.member}", flush=True)
+        own[part.name] = sync(
+            part.name,
+            ROOT,
+            work / f"env-{part.name}",
+            ["--package", part.member],
+            bytecode=bytecode,
+            editable=part.from_checkout,
+        )
     print("building the monolith: uv sync --frozen --no-dev --no-editable --all-packages", flush=True)
     mono = sync("monolith", ROOT, work / "env-monolith", ["--all-packages"], bytecode=bytecode)
     old = None
@@ -136,7 +149,7 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value / MB:,.1f}" if unit == "MB" else f"{value:.3f}"
 
 
-def rows(own: Side, mono: Side, old: Side | None, bytecode: bool) -> list[list[str]]:
+def rows(own: Side, mono: Side | None, old: Side | None, bytecode: bool) -> list[list[str]]:
     figures: list[tuple[str, str, Callable[[Side], float]]] = [("installed MB", "MB", lambda s: s.size.installed)]
     if bytecode:
         figures.append(("+ bytecode MB", "MB", lambda s: s.size.total))
@@ -146,7 +159,8 @@ def rows(own: Side, mono: Side, old: Side | None, bytecode: bool) -> list[list[s
     ]
     out = []
     for label, unit, get in figures:
-        value, peer = get(own), get(mono)
+        value = get(own)
+        peer = get(mono) if mono else None
         past = get(old) if old else None
         out.append(
             [
@@ -230,7 +244,7 @@ def main() -> None:
         triples = []
         for part in parts:
             mine = Side(part, own[part.name], part.modules, sizes[part.name], model_dir)
-            theirs = Side(part, mono, part.modules, sizes[mono.label], model_dir)
+            theirs = None if part.from_checkout else Side(part, mono, part.modules, sizes[mono.label], model_dir)
             past = None
             if part.name == "serving" and old_env is not None:
                 past = Side(part, old_env, ("services.serving.app",), sizes[old_env.label], model_dir)
@@ -249,6 +263,12 @@ def main() -> None:
             + "; ".join(f"{p.name}: {', '.join(p.modules)}" for p in parts)
             + (f"; {PRE_SPLIT}: services.serving.app" if old_env else "")
         )
+        for part in parts:
+            if part.from_checkout:
+                print(
+                    f"{part.name}: installed editable from the checkout, as `make setup` does (it reads terraform/ "
+                    f"and templates/ from there); {part.member} depends on every part, so its env is the monolith"
+                )
         for mine, _, past in triples:
             if mine.part.name == "serving":
                 serving_report(mine, past)

@@ -62,9 +62,14 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", sys.executable)
 
 
-def sync(label: str, project: Path, target: Path, selector: list[str], *, bytecode: bool) -> Env:
-    """`uv sync` the lock at `project` into `target`; `selector` picks the member(s), e.g. --package mlops-serving."""
-    cmd = ["uv", "sync", "--frozen", "--no-dev", "--no-editable", "--quiet", "--python", base_python(), *selector]
+def sync(
+    label: str, project: Path, target: Path, selector: list[str], *, bytecode: bool, editable: bool = False
+) -> Env:
+    """`uv sync` the lock at `project` into `target`; `selector` picks the member(s), e.g. --package mlops-serving.
+    Non-editable, as an image installs it, unless `editable` (the workspace code then stays in the checkout)."""
+    cmd = ["uv", "sync", "--frozen", "--no-dev", "--quiet", "--python", base_python(), *selector]
+    if not editable:
+        cmd.insert(4, "--no-editable")
     env = _clean_env(UV_PROJECT_ENVIRONMENT=str(target), UV_COMPILE_BYTECODE="1" if bytecode else "0")
     started = time.perf_counter()
     done = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=SYNC_TIMEOUT, check=False)

@@ -12,12 +12,15 @@ TRUSTED_TREE_TYPES = ["sklearn.tree._tree.Tree"]
 
 
 def save_tiny_model(dest: Path) -> Path:
+    import logging
+
     import mlflow.sklearn
     import numpy as np
     import pandas as pd
     from mlflow.models import infer_signature
     from sklearn.tree import DecisionTreeClassifier
 
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # its pip-version notice for conda.yaml is not ours
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(500, 8)), columns=[f"x{i}" for i in range(8)])
     target = (frame["x0"] - frame["x1"] > 0).astype(int)

@@ -290,7 +290,7 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLOPS_DATA_BUCKET", "no-such-bucket")
         no_audit = CliRunner().invoke(cli, ["promote", MODEL, "3", "--reason", "x"])
-    assert no_audit.exit_code == 1 and "audit record not written, so the champion stays 2" in no_audit.output
+    assert no_audit.exit_code == 1 and "audit record not written, so @champion stays 2" in no_audit.output
     assert champion() == "2" and client.get_model_version_by_alias(MODEL, "previous").version == "1"
 
 

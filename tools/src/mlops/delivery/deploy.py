@@ -25,9 +25,8 @@ from mlops.delivery.canary import CanaryPlan, current_weights, live_color, run_c
 from mlops.delivery.preflight import (
     Artifact,
     check_credentials,
-    check_image,
     check_model_version,
-    image_by_digest,
+    find_image,
     model_version_behind,
 )
 from mlops.delivery.record import DeployRecord
@@ -91,11 +90,7 @@ def run_rollout(
     # every check first: nothing changes until all of them pass
     targets = load_targets(environment, targets_file)
     identity = check_credentials(settings)
-    ecr = aws_client("ecr", settings)
-    if image.digest:
-        image_uri, digest = image_by_digest(ecr, image.repository, image.digest)
-    else:
-        image_uri, digest = check_image(ecr, image.repository, image.tag or "")
+    image_uri, digest = find_image(aws_client("ecr", settings), image.repository, tag=image.tag, digest=image.digest)
     registry = Registry(settings=settings)
     if model_version is None:
         model_version = model_version_behind(registry, model_name, settings.champion_alias)

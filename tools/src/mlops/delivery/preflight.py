@@ -38,30 +38,22 @@ def check_credentials(settings: Settings) -> str:
         raise DeployError(f"AWS credentials were rejected: {exc}") from None
 
 
-def check_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
-    """(image URI, digest) of an image tag that exists in ECR."""
+def find_image(ecr: Any, repository: str, *, tag: str | None = None, digest: str | None = None) -> tuple[str, str]:
+    """(image URI, digest) of an image in ECR, by tag (a Jenkins build) or by digest (a release manifest pins one;
+    its URI then names one of the image's tags)."""
+    wanted = {"imageTag": tag} if tag else {"imageDigest": digest}
+    what = f"image tag {tag!r}" if tag else f"image {digest}"
     try:
         repo = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]
-        image = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+        found = ecr.describe_images(repositoryName=repository, imageIds=[wanted])["imageDetails"][0]
     except ecr.exceptions.RepositoryNotFoundException:
         raise DeployError(f"ECR repository {repository!r} does not exist") from None
     except ecr.exceptions.ImageNotFoundException:
-        raise DeployError(f"image tag {tag!r} does not exist in ECR repository {repository!r}") from None
-    return f"{repo['repositoryUri']}:{tag}", image["imageDigest"]
-
-
-def image_by_digest(ecr: Any, repository: str, digest: str) -> tuple[str, str]:
-    """(image URI with one of its tags, digest) of an image a release manifest pins by digest."""
-    try:
-        repo = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]
-        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"][0]
-    except ecr.exceptions.RepositoryNotFoundException:
-        raise DeployError(f"ECR repository {repository!r} does not exist") from None
-    except ecr.exceptions.ImageNotFoundException:
-        raise DeployError(f"image {digest} does not exist in ECR repository {repository!r}") from None
-    if not found.get("imageTags"):
-        raise DeployError(f"image {digest} in {repository!r} has no tag; push it with one (make image)")
-    return f"{repo['repositoryUri']}:{found['imageTags'][0]}", digest
+        raise DeployError(f"{what} does not exist in ECR repository {repository!r}") from None
+    tag = tag or next(iter(found.get("imageTags") or []), None)
+    if tag is None:
+        raise DeployError(f"{what} in {repository!r} has no tag; push it with one (make image)")
+    return f"{repo['repositoryUri']}:{tag}", str(found["imageDigest"])
 
 
 def check_model_version(registry: Registry, name: str, version: str) -> None:
