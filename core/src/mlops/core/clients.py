@@ -142,8 +142,3 @@ class Registry:
 
     def version_tags(self, ref: ModelRef) -> dict[str, str]:
         return dict(self.resolve(ref).tags)
-
-    def version_count(self, name: str) -> int:
-        if not self.exists(name):
-            return 0
-        return len(self.client.search_model_versions(f"name='{name}'"))

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mlops.core.contracts import deploy_record_key
 from mlops.delivery.targets import DeployError
 
 
@@ -27,8 +28,7 @@ class DeployRecord:
     finished_at: str | None = None
 
     def key(self) -> str:
-        stamp = self.started_at.replace(":", "").replace("+0000", "Z")
-        return f"deploys/{self.environment}/{stamp}-{self.model_name}-v{self.model_version}.json"
+        return deploy_record_key(self.environment, self.started_at, self.model_name, self.model_version)
 
     def write(self, s3, bucket: str, local_dir: Path) -> str:
         """Store the record under local_dir (the Jenkins artifact), then in S3 (the audit trail); its S3 URI.
