@@ -5,8 +5,10 @@
 
 For each part (serving, drift, retraining, pipelines, the platform tools) an environment is built from the
 committed uv.lock exactly as an image builds it: `uv sync --frozen --no-dev --no-editable --package <member>` into
-a temporary directory, bytecode compiled as the Dockerfile does. Figures, each the median over --runs fresh
-processes after one discarded warm-up round, with every environment measured in turn within a round:
+a temporary directory, bytecode compiled as the Dockerfile does (the platform tools, which read terraform/ and
+templates/ from their checkout, editable from this one, as `make setup` installs them). Figures, each the median
+over --runs fresh processes after one discarded warm-up round, with every environment measured in turn within a
+round:
 
   installed    bytes on disk of the venv's files from the wheels (MB = 10^6 bytes); `+ bytecode` adds the .pyc
   import       wall time of `python -c "import <the part's entry modules>"`
@@ -211,9 +213,10 @@ def serving_report(serving: Side, old: Side | None) -> None:
     )
     if old is not None:
         new_s, old_s = statistics.median(serving.imports), statistics.median(old.imports)
+        change = f"{old_s / new_s:.2f}x faster" if new_s < old_s else f"{new_s / old_s:.2f}x slower"
         print(
-            f"  serving import faster than {PRE_SPLIT}: {new_s:.3f} s vs {old_s:.3f} s, "
-            f"{old_s / new_s:.2f}x faster ({'met' if new_s < old_s else 'NOT met'})"
+            f"  serving import faster than {PRE_SPLIT}'s: {new_s:.3f} s vs {old_s:.3f} s, {change} "
+            f"({'met' if new_s < old_s else 'NOT met'})"
         )
 
 
