@@ -5,7 +5,8 @@
 
 For each part (serving, drift, retraining, pipelines, the platform tools) an environment is built from the
 committed uv.lock exactly as an image builds it: `uv sync --frozen --no-dev --no-editable --package <member>` into
-a temporary directory, bytecode compiled as the Dockerfile does (the platform tools, which read terraform/ and
+a temporary directory, bytecode compiled as an image does (serving: only what it imports, as its Dockerfile
+does; the platform tools, which read terraform/ and
 templates/ from their checkout, editable from this one, as `make setup` installs them). Figures, each the median
 over --runs fresh processes after one discarded warm-up round, with every environment measured in turn within a
 round:
@@ -34,7 +35,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.footprint.envs import ROOT, Env, Size, dist_sizes, env_size, only_through, sync, worktree  # noqa: E402
+from benchmarks.footprint.envs import (  # noqa: E402
+    ROOT,
+    Env,
+    Size,
+    dist_sizes,
+    env_size,
+    only_through,
+    sync,
+    warm_up_serving,
+    worktree,
+)
 from benchmarks.footprint.model import save_tiny_model  # noqa: E402
 from benchmarks.footprint.timing import import_seconds, part_env, serve_ready_seconds, wall_seconds  # noqa: E402
 
@@ -112,9 +123,11 @@ def build(parts: list[Part], work: Path, bytecode: bool) -> tuple[dict[str, Env]
             ROOT,
             work / f"env-{part.name}",
             ["--package", part.member],
-            bytecode=bytecode,
+            bytecode=bytecode and part.name != "serving",  # serving: its Dockerfile compiles what it imports
             editable=part.from_checkout,
         )
+        if part.name == "serving" and bytecode:
+            warm_up_serving(own[part.name])
     print("building the monolith: uv sync --frozen --no-dev --no-editable --all-packages", flush=True)
     mono = sync("monolith", ROOT, work / "env-monolith", ["--all-packages"], bytecode=bytecode)
     old = None
@@ -203,13 +216,9 @@ def serving_report(serving: Side, old: Side | None) -> None:
     installed, total = serving.size.installed / MB, serving.size.total / MB
     print("\ntargets:")
     print(
-        f"  serving env <= {TARGET_MB} MB: {installed:.1f} MB installed "
-        f"({'met' if installed <= TARGET_MB else 'NOT met'})"
-        + (
-            f", {total:.1f} MB with bytecode ({'met' if total <= TARGET_MB else 'NOT met'})"
-            if serving.size.bytecode
-            else ""
-        )
+        f"  serving env <= {TARGET_MB} MB, as the image carries it: {total:.1f} MB "
+        f"({installed:.1f} MB installed + {total - installed:.1f} MB bytecode) "
+        f"({'met' if total <= TARGET_MB else 'NOT met'})"
     )
     if old is not None:
         new_s, old_s = statistics.median(serving.imports), statistics.median(old.imports)

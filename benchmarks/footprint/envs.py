@@ -1,6 +1,7 @@
 """Environments built from a committed lock exactly as an image builds them (`uv sync --frozen --no-dev
---no-editable`, bytecode compiled like the Dockerfile's UV_COMPILE_BYTECODE=1), their size on disk, and the
-pre-split code at an older commit in a git worktree."""
+--no-editable`; serving's bytecode as its Dockerfile compiles it, `python -m mlops.serving.warmup`; the others and
+the peers with every module compiled, UV_COMPILE_BYTECODE=1, as the pre-split image did), their size on disk, and
+the pre-split code at an older commit in a git worktree."""
 
 from __future__ import annotations
 
@@ -76,6 +77,15 @@ def sync(
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed in {project}:\n{done.stderr[-3000:]}")
     return Env(label, target, time.perf_counter() - started)
+
+
+def warm_up_serving(env: Env) -> None:
+    """What the serving Dockerfile runs after its sync: bytecode for the modules serving imports, and no others."""
+    run_env = {k: v for k, v in _clean_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cmd = [str(env.python), "-m", "mlops.serving.warmup"]
+    done = subprocess.run(cmd, cwd=env.path, env=run_env, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
 
 
 def env_size(path: Path) -> Size:

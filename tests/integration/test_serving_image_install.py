@@ -80,7 +80,7 @@ def parse_build_stage(text: str) -> BuildStage:
             assert not any(p.startswith("--") for p in parts), f"COPY flags are not replayed: {args}"
             assert not any(c in "".join(parts) for c in "*?["), f"COPY wildcards are not replayed: {args}"
             stage.steps.append(("COPY", parts))
-        elif keyword == "RUN" and shlex.split(args)[0] == "uv":
+        elif keyword == "RUN" and shlex.split(args)[0] in ("uv", ".venv/bin/python"):
             stage.steps.append(("RUN", shlex.split(args)))
     return stage
 
@@ -183,7 +183,7 @@ def test_dockerfile_copies_only_the_serving_sources():
     sources = {p for p in copied if not p.endswith(("pyproject.toml", "uv.lock"))}
     assert sources == {"core/src", "services/serving/src"}
     runs = [args for kind, args in stage.steps if kind == "RUN"]
-    assert runs[-1] == shlex.split("uv sync --frozen --no-dev --no-editable --package mlops-serving")
+    assert shlex.split("uv sync --frozen --no-dev --no-editable --package mlops-serving") in runs
 
 
 def test_image_installs_only_serving_and_its_dependencies(image_build):
@@ -208,6 +208,7 @@ def test_mlops_in_the_image_offers_serve_only(image_build):
 
 
 def test_image_environment_within_size_target(image_build):
+    """What the image carries: the installed files and the bytecode the build compiles, together."""
     venv = image_build / ".venv"
     seen, total, bytecode = set(), 0, 0
     for folder, _, files in os.walk(venv):
@@ -217,9 +218,9 @@ def test_image_environment_within_size_target(image_build):
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_size
                 bytecode += st.st_size if name.endswith(".pyc") else 0
-    installed = total - bytecode  # the files from the wheels; the image also carries the compiled bytecode
-    assert installed <= TARGET_BYTES, (
-        f"serving environment {installed / 1e6:.1f} MB installed (+ {bytecode / 1e6:.1f} MB bytecode) is over the "
+    assert bytecode > 10**7, "the build compiled no bytecode for what serving imports"
+    assert total <= TARGET_BYTES, (
+        f"serving environment {total / 1e6:.1f} MB ({bytecode / 1e6:.1f} MB of it bytecode) is over the "
         f"{TARGET_BYTES / 1e6:.0f} MB target; `make bench-footprint` lists the largest distributions"
     )
 

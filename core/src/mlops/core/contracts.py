@@ -176,7 +176,8 @@ def event_stamp(at: dt.datetime) -> str:
 class DriftEvent(BaseModel):
     """What `mlops drift run` writes on drift and the retraining service reads: one JSON object per event."""
 
-    model_config = ConfigDict(extra="ignore")
+    # built on first use, not at import: serving imports this module and never needs the model
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     event_id: str = Field(min_length=1)
     model_name: str = Field(min_length=1)

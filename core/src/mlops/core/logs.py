@@ -10,8 +10,6 @@ import sys
 import uuid
 from typing import TYPE_CHECKING, TextIO
 
-from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
-
 if TYPE_CHECKING:
     from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
 
@@ -51,6 +49,9 @@ def configure_logging(
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
     cloudwatch = None
     if log_group:
+        # only processes that ship logs pay for importing boto3 and the client factory
+        from mlops.core.cloudwatch_logs import CloudWatchLogsHandler
+
         cloudwatch = CloudWatchLogsHandler(log_group, region=region)
         handlers.append(cloudwatch)
     for handler in handlers:

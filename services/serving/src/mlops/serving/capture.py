@@ -8,7 +8,6 @@ Rows are buffered in memory and written by a background thread, so requests neve
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import random
@@ -19,6 +18,8 @@ from typing import Any
 from mlops.core.clients import aws_client
 from mlops.core.contracts import capture_key
 from mlops.core.settings import Settings
+from mlops.serving import parquet
+from mlops.serving.inputs import Column
 from mlops.serving.metrics import metrics
 
 log = logging.getLogger("mlops.serving.capture")
@@ -43,8 +44,10 @@ def prediction_rows(predictions) -> list:
 
 
 class Capture:
-    def __init__(self, settings: Settings, model_name: str, columns: list[str]):
-        self.settings, self.model_name, self.columns = settings, model_name, columns
+    def __init__(self, settings: Settings, model_name: str, columns: list[Column]):
+        self.settings, self.model_name = settings, model_name
+        self.kinds = {c.name: c.kind for c in columns}  # the signature's, in order: what the Parquet columns hold
+        self.columns = list(self.kinds)
         self.bucket, self.kms_key_arn = settings.capture_bucket, settings.kms_key_arn
         self.sample_rate, self.flush_seconds = settings.serve_capture_sample_rate, settings.serve_capture_flush_seconds
         self.redact = {f.strip() for f in settings.serve_capture_redact.split(",") if f.strip()}
@@ -87,18 +90,13 @@ class Capture:
             log.exception("inference capture upload failed", extra={"rows_lost": len(rows)})
             return None
 
-    def _write(self, rows: list[dict]) -> str:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pylist(rows)
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
+    def _write(self, rows: list[dict[str, Any]]) -> str:
+        body = parquet.encode(rows, self.kinds)
         key = capture_key(self.model_name, dt.datetime.now(dt.UTC), uuid.uuid4().hex)
         if self._client is None:
             self._client = aws_client("s3", self.settings)
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=buffer.getvalue(), **extra)
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
         metrics().captured_rows.inc(len(rows))
         log.info("inference capture written", extra={"s3_key": key, "rows": len(rows)})
         return key

@@ -96,7 +96,7 @@ class DataPlane:
     def model_installed(self, model: LoadedModel) -> None:
         """Start the request capture once the first model with a column signature arrives."""
         if self.capture is None and self.settings.serve_capture_sample_rate > 0 and model.schema is not None:
-            self.capture = Capture(self.settings, model.name, model.schema.names)
+            self.capture = Capture(self.settings, model.name, model.schema.columns)
             self.capture.start()
 
     def record(self, model_name: str, status: int, seconds: float) -> None:
