@@ -109,6 +109,13 @@ class ModelRef:
 
 
 # ---- S3 keys -------------------------------------------------------------------------------------------------
+# Columns of a capture object besides the model's inputs (Parquet, written by serving, read by drift)
+CAPTURE_META_COLUMNS: Final = ("request_id", "timestamp", "model_version")
+CAPTURE_PREDICTION_COLUMN: Final = "prediction"
+# classifiers only: JSON text of {class label: probability} per row, what label-free performance estimation reads
+CAPTURE_PROBABILITIES_COLUMN: Final = "prediction_proba"
+
+
 def capture_prefix(model: str, day: dt.date) -> str:
     return f"capture/{model}/date={day:%Y-%m-%d}/"
 

@@ -11,6 +11,7 @@ import datetime as dt
 
 import numpy as np
 
+from mlops.core.contracts import CAPTURE_META_COLUMNS
 from mlops.drift import stats
 from mlops.drift.config import DriftConfig
 from mlops.drift.profile import ColumnProfile, ReferenceProfile
@@ -127,7 +128,7 @@ def run_check(
     weights = {n: float(config.importance.get(n, 1.0)) for n in tested}
     total = sum(weights.values())
     share = sum(weights[n] for n, c in tested.items() if c["drift"]) / total if total else 0.0
-    extra = sorted(set(current_columns) - set(profile.columns) - {"request_id", "timestamp", "model_version"})
+    extra = sorted(set(current_columns) - set(profile.columns) - set(CAPTURE_META_COLUMNS))
     return {
         "dataset_drift": bool(tested) and share >= config.drift_share,
         "drift_share": share,

@@ -20,7 +20,6 @@ from mlops.drift.profile import ReferenceProfile
 from mlops.drift.summary import ColumnSummary, merge_summaries, summarise_frame, summarise_parquet
 
 CSV_CHUNK_ROWS = 200_000
-CAPTURE_META = ("request_id", "timestamp", "model_version")
 
 
 class DataError(MlopsError, ValueError):

@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-META_COLUMNS = ("request_id", "timestamp", "model_version")
+from mlops.core.contracts import CAPTURE_META_COLUMNS, CAPTURE_PREDICTION_COLUMN
+
 # MLflow signature type -> Arrow type name (arro3.core.DataType factory)
 _ARROW_TYPE = {
     "double": "float64",
@@ -57,16 +58,17 @@ def encode(rows: Sequence[dict[str, Any]], input_kinds: dict[str, str]) -> bytes
             values = [None if v is None else float(v) for v in values]
         return Array(values, getattr(DataType, type_name)())
 
-    micros = [int(row["timestamp"].astimezone(dt.UTC).timestamp() * 1_000_000) for row in rows]
+    request_id, timestamp, model_version = CAPTURE_META_COLUMNS
+    micros = [int(row[timestamp].astimezone(dt.UTC).timestamp() * 1_000_000) for row in rows]
     columns = {
-        "request_id": array([row["request_id"] for row in rows], "string"),
-        "timestamp": Array(micros, DataType.int64()).cast(DataType.timestamp("us", tz="UTC")),
-        "model_version": array([row["model_version"] for row in rows], "string"),
+        request_id: array([row[request_id] for row in rows], "string"),
+        timestamp: Array(micros, DataType.int64()).cast(DataType.timestamp("us", tz="UTC")),
+        model_version: array([row[model_version] for row in rows], "string"),
     }
     for name, kind in input_kinds.items():
         columns[name] = array([row[name] for row in rows], _ARROW_TYPE[kind])
-    predictions = [row["prediction"] for row in rows]
-    columns["prediction"] = array(predictions, _prediction_type(predictions))
+    predictions = [row[CAPTURE_PREDICTION_COLUMN] for row in rows]
+    columns[CAPTURE_PREDICTION_COLUMN] = array(predictions, _prediction_type(predictions))
     sink = _Sink()
     write_parquet(Table.from_pydict(columns), sink)
     return sink.getvalue()
