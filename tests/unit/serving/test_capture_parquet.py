@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from mlops.serving.parquet import encode
 
 pytestmark = pytest.mark.unit
