@@ -100,3 +100,45 @@ def trial_frames(n: int, kind: str, trial: int) -> tuple[pd.DataFrame, pd.DataFr
         applies = kind in (NUMERIC_DRIFTS if shape in NUMERIC_SHAPES else CATEGORICAL_DRIFTS)
         current[shape] = drifted(shape, kind, n, rng) if applies else column(shape, n, rng)
     return reference, pd.DataFrame(current)
+
+
+# ---- multivariate: drifts of the joint distribution that leave every marginal unchanged -------------------------
+JOINT_KINDS = ("none", "corr_flip", "mixture_shift", "block_rotation")
+
+
+def joint_frame(n: int, rng: np.random.Generator, kind: str = "none") -> pd.DataFrame:
+    """Eight numeric columns (a log-normal, an integer, a cubed and a Student-t among them) and one categorical.
+    corr_flip: corr(a, b) goes from +0.7 to -0.7; mixture_shift: in a 2-D mixture of four clusters at (+-2, +-2),
+    0.4 of the mass moves from the diagonal clusters to the anti-diagonal ones (each marginal stays a 50/50 mix);
+    block_rotation: a correlated 3-block (c1, c2 correlated 0.8, c3 apart) turns 120 degrees about its diagonal,
+    so c2, c3 become the correlated pair. Each is invisible to any one-column test."""
+    z = rng.normal(size=(n, 2))
+    r = -0.7 if kind == "corr_flip" else 0.7
+    a, b = z[:, 0], r * z[:, 0] + np.sqrt(1 - r * r) * z[:, 1]
+    weights = [0.15, 0.35, 0.35, 0.15] if kind == "mixture_shift" else [0.35, 0.15, 0.15, 0.35]
+    component = rng.choice(4, n, p=weights)
+    m1 = np.array([-2, -2, 2, 2])[component] + 0.7 * rng.normal(size=n)
+    m2 = np.array([-2, 2, -2, 2])[component] + 0.7 * rng.normal(size=n)
+    block = rng.multivariate_normal(np.zeros(3), [[1, 0.8, 0], [0.8, 1, 0], [0, 0, 1]], n)
+    if kind == "block_rotation":
+        block = block[:, [2, 0, 1]]
+    return pd.DataFrame({"a": np.exp(a / 2), "b": b, "m1": m1, "m2": m2, "c1": block[:, 0],
+                         "c2": np.round(3 * block[:, 1] + 10), "c3": block[:, 2] ** 3, "u": rng.standard_t(3, n),
+                         "k": LOW_LEVELS[rng.choice(len(LOW_LEVELS), n, p=LOW_P)].astype(object)})  # fmt: skip
+
+
+def joint_trial(n: int, kind: str, trial: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng([n, trial, 7 + JOINT_KINDS.index(kind)])
+    return joint_frame(n, rng), joint_frame(n, rng, kind)
+
+
+# ---- performance estimation: a covariate shift that costs accuracy -------------------------------------------
+def classification_frame(n: int, rng: np.random.Generator, spread: float = 2.0) -> pd.DataFrame:
+    """Two features; P(y=1 | x) = sigmoid(1.5 x0 + 0.5 x1) never changes (covariate shift only). The model's
+    probability p1 = sigmoid(2.5 x0 + 0.8 x1) is overconfident, so it must be calibrated. A smaller `spread` puts the
+    rows nearer the decision boundary: the same model is less accurate there."""
+    x = rng.normal(0, spread, (n, 2))
+    truth = 1 / (1 + np.exp(-1.5 * x[:, 0] - 0.5 * x[:, 1]))
+    p1 = 1 / (1 + np.exp(-2.5 * x[:, 0] - 0.8 * x[:, 1]))
+    return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "y": (rng.random(n) < truth).astype(int),
+                         "prediction": (p1 >= 0.5).astype(int), "p1": p1})  # fmt: skip

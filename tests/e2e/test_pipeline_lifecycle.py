@@ -27,7 +27,7 @@ from mlops.core.cli import cli
 from mlops.core.locking import FileLock, lock_path
 from mlops.training.example import RAW, add_data_version, init_project, make_dataset
 from tests.conftest import REPO_ROOT, run_mlops
-from tests.support.serving import start_server
+from tests.support.serving import auth, start_server
 
 pytestmark = pytest.mark.e2e
 MODEL = "lifecycle-model"
@@ -271,9 +271,10 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
     audit_uri = result.stdout.strip().rsplit("audit ", 1)[1]
     bucket, key = audit_uri.removeprefix("s3://").split("/", 1)
     record = json.loads(lab.stack.boto3_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert record | {"id": None, "at": None, "audit_uri": None} == {
-        "id": None, "at": None, "audit_uri": None, "model": MODEL, "alias": "champion", "action": "rollback",
-        "actor": "oncall@example.com", "reason": "v2 misbehaves", "from_version": "2", "to_version": "1",
+    assert record | {"id": None, "at": None, "audit_uri": None, "audit_key": None} == {
+        "id": None, "at": None, "audit_uri": None, "audit_key": None, "model": MODEL, "alias": "champion",
+        "action": "rollback", "actor": "oncall@example.com", "reason": "v2 misbehaves", "from_version": "2",
+        "to_version": "1", "old_previous": "1", "status": "done",
     }  # fmt: skip
     result = run_mlops("promote", MODEL, "2", "--reason", "fixed upstream", env=env)
     assert result.returncode == 0, result.stderr
@@ -295,7 +296,7 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
 
 
 def _served(server) -> str | None:
-    return httpx.get(server.url + "/health/ready", timeout=5).headers.get("x-model-version")
+    return httpx.get(server.url + "/health/ready", headers=auth(), timeout=5).headers.get("x-model-version")
 
 
 def _deploy_staging(work: Path) -> None:
@@ -320,9 +321,9 @@ def test_release_merge_deploy_moves_the_served_version_and_revert_moves_it_back(
     _deploy_staging(work)
     client = mlflow_client()
     assert client.get_model_version_by_alias(MODEL, "staging").version == "1"
-    server = start_server(
-        f"models:/{MODEL}@staging", tmp_path / "serve.log", env={"MLOPS_SERVE_RELOAD_INTERVAL_SECONDS": "0.3"}
-    )
+    # `release diff --server-url` reads the served version without a key: this server shows it to everyone
+    env = {"MLOPS_SERVE_RELOAD_INTERVAL_SECONDS": "0.3", "MLOPS_SERVE_PUBLIC_VERSION": "true"}
+    server = start_server(f"models:/{MODEL}@staging", tmp_path / "serve.log", env=env)
     try:
         server.wait_ready()
         assert _served(server) == "1"

@@ -72,7 +72,8 @@ def test_html_report_opens_in_headless_chromium(reports, tmp_path):
                          check=True).stdout  # fmt: skip
     assert 'id="verdict"' in dom and "Dataset drift detected" in dom
     assert 'id="columns"' in dom and 'id="prediction-drift"' in dom
-    assert dom.count('<svg class="plot"') == 4  # one chart per tested column
+    assert dom.count('<svg class="plot"') == 5  # one chart per tested column, one of the reconstruction error
+    assert 'id="multivariate"' in dom and "Drift in how the 3 numeric features move together" in dom
     assert 'id="col-amount"' in dom
     # size bounded and aggregated: of 3,000 unique customer ids at most the top-20 chart labels appear
     text = html.read_text()
@@ -218,3 +219,69 @@ def test_scheduled_run_without_a_registered_profile_says_how_to_fix_it(local_sta
     assert result.exit_code == 1
     assert "no reference profile for 'never-registered'" in result.output
     assert "registered model 'never-registered' does not exist" in result.output
+
+
+def _classifier_window(seed: int, n: int, spread: float) -> pd.DataFrame:
+    """A classifier's capture: x moves (spread), P(y | x) does not; prediction_proba as serving writes it."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, spread, n)
+    p1 = 1 / (1 + np.exp(-2 * x))
+    frame = pd.DataFrame({"x": x, "z": rng.normal(size=n), "prediction": (p1 >= 0.5).astype(int)})
+    frame["prediction_proba"] = [json.dumps({"0": 1 - p, "1": p}) for p in p1]
+    frame["label"] = (rng.random(n) < p1).astype(int)
+    return frame
+
+
+def test_scheduled_run_estimates_performance_before_labels_and_shows_it_beside_them(local_stack, tmp_path):
+    """CBPE end to end: calibrated on the registered reference's probabilities, estimated on the captured
+    prediction_proba of a window whose inputs moved toward the boundary; labels for half the rows have arrived."""
+    from mlflow.tracking import MlflowClient
+
+    from mlops.drift.mlflow_io import log_profile
+    from mlops.drift.profile import build_profile
+
+    settings, model = local_stack.settings, f"cbpe-{uuid.uuid4().hex[:6]}"
+    s3, cloudwatch = local_stack.boto3_client("s3"), local_stack.boto3_client("cloudwatch")
+    reference = _classifier_window(1, 5_000, 2.0)
+    probabilities = pd.DataFrame({"0": 1 - reference["prediction_proba"].map(lambda t: json.loads(t)["1"]),
+                                  "1": reference["prediction_proba"].map(lambda t: json.loads(t)["1"])})  # fmt: skip
+    profile = build_profile(reference[["x", "z", "label", "prediction"]], target="label", prediction="prediction",
+                            probabilities=probabilities, model_name=model)  # fmt: skip
+    client = MlflowClient()
+    run = client.create_run(client.create_experiment(f"cbpe-{uuid.uuid4().hex[:8]}"))
+    log_profile(profile, run.info.run_id)
+    client.create_registered_model(model)
+    version = client.create_model_version(model, f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias(model, "champion", version.version)
+
+    now = dt.datetime.now(dt.UTC)
+    current = _classifier_window(2, 4_000, 0.5)
+    current["request_id"] = [uuid.uuid4().hex for _ in range(len(current))]
+    current["timestamp"] = pd.Timestamp(now) - pd.to_timedelta(np.arange(len(current)) % 1800, unit="s")
+    current["model_version"] = "1"
+    key = f"capture/{model}/date={now:%Y-%m-%d}/{now:%H%M%S}-0.parquet"
+    _put_parquet(s3, settings.capture_bucket, key, current.drop(columns=["label"]))
+    arrived = current.iloc[::2][["request_id", "label"]]
+    _put_parquet(s3, settings.capture_bucket, f"labels/{model}/date={now:%Y-%m-%d}/l.parquet", arrived)
+
+    result = _run_in_process("--model", model, "--window", "1h", "--json", str(tmp_path / "r.json"),
+                             "--html", str(tmp_path / "r.html"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    estimated = report["model"]["estimated_performance"]
+    accuracy = estimated["metrics"]["accuracy"]
+    assert estimated["status"] == "tested" and estimated["rows"] == 4_000 and estimated["realized_rows"] == 2_000
+    assert accuracy["estimated"] == pytest.approx(accuracy["realized"], abs=0.04)
+    assert accuracy["reference"] - accuracy["estimated"] > 0.05 and estimated["drift"] is True
+    assert "estimated accuracy" in result.output and "realised" in result.output
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="estimated-performance"' in html and "realised" in html and 'id="multivariate"' in html
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.data_bucket,
+                                                 Prefix=f"events/drift/{model}/").get("Contents", [])]  # fmt: skip
+    event = json.loads(s3.get_object(Bucket=settings.data_bucket, Key=keys[0])["Body"].read())
+    assert event["estimated_performance_drift"] is True
+    assert event["estimated_performance"]["accuracy"] == pytest.approx(accuracy["estimated"])
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="MLOps", Dimensions=[
+        {"Name": "Model", "Value": model}])["Metrics"]}  # fmt: skip
+    assert {"EstimatedPerformance", "EstimatedPerformanceDrift", "MultivariateDrift"} <= names

@@ -86,7 +86,7 @@ def test_alias_move_reloads_under_load_with_zero_failures(reloading_server):
 
 def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
     srv, _, _ = reloading_server
-    big = training_frame(20000, seed=3)
+    big = training_frame(10000, seed=3)  # the most rows one request may hold (MLOPS_SERVE_MAX_REQUEST_ROWS)
     body = json.dumps({"dataframe_split": {"columns": list(big.columns), "data": big.values.tolist()}}).encode()
     answers: list[object] = []
     signalled = threading.Event()
@@ -122,7 +122,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
     signalled.set()
     for t in threads:
         t.join(60)
-    assert answers == [(200, 20000)] * 4
+    assert answers == [(200, 10000)] * 4
     assert srv.proc.wait(30) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(srv.url + "/health/live", timeout=2)
@@ -140,6 +140,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits(reloading_server):
         (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_MAX_WAIT_MS": "-1"}, 2, "MLOPS_SERVE_MAX_WAIT_MS"),
         (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_API_KEYS": ""}, 1, "no API keys configured"),
         (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_API_KEYS_FILE": "/no/such/file"}, 1, "cannot be read"),
+        (["--model-uri", "models:/x@a"], {"MLOPS_SERVE_API_KEYS": "k"}, 1, "shorter than 16 characters"),
         (["--model-uri", "models:/no-such-model@champion"], {}, 1, "registered model 'no-such-model' does not exist"),
         (["--model-uri", "models:/serving-test@no-such-alias"], {}, 1, "has no alias @no-such-alias"),
     ],

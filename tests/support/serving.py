@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -138,3 +139,86 @@ def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> 
             if sample.name == name and all(sample.labels.get(k) == v for k, v in (labels or {}).items()):
                 total += sample.value
     return total
+
+
+def register_classifiers(name: str, n_versions: int, alias: str = "champion") -> list[str]:
+    """`n_versions` logistic-regression classifiers (labels "no"/"yes") on the same features; the alias -> v1."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    frame = training_frame()
+    versions = []
+    for i in range(n_versions):
+        labels = np.where(frame["f0"] + 0.1 * i > 0.5, "yes", "no")
+        model = LogisticRegression(C=1.0 + i).fit(frame, labels)
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name=name,
+                signature=infer_signature(frame, model.predict(frame)),
+                pip_requirements=PIP_REQUIREMENTS,
+            )
+        versions.append(str(info.registered_model_version))
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, versions[0])
+    return versions
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and its children (the server and its workers)."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    total = 0
+    for proc in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += proc.memory_info().rss
+    return total
+
+
+class Prober:
+    """While active, asks the server for a 1-row prediction and /health/live in a loop (bounded in count and time)
+    and records each answer's status and latency: what "other requests are still answered" means in the tests."""
+
+    def __init__(self, server: Server, body: dict, limit_seconds: float = 120):
+        import threading
+
+        self.server, self.body, self.limit = server, body, limit_seconds
+        self.results: list[tuple[str, int, float]] = []  # (route, status or 0 for an error, seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.limit
+        with httpx.Client(base_url=self.server.url, headers=auth(), timeout=10) as client:
+            for _ in range(100_000):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    return
+                for route in ("/invocations", "/health/live"):
+                    started = time.perf_counter()
+                    try:
+                        if route == "/invocations":
+                            status = client.post(route, json=self.body).status_code
+                        else:
+                            status = client.get(route).status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    self.results.append((route, status, time.perf_counter() - started))
+                time.sleep(0.02)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def worst(self) -> float:
+        return max((seconds for _, _, seconds in self.results), default=0.0)
+
+    def failures(self) -> list[tuple[str, int, float]]:
+        return [r for r in self.results if r[1] != 200]

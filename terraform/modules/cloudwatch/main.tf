@@ -180,6 +180,25 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
   tags                = var.tags
 }
 
+# Published by `mlops drift run` when the performance estimated from prediction probabilities (CBPE) fell more than
+# its tolerance below the reference: accuracy is dropping before any label has arrived.
+resource "aws_cloudwatch_metric_alarm" "estimated_performance" {
+  for_each            = toset(var.model_names)
+  alarm_name          = "${var.name}-estimated-performance-${each.value}"
+  alarm_description   = "Estimated (label-free) performance of ${each.value} dropped beyond its tolerance."
+  namespace           = var.metrics_namespace
+  metric_name         = "EstimatedPerformanceDrift" # mlops.drift.publish
+  dimensions          = { Model = each.value }
+  statistic           = "Maximum"
+  period              = var.drift_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  tags                = var.tags
+}
+
 # Published by the retraining service on a failed retrain (mlops.retraining.metrics: alert_failure).
 resource "aws_cloudwatch_metric_alarm" "retrain_failures" {
   for_each            = toset(var.model_names)

@@ -14,6 +14,7 @@ output "alarm_names" {
     [aws_cloudwatch_metric_alarm.error_rate.alarm_name, aws_cloudwatch_metric_alarm.latency_p99.alarm_name],
     flatten(values(local.color_alarm_names)),
     [for a in aws_cloudwatch_metric_alarm.drift : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.estimated_performance : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.retrain_failures : a.alarm_name],
   )
 }

@@ -69,6 +69,21 @@ def test_drift_event_round_trips_and_says_when_it_asks_for_a_retrain():
     assert {"event_id", "model_name", "detected_at", "dataset_drift", "drift_share"} <= set(body)
 
 
+@pytest.mark.parametrize("field", ["dataset_drift", "performance_drift", "multivariate_drift",
+                                   "estimated_performance_drift"])  # fmt: skip
+def test_every_kind_of_drift_asks_for_a_retrain(field):
+    event = DriftEvent(event_id="e1", model_name="m", detected_at="2026-01-01T00:00:00+00:00", dataset_drift=False)
+    assert event.model_copy(update={field: True}).asks_for_retrain
+
+
+def test_a_drift_event_from_before_multivariate_and_estimates_still_reads():
+    old = {"event_id": "e1", "model_name": "m", "detected_at": "2026-01-01T00:00:00+00:00", "dataset_drift": True}
+    event = DriftEvent.model_validate(old)
+    assert event.multivariate_drift is False and event.estimated_performance == {} and event.asks_for_retrain
+    full = event.model_copy(update={"multivariate_score": 0.4, "estimated_performance": {"accuracy": 0.81}})
+    assert DriftEvent.model_validate_json(full.model_dump_json()) == full
+
+
 def test_data_tags_map_back_to_their_paths():
     tags = {Tags.data_md5("data/raw.csv"): "a" * 32, Tags.GIT_COMMIT: "c", "other": "x"}
     assert Tags.data_paths(tags) == {"data/raw.csv": "a" * 32}

@@ -175,3 +175,51 @@ def test_run_needs_exactly_one_window_and_a_valid_duration():
     assert invoke("run", "--model", "m").exit_code == 2
     bad = invoke("run", "--model", "m", "--window", "an hour")
     assert bad.exit_code == 2 and "not a duration like 30m, 1h or 7d" in bad.output
+
+
+def _joint(seed: int, n: int = 4_000, flip: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    r = -0.8 if flip else 0.8
+    return pd.DataFrame({"a": a, "b": r * a + 0.6 * rng.normal(size=n), "u": rng.normal(size=n)})
+
+
+def test_a_joint_only_drift_is_multivariate_drift_and_fails_the_check(tmp_path):
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    _joint(1).to_parquet(ref)
+    _joint(2, flip=True).to_parquet(cur)
+    out, html = tmp_path / "r.json", tmp_path / "r.html"
+    result = invoke("check", "--reference", ref, "--current", cur, "--json", out, "--html", html, "--fail-on-drift")
+    report = json.loads(out.read_text())
+    assert report["drifted_columns"] == [] and report["multivariate"]["drift"] is True
+    assert result.exit_code == 3 and "multivariate: DRIFT" in result.output
+    assert len(result.output.strip().splitlines()) <= 2
+    assert 'id="multivariate"' in html.read_text() and "Drift in how the 3 numeric features" in html.read_text()
+
+
+def test_check_estimates_performance_from_the_capture_probabilities(tmp_path):
+    rng = np.random.default_rng(3)
+
+    def window(n: int, spread: float) -> pd.DataFrame:
+        x = rng.normal(0, spread, n)
+        p = 1 / (1 + np.exp(-2 * x))
+        y = (rng.random(n) < p).astype(int)
+        proba = [json.dumps({"0": 1 - v, "1": v}) for v in p]
+        return pd.DataFrame({"x": x, "y": y, "prediction": (p >= 0.5).astype(int), "prediction_proba": proba})
+
+    ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.parquet"
+    window(5_000, 2.0).to_parquet(ref)
+    window(3_000, 0.5).drop(columns=["y"]).to_parquet(cur)
+    profile, out, html = tmp_path / "p.json", tmp_path / "r.json", tmp_path / "r.html"
+    made = invoke("profile", "--reference", ref, "--out", profile, "--target", "y", "--prediction", "prediction",
+                  "--probabilities", "prediction_proba")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "prediction_proba" not in json.loads(profile.read_text())["columns"]
+    result = invoke("check", "--profile", profile, "--current", cur, "--json", out, "--html", html)
+    estimated = json.loads(out.read_text())["model"]["estimated_performance"]
+    assert estimated["status"] == "tested" and estimated["drift"] is True
+    assert "estimated accuracy" in result.output and "DROP" in result.output
+    assert json.loads(out.read_text())["summary"]["extra_columns"] == []  # the capture's column is not a feature
+    assert 'id="estimated-performance"' in html.read_text()
+    usage = invoke("profile", "--reference", ref, "--out", profile, "--probabilities", "prediction_proba")
+    assert usage.exit_code == 2 and "--probabilities needs --target" in usage.output

@@ -193,9 +193,17 @@ class DriftEvent(BaseModel):
     dataset_drift: bool
     drift_share: float = 0.0
     drifted_columns: list[str] = Field(default_factory=list)
-    performance_drift: bool = False
+    performance_drift: bool = False  # measured on labels that arrived
     report_uri: str | None = None
+    # a change in how features move together (PCA reconstruction error), even when no column drifts alone
+    multivariate_drift: bool = False
+    multivariate_score: float | None = None
+    # performance estimated without labels (CBPE): a drop beyond the configured tolerance, and the estimates
+    estimated_performance_drift: bool = False
+    estimated_performance: dict[str, float] = Field(default_factory=dict)  # metric -> estimated value
 
     @property
     def asks_for_retrain(self) -> bool:
-        return self.dataset_drift or self.performance_drift
+        return (
+            self.dataset_drift or self.performance_drift or self.multivariate_drift or self.estimated_performance_drift
+        )

@@ -38,8 +38,13 @@ class Settings(BaseSettings):
     aws_connect_timeout_seconds: float = Field(5.0, gt=0, le=120, description="AWS connect timeout")
     aws_read_timeout_seconds: float = Field(30.0, gt=0, le=900, description="AWS read timeout")
     aws_max_attempts: int = Field(3, ge=1, le=10, description="AWS attempts per call, the first included")
-    mlflow_timeout_seconds: float = Field(30.0, gt=0, le=900, description="MLflow timeout per HTTP request")
-    mlflow_max_retries: int = Field(2, ge=0, le=10, description="MLflow retries per HTTP request")
+    # MLflow takes one timeout for connect and read alike; a dead server is found first by a short probe
+    mlflow_timeout_seconds: float = Field(10.0, gt=0, le=900, description="MLflow timeout per HTTP request")
+    mlflow_max_retries: int = Field(1, ge=0, le=10, description="MLflow retries per HTTP request")
+    mlflow_probe_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="Connect and read timeout of the probe that checks the MLflow server answers"
+    )
+    mlflow_probe_attempts: int = Field(2, ge=1, le=5, description="Probes before the MLflow server counts as down")
 
     # models
     model_name: str = Field("demo-model", description="Default registered model name")
@@ -67,13 +72,49 @@ class Settings(BaseSettings):
     serve_max_batch_rows: int = Field(1024, ge=1, description="Most rows merged into one predict call")
     serve_max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
     serve_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body (413 above)")
+    serve_max_request_rows: int = Field(10_000, ge=1, description="Most rows in one request (413 above)")
+    serve_max_header_bytes: int = Field(
+        16 * 1024, ge=1024, le=1024 * 1024, description="Largest request line + headers (431 above)"
+    )
+    serve_max_headers: int = Field(100, ge=8, le=1000, description="Most header fields in one request (431 above)")
+    serve_header_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Longest a connection may take to send a request's headers (then closed)"
+    )
+    serve_body_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest a request may take to send its body after the headers (408)"
+    )
+    serve_keepalive_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Idle keep-alive connections are closed after this"
+    )
+    serve_max_connections: int = Field(
+        1024, ge=1, le=100_000, description="Open connections per worker; more get 503 and are closed"
+    )
+    serve_startup_wait_seconds: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        description="A starting worker accepts connections once its model is loaded, or "
+        "after this long (then 503 until it is): a restarted worker takes no traffic it cannot serve",
+    )
+    serve_load_max_attempts: int = Field(
+        5, ge=1, le=100, description="Failed loads of one model version before it is given up (until it changes)"
+    )
     serve_reload_interval_seconds: float = Field(30.0, ge=0, description="Registry alias poll period (0 = off)")
     serve_api_keys: SecretStr | None = Field(None, description="Comma-separated API keys for serving")
     serve_api_keys_file: Path | None = Field(None, description="File with one API key per line (mounted secret)")
     serve_auth_required: bool = Field(True, description="Refuse to start without API keys (false = open server)")
+    serve_public_version: bool = Field(
+        False, description="Show the served model version on /health/ready to callers without a key (release diff)"
+    )
     serve_cors_origins: str = Field("", description="Comma-separated allowed CORS origins (empty = CORS off)")
     serve_access_log: bool = Field(True, description="One JSON access-log line per request")
-    serve_capture_sample_rate: float = Field(0.0, ge=0, le=1, description="Share of requests captured to S3")
+    serve_capture_sample_rate: float = Field(0.0, ge=0, le=1, description="Share of rows captured to S3")
+    serve_capture_max_rows_per_request: int = Field(
+        100, ge=1, description="Most rows one request adds to the capture (one caller cannot fill the window)"
+    )
+    serve_capture_max_rows_per_second: float = Field(
+        1000.0, gt=0, description="Most rows per second a worker adds to the capture (the rest are counted, dropped)"
+    )
     serve_capture_redact: str = Field("", description="Comma-separated input fields nulled in captured rows")
     serve_capture_flush_seconds: float = Field(60.0, gt=0, description="Longest captured rows wait before upload")
     serve_graceful_timeout_seconds: float = Field(30.0, gt=0, description="SIGTERM: time allowed for in-flight work")
@@ -83,6 +124,12 @@ class Settings(BaseSettings):
     retrain_config: Path | None = Field(None, description="YAML listing the models the retraining service handles")
     retrain_max_attempts: int = Field(3, ge=1, le=20, description="Tries per retrain on transient errors")
     retrain_backoff_seconds: float = Field(5.0, ge=0, description="First retry delay; doubles per attempt")
+    retrain_dvc_timeout_seconds: float = Field(
+        3600.0, gt=0, description="Longest one dvc command (pull, repro) may run; then its process group is killed"
+    )
+    retrain_retry_timeouts: bool = Field(
+        False, description="Count a dvc timeout as transient, so the retrain retries it (off: it fails at once)"
+    )
     retrain_poll_seconds: float = Field(30.0, gt=0, description="How often `mlops retrain serve` looks for work")
     retrain_metrics_host: str = Field("127.0.0.1", description="Bind address of the retraining metrics endpoint")
     retrain_metrics_port: int = Field(9108, ge=0, le=65535, description="Retraining metrics port (0 = off)")

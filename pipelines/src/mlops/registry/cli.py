@@ -50,10 +50,22 @@ def lineage(uri: str, as_json: bool) -> None:
     from mlops.core.clients import Registry
     from mlops.registry.lineage import lineage as get_lineage
 
-    info = get_lineage(Registry(settings=get_settings()), uri)
+    settings = get_settings()
+    info = get_lineage(Registry(settings=settings), uri)
+    info["pending_promotion"] = _pending(settings, info["model"])
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return
+    pending = info["pending_promotion"]
+    if isinstance(pending, dict):
+        click.echo(
+            f"WARNING: an interrupted {pending['action']} of {info['model']} is pending (@{pending['alias']} "
+            f"{pending['from_version']} -> {pending['to_version']} by {pending['actor']} at {pending['at']}); "
+            f"the next `mlops promote` or `mlops rollback` of {info['model']} repairs it",
+            err=True,
+        )
+    elif pending is not None:
+        click.echo(f"WARNING: {pending}", err=True)
     click.echo(f"{info['model']} version {info['version']} {info['aliases']} run {info['run_id']}")
     for path, md5 in info["data"].items():
         click.echo(f"  data     {path} md5 {md5} (remote {info['dvc_remote']})")
@@ -63,3 +75,13 @@ def lineage(uri: str, as_json: bool) -> None:
     click.echo("  metrics  " + ", ".join(f"{k}={v:.4f}" for k, v in info["metrics"].items() if "." not in k))
     gate = info["gate"]
     click.echo(f"  gate     {gate['decision']}" + "".join(f"\n           - {r}" for r in gate["reasons"]))
+
+
+def _pending(settings, name: str) -> dict | str | None:
+    """The intent of an interrupted promotion (see mlops.registry.promotion), or why it could not be checked."""
+    from mlops.registry.promotion import pending_promotion
+
+    try:
+        return pending_promotion(settings, name)
+    except Exception as exc:  # noqa: BLE001 - lineage still answers; the check itself is reported as not done
+        return f"cannot check for an interrupted promotion of {name}: {str(exc)[:200]}"

@@ -2,6 +2,10 @@
 
 DVC is driven through its own command line (the `dvc` beside this interpreter) so a DVC failure is an exit code
 and a message, never a half-imported library state; the errors are turned into messages that say what to do.
+
+`dvc` and everything it starts (the training stages) run in a process group of their own, watched by a small
+reaper process that kills the whole group when this process goes away, however it goes (a timeout, an exception,
+SIGKILL): a crashed retrain leaves no `dvc repro` or training running under PID 1.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from mlops.core.errors import MlopsError, TransientError
+from mlops.core.settings import get_settings
 from mlops.core.urls import without_credentials
 from mlops.training.params import Params, load_params
 
@@ -143,31 +148,93 @@ class Project:
         if endpoint and url.startswith("s3://"):
             self.dvc("remote", "modify", "--local", name, "endpointurl", endpoint)
 
-    def dvc(self, *args: str, timeout: float = 600) -> str:
-        return run_dvc(self.root, *args, timeout=timeout)
+    def dvc(self, *args: str, timeout: float | None = None) -> str:
+        settings = get_settings()
+        return run_dvc(
+            self.root,
+            *args,
+            timeout=timeout or settings.retrain_dvc_timeout_seconds,
+            timeout_is_transient=settings.retrain_retry_timeouts,
+        )
 
 
-def run_dvc(root: Path, *args: str, timeout: float = 600) -> str:
-    """Run `dvc ARGS` in `root`; the venv's bin comes first on PATH so stage commands find `mlops`."""
+# Run by `python -c` between this process and the command: it starts the command in a new process group and waits
+# for either of two things: the command exits (then any stage it left running in the background is killed too), or
+# the pipe from this process reaches EOF, which happens when this process closes it (a timeout) or dies in any way.
+# Then the whole group gets SIGKILL. Standard library only, so it starts in a few milliseconds.
+_REAPER = """
+import os, select, signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, whose exit is what counts here
+watch = int(sys.argv[1])
+child = subprocess.Popen(sys.argv[2:], process_group=0)
+def kill_group():
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+signal.signal(signal.SIGTERM, lambda *_: (kill_group(), os._exit(143)))
+try:
+    exited = os.pidfd_open(child.pid)
+except (AttributeError, OSError):
+    exited = None
+while True:
+    ready, _, _ = select.select([watch] + ([exited] if exited is not None else []), [], [], None if exited else 0.2)
+    if watch in ready and not os.read(watch, 1):
+        kill_group()
+        child.wait()
+        os._exit(137)
+    code = child.poll()
+    if code is not None:
+        kill_group()
+        os._exit(code if code >= 0 else 128 - code)
+"""
+
+
+def run_dvc(root: Path, *args: str, timeout: float = 600, timeout_is_transient: bool = False) -> str:
+    """Run `dvc ARGS` in `root`; the venv's bin comes first on PATH so stage commands find `mlops`. On a timeout
+    the whole process group is killed, and the error is transient (retried) only when `timeout_is_transient`."""
     env = {**os.environ, "PATH": f"{venv_bin()}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.setdefault("DVC_NO_ANALYTICS", "1")
     command = f"dvc {' '.join(args)}"
+    watch, alive = os.pipe()  # this process holds `alive` (not inherited by any child); the reaper watches `watch`
     try:
-        done = subprocess.run(
-            [str(venv_bin() / "dvc"), *args],
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _REAPER, str(watch), str(venv_bin() / "dvc"), *args],
             cwd=root,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
+            pass_fds=(watch,),
         )
+    except BaseException:
+        os.close(alive)
+        raise
+    finally:
+        os.close(watch)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise TransientError(f"`{command}` did not finish within {timeout:.0f}s") from None
-    if done.returncode != 0:
-        output = f"{done.stdout}\n{done.stderr}".strip()
+        os.close(alive)  # EOF: the reaper kills the whole group
+        alive = -1
+        proc.communicate(timeout=60)
+        error = TransientError if timeout_is_transient else MlopsError
+        raise error(
+            f"`{command}` did not finish within {timeout:.0f}s; it and everything it started were stopped"
+        ) from None
+    finally:
+        if alive >= 0:
+            os.close(alive)
+        if proc.poll() is None:  # interrupted while waiting (KeyboardInterrupt, SystemExit): the group goes too
+            try:
+                proc.wait(10)  # the reaper saw EOF and is killing the group
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+    if proc.returncode != 0:
+        output = f"{stdout}\n{stderr}".strip()
         last = "\n".join(line for line in output.splitlines()[-12:] if line.strip())
         if any(marker in output.lower() for marker in _UNREACHABLE):
             raise TransientError(f"`{command}`: the DVC remote cannot be reached: {last}")
         raise MlopsError(f"`{command}` failed in {root}: {last}")
-    return done.stdout
+    return stdout

@@ -2,16 +2,25 @@
 
 The registry is written exactly once, at the end, by one `create_model_version` call that carries the lineage and
 the gate decision as tags; everything before it touches only the tracking server. So a crash mid-way leaves the
-registry as it was (an unfinished MLflow run at most).
+registry as it was, and no run RUNNING for ever: SIGTERM ends the run FAILED on the way out (`tracked_run`), and a
+run whose process was killed outright is marked FAILED by the next run of the same experiment on the same host
+(each run carries its host and process id as tags).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import socket
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops.core.clients import Registry, bound_mlflow_requests, translate
 from mlops.core.contracts import Tags
@@ -24,6 +33,8 @@ from mlops.training.params import flatten
 from mlops.training.project import Project
 
 log = logging.getLogger(__name__)
+RUN_HOST_TAG = "mlops.run.host"  # where the process that owns a run lives
+RUN_PID_TAG = "mlops.run.pid"  # and its pid: a RUNNING run whose process is gone was interrupted
 
 
 @dataclass
@@ -51,6 +62,73 @@ def lineage_tags(project: Project) -> dict[str, str]:
     return {key: value for key, value in tags.items() if value}  # an empty value counts as missing
 
 
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """While active, SIGTERM raises SystemExit(143) instead of ending the process on the spot, so context managers
+    on the way out run: the MLflow run ends FAILED, locks and clones are released. Only where SIGTERM would kill the
+    process outright (main thread, default handler): a service with its own handler (`mlops retrain serve` lets the
+    running retrain finish) keeps it."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_interrupted_runs(experiment: str) -> list[str]:
+    """Mark FAILED the RUNNING runs of `experiment` started on this host by a process that no longer exists (a
+    SIGKILL, an OOM kill, a lost node's restart). Returns their run ids."""
+    import mlflow
+
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    failed = []
+    for run in client.search_runs(
+        [found.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=200
+    ):
+        tags = run.data.tags
+        pid = tags.get(RUN_PID_TAG, "")
+        if tags.get(RUN_HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
+            client.set_tag(run.info.run_id, "mlops.run.interrupted", "true")
+            client.set_terminated(run.info.run_id, status="FAILED")
+            failed.append(run.info.run_id)
+    if failed:
+        log.warning("interrupted runs marked FAILED", extra={"experiment": experiment, "run_ids": failed})
+    return failed
+
+
+@contextmanager
+def tracked_run(experiment: str, run_name: str) -> Iterator[Any]:
+    """An MLflow run that never stays RUNNING after its process ends (see the module docstring)."""
+    import mlflow
+
+    mlflow.set_experiment(experiment)
+    fail_interrupted_runs(experiment)
+    with sigterm_as_exit(), mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags({RUN_HOST_TAG: socket.gethostname(), RUN_PID_TAG: str(os.getpid())})
+        yield run
+
+
 def flat_metrics(result: dict) -> dict[str, float]:
     out = {k: v for k, v in result.items() if isinstance(v, (int, float)) and k != "rows"}
     for name, values in result.get("slices", {}).items():
@@ -65,8 +143,15 @@ def _log_profile(project: Project, frame, model) -> None:
     params = project.params
     reference = frame[[*params.data.features, params.data.target]].copy()
     reference["prediction"] = model.predict(frame[params.data.features])
+    probabilities = None  # a classifier's class probabilities calibrate drift's label-free estimate (CBPE)
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        import pandas as pd
+
+        classes = [str(c.item() if hasattr(c, "item") else c) for c in model.classes_]  # as serving's capture
+        probabilities = pd.DataFrame(model.predict_proba(frame[params.data.features]), columns=classes)
     try:
-        profile = build_profile(reference, target=params.data.target, prediction="prediction")
+        profile = build_profile(reference, target=params.data.target, prediction="prediction",
+                                probabilities=probabilities)  # fmt: skip
     except ProfileError as exc:
         raise MlopsError(f"cannot build the drift reference profile from the training data: {exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,8 +196,7 @@ def register(
     log.info("gate", extra={"model": name, "passed": decision.passed, "reasons": decision.reasons})
 
     try:
-        mlflow.set_experiment(name)
-        with mlflow.start_run(run_name=f"{name}-{lineage.get(Tags.GIT_COMMIT, 'nocommit')[:8]}") as run:
+        with tracked_run(name, f"{name}-{lineage.get(Tags.GIT_COMMIT, 'nocommit')[:8]}") as run:
             mlflow.set_tags({**lineage, **(extra_tags or {})})
             mlflow.log_params(flatten(params))
             mlflow.log_metrics(flat_metrics(challenger))

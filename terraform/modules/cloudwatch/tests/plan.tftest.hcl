@@ -69,6 +69,10 @@ run "the_dashboard_shows_the_same_figures_as_grafana" {
     condition     = aws_cloudwatch_metric_alarm.retrain_failures["demo-model"].metric_name == "RetrainFailures" && aws_cloudwatch_metric_alarm.retrain_failures["demo-model"].dimensions.Model == "demo-model"
     error_message = "a failed retrain must raise an alarm per model"
   }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.estimated_performance["demo-model"].metric_name == "EstimatedPerformanceDrift" && aws_cloudwatch_metric_alarm.estimated_performance["demo-model"].dimensions.Model == "demo-model"
+    error_message = "an estimated performance drop must raise an alarm per model"
+  }
 }
 
 run "an_unsupported_retention_is_refused" {

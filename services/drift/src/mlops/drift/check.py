@@ -3,19 +3,31 @@
 Report: `dataset_drift`, `drift_share`, `columns` -> name -> {drift, method, statistic, p_value, threshold,
 status, ...}; columns that cannot be tested have status "skipped" and a `reason`, and the rest is still checked.
 The prediction column, if profiled, is tested like a feature but reported under `model.prediction_drift`.
+`multivariate` holds the dataset-level test of the joint distribution; `model.estimated_performance` the
+label-free performance estimate, when the profile and the window allow them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 
-from mlops.core.contracts import CAPTURE_META_COLUMNS
-from mlops.drift import stats
+from mlops.core.contracts import CAPTURE_META_COLUMNS, CAPTURE_PROBABILITIES_COLUMN
+from mlops.drift import multivariate, stats
 from mlops.drift.config import DriftConfig
-from mlops.drift.profile import ColumnProfile, ReferenceProfile
+from mlops.drift.profile import ColumnProfile, ProfileError, ReferenceProfile
 from mlops.drift.summary import ColumnSummary
+
+
+def matching_columns(profile: ReferenceProfile, columns: list[str], source: str) -> None:
+    """The data shares at least one column with the profile, else it is almost surely another model's."""
+    if not set(profile.feature_columns) & set(columns):
+        raise ProfileError(
+            f"{source} shares no column with the profile (profile: {', '.join(profile.feature_columns[:8])}; "
+            f"data: {', '.join(columns[:8])}): the profile is probably from another model"
+        )
 
 
 def _skip(kind: str, reason: str) -> dict:
@@ -128,9 +140,11 @@ def run_check(
     weights = {n: float(config.importance.get(n, 1.0)) for n in tested}
     total = sum(weights.values())
     share = sum(weights[n] for n, c in tested.items() if c["drift"]) / total if total else 0.0
-    extra = sorted(set(current_columns) - set(profile.columns) - set(CAPTURE_META_COLUMNS))
+    probabilities = (profile.estimation or {}).get("column", CAPTURE_PROBABILITIES_COLUMN)
+    extra = sorted(set(current_columns) - set(profile.columns) - {*CAPTURE_META_COLUMNS, probabilities})
     return {
         "dataset_drift": bool(tested) and share >= config.drift_share,
+        "multivariate": multivariate_test(profile, summaries.get(multivariate.KEY), config),
         "drift_share": share,
         "drifted_columns": sorted(n for n, c in tested.items() if c["drift"]),
         "columns": per_column,
@@ -148,3 +162,58 @@ def run_check(
             "checked_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     }
+
+
+def multivariate_test(profile: ReferenceProfile, errors: ColumnSummary | None, config: DriftConfig) -> dict[str, Any]:
+    """The PCA reconstruction-error test (mlops.drift.multivariate): KS p-value and normalised Wasserstein effect
+    on the error distribution, drift when p <= multivariate_alpha and the effect >= its threshold."""
+    model = profile.multivariate or {}
+    if model.get("status") != "fitted":
+        reason = model.get("reason") or "the profile has no multivariate model (built before this version)"
+        return {"status": "skipped", "reason": reason, "drift": False}
+    if errors is None or errors.count == 0:
+        return {"status": "skipped", "drift": False,
+                "reason": f"the current data lacks numeric values for {', '.join(model['columns'][:8])}"}  # fmt: skip
+    if errors.count < config.min_rows:
+        return {"status": "skipped", "drift": False, "reason": f"only {errors.count} rows (need {config.min_rows})"}
+    reference = ColumnProfile(**model["error"])
+    threshold = config.thresholds["multivariate"]
+    result = stats.numeric_tests(reference, errors, "wasserstein", {"wasserstein": threshold})
+    drift = bool(result.p_value <= config.multivariate_alpha and result.statistic >= threshold)
+    mean = errors.total / errors.count
+    return {"status": "tested", "method": "pca_reconstruction", "drift": drift, "statistic": result.statistic,
+            "p_value": result.p_value, "threshold": threshold, "rows": errors.count, "columns": model["columns"],
+            "components": len(model["components"]), "reference_error_mean": reference.mean,
+            "current_error_mean": mean, "detail": result.detail,
+            "plot": _plot_data(reference, errors)}  # fmt: skip
+
+
+def estimate_performance(
+    profile: ReferenceProfile, probabilities: Any, config: DriftConfig, labels: Any = None
+) -> dict[str, Any] | None:
+    """CBPE on the window's prediction probabilities (the capture's JSON column), None without a calibration in
+    the profile. `labels`, row-aligned with `probabilities` (None where not arrived), add the realised values."""
+    if not profile.estimation:
+        return None
+    if probabilities is None:
+        column = profile.estimation.get("column", CAPTURE_PROBABILITIES_COLUMN)
+        return {"status": "skipped", "drift": False, "reason": f"the current data has no {column} column"}
+    from mlops.drift.estimate import estimate_window, parse_probabilities
+    from mlops.drift.performance import as_labels, present
+
+    matrix, _ = parse_probabilities(np.asarray(probabilities, dtype=object), profile.estimation["classes"])
+    valid = ~np.isnan(matrix).any(axis=1)
+    truth = None
+    if labels is not None:
+        labels = np.asarray(labels, dtype=object)[valid]
+        known = present(labels)
+        if known.any():
+            truth = (as_labels(labels[known]), known)
+    return estimate_window(profile.estimation, matrix[valid], drop=config.estimated_drop, labels=truth)
+
+
+def any_drift(report: dict[str, Any]) -> bool:
+    """Dataset drift, multivariate drift or an estimated performance drop: what --fail-on-drift and the drift
+    event act on (performance drift on labels counts in the event too)."""
+    estimated = (report.get("model") or {}).get("estimated_performance") or {}
+    return bool(report["dataset_drift"] or report["multivariate"]["drift"] or estimated.get("drift"))

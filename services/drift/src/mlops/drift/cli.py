@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,6 +16,9 @@ import click
 
 from mlops.core.settings import get_settings
 
+# drift's matrix products are small (thousands of rows x the numeric features): a second BLAS thread gains nothing
+# there and, spinning beside our own reader threads on a busy machine, cost up to a second (set before numpy loads)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 log = logging.getLogger("mlops.drift")
 DRIFT_EXIT_CODE = 3
 path_type = click.Path(dir_okay=False, path_type=Path)
@@ -64,19 +68,22 @@ def drift() -> None:
 @click.option("--out", required=True, type=path_type, help="Where to write the profile JSON.")
 @click.option("--target", help="Label column (enables performance drift).")
 @click.option("--prediction", help="Model output column (enables prediction drift).")
+@click.option("--probabilities", help="Column of JSON {class: probability} per row, as the capture holds it "
+              "(with --target: calibrates label-free performance estimation).")  # fmt: skip
 @click.option("--model-name", help="Model the profile belongs to (checked by `drift check --model`).")
 @click.option("--categorical", default="", help="Comma-separated columns to treat as categories.")
 @click.option("--log-to-run", "run_id", help="Also log the profile to this MLflow run as drift/reference_profile.json.")
-def profile(reference, out, target, prediction, model_name, categorical, run_id) -> None:
-    """Compute the reference profile of training data, once."""
-    from mlops.drift.data import DataError, read_frame
-    from mlops.drift.profile import ProfileError, build_profile
+def profile(reference, out, target, prediction, probabilities, model_name, categorical, run_id) -> None:
+    """Compute the reference profile of training data, once (streamed: memory does not grow with the file)."""
+    from mlops.drift.data import DataError, profile_file
+    from mlops.drift.profile import ProfileError
 
+    if probabilities and not target:
+        raise click.UsageError("--probabilities needs --target (the calibration compares them with the labels)")
     try:
-        frame = read_frame(reference)
         forced = [c.strip() for c in categorical.split(",") if c.strip()]
-        result = build_profile(frame, target=target, prediction=prediction, model_name=model_name,
-                               categorical=forced)  # fmt: skip
+        result = profile_file(reference, target=target, prediction=prediction, probabilities=probabilities,
+                              model_name=model_name, categorical=forced)  # fmt: skip
         result.save(out)
         if run_id:
             from mlops.drift.mlflow_io import log_profile
@@ -90,7 +97,7 @@ def profile(reference, out, target, prediction, model_name, categorical, run_id)
         click.echo(f"  column {name!r} cannot be tested: {reason}", err=True)
 
 
-def _config(alpha, drift_share, numeric_method, categorical_method, importance):
+def _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop):
     from mlops.drift.config import DriftConfig
 
     weights = {}
@@ -104,7 +111,8 @@ def _config(alpha, drift_share, numeric_method, categorical_method, importance):
         ):
             raise click.BadParameter("expected a JSON object of column -> weight >= 0", param_hint="--importance")
     return DriftConfig(alpha=alpha, drift_share=drift_share, numeric_method=numeric_method,
-                       categorical_method=categorical_method, importance=weights)  # fmt: skip
+                       categorical_method=categorical_method, importance=weights,
+                       estimated_drop=estimated_drop)  # fmt: skip
 
 
 def check_options(func):
@@ -120,13 +128,17 @@ def check_options(func):
         click.option("--categorical-method", type=click.Choice(CATEGORICAL_METHODS), default="jensenshannon",
                      show_default=True, help="Effect size for categorical columns (p-value: chi-square)."),
         click.option("--importance", type=click.Path(dir_okay=False), help="JSON {column: weight} for drift share."),
+        click.option("--estimated-drop", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+                     help="Estimated (label-free) drop of accuracy, F1 or AUC below the reference that counts as "
+                          "drift; 0 reports the estimate without acting on it."),
         click.option("--json", "json_out", type=path_type, help="Write the JSON report here."),
         click.option("--html", "html_out", type=path_type, help="Write the HTML report here."),
         click.option("--prom-dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Write Prometheus metrics (textfile format) to DIR/<model>.prom."),
         click.option("--cloudwatch/--no-cloudwatch", default=None,
                      help="Send metrics to CloudWatch (default: on for `run`, off for `check`)."),
-        click.option("--fail-on-drift", is_flag=True, help=f"Exit {DRIFT_EXIT_CODE} on dataset drift."),
+        click.option("--fail-on-drift", is_flag=True,
+                     help=f"Exit {DRIFT_EXIT_CODE} on dataset, multivariate or estimated performance drift."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -147,15 +159,38 @@ def _finish(report, model, json_out, html_out, prom_dir, cloudwatch, fail_on_dri
             publish.put_cloudwatch(aws_client("cloudwatch", settings), settings.metrics_namespace, report, model)
     except OSError as exc:
         _fail(exc)
-    verdict = "DRIFT" if report["dataset_drift"] else "no drift"
-    click.echo(f"{verdict}: drift share {report['drift_share']:.1%}; drifted columns: "
-               f"{', '.join(report['drifted_columns']) or 'none'}")  # fmt: skip
+    from mlops.drift.check import any_drift
+
+    drifted = any_drift(report)
+    columns = ", ".join(report["drifted_columns"]) or "none"
+    click.echo(f"{'DRIFT' if drifted else 'no drift'}: drift share {report['drift_share']:.1%}; drifted columns: "
+               f"{columns}{_multivariate_text(report['multivariate'])}")  # fmt: skip
+    estimated = _estimate_text((report.get("model") or {}).get("estimated_performance"))
+    if estimated:
+        click.echo(estimated)
     for name in report["summary"]["skipped_columns"]:
         click.echo(f"  skipped {name}: {report['columns'][name]['reason']}", err=True)
     if report["summary"]["extra_columns"]:
         click.echo(f"  not in the profile, not tested: {', '.join(report['summary']['extra_columns'])}", err=True)
-    if fail_on_drift and report["dataset_drift"]:
+    if fail_on_drift and drifted:
         raise SystemExit(DRIFT_EXIT_CODE)
+
+
+def _multivariate_text(result: dict) -> str:
+    if result["status"] != "tested":
+        return ""
+    return f"; multivariate: {'DRIFT' if result['drift'] else 'no drift'} ({result['statistic']:.3g})"
+
+
+def _estimate_text(result: dict | None) -> str:
+    if not result or result["status"] != "tested":
+        return ""
+    name = "accuracy"
+    m = result["metrics"][name]
+    text = f"estimated {name} {m['estimated']:.3f} ({m['lower']:.3f}-{m['upper']:.3f}), reference {m['reference']:.3f}"
+    if "realized" in m:
+        text += f", realised {m['realized']:.3f}"
+    return text + ("; estimated performance DROP" if result["drift"] else "")
 
 
 @drift.command()
@@ -165,26 +200,36 @@ def _finish(report, model, json_out, html_out, prom_dir, cloudwatch, fail_on_dri
 @click.option("--model", help="Model name: must match the profile's, labels the metrics.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes for Parquet (default: every core).")
 @check_options
-def check(reference, profile_path, current, model, workers, alpha, drift_share, numeric_method,
-          categorical_method, importance, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
+def check(reference, profile_path, current, model, workers, alpha, drift_share, numeric_method, categorical_method,
+          importance, estimated_drop, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
     """Compare current data with a profile (or raw reference) and write the report."""
-    from mlops.drift.check import run_check
-    from mlops.drift.data import DataError, read_frame, summarise_file
-    from mlops.drift.job import matching_columns
-    from mlops.drift.profile import ProfileError, ReferenceProfile, build_profile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlops.drift.check import estimate_performance, matching_columns, run_check
+    from mlops.drift.data import DataError, profile_file, read_whole, summarise_file
+    from mlops.drift.profile import ProfileError, ReferenceProfile
 
     if (reference is None) == (profile_path is None):
         raise click.UsageError("give exactly one of --reference and --profile")
     if not (json_out or html_out or prom_dir or cloudwatch):
         raise click.UsageError("nothing to write: give --json, --html, --prom-dir or --cloudwatch")
-    config = _config(alpha, drift_share, numeric_method, categorical_method, importance)
+    config = _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop)
     try:
-        ref = ReferenceProfile.load(profile_path) if profile_path else build_profile(read_frame(reference))
+        if profile_path:
+            ref, whole = ReferenceProfile.load(profile_path), None
+        else:  # read the current file in the background while the reference is profiled (Arrow frees the GIL)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(read_whole, current)
+                ref = profile_file(reference)
+                whole = pending.result()
         if model and ref.model_name and ref.model_name != model:
             raise ProfileError(f"the profile belongs to model {ref.model_name!r}, not {model!r}")
-        window = summarise_file(ref, current, workers=workers)
-        matching_columns(ref, window.columns, current)
+        window = summarise_file(ref, current, workers=workers, whole=whole)
+        matching_columns(ref, window.columns, str(current))
         report = run_check(ref, window.summaries, window.columns, config, current_rows=window.rows)
+        estimated = estimate_performance(ref, window.probabilities, config, window.labels)
+        if estimated is not None:
+            report["model"]["estimated_performance"] = estimated
     except (DataError, ProfileError) as exc:
         _fail(exc)
     _finish(report, model or ref.model_name or "unknown", json_out, html_out, prom_dir, cloudwatch, fail_on_drift)
@@ -198,7 +243,7 @@ def check(reference, profile_path, current, model, workers, alpha, drift_share, 
 @click.option("--no-event", is_flag=True, help="Do not write the drift event even on drift.")
 @check_options
 def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric_method, categorical_method,
-        importance, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
+        importance, estimated_drop, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
     """The scheduled job: check the capture window, publish metrics, report and (on drift) the event."""
     from mlops.drift.data import DataError, parse_window
     from mlops.drift.job import run_job
@@ -210,7 +255,7 @@ def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric
         span = parse_window(window) if window else None
     except DataError as exc:
         raise click.BadParameter(str(exc), param_hint="--window") from None
-    config = _config(alpha, drift_share, numeric_method, categorical_method, importance)
+    config = _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop)
     try:
         result = run_job(get_settings(), model, config, span=span, rows=rows, profile_path=profile_path,
                          write_event=not no_event, window_label=window)  # fmt: skip

@@ -25,8 +25,15 @@ class DriftConfig:
             "chi2": 0.05,  # chi2 uses JS distance as its effect size
             "missing_rate": 0.05,  # absolute change in the share of missing values
             "unseen_categories": 0.03,  # share of current values in categories the reference never had
+            "multivariate": 0.1,  # Wasserstein distance of reconstruction errors / their reference std
         }
     )
     drift_share: float = 0.5  # dataset drift when this (importance-weighted) share of columns drifts
     importance: dict[str, float] = field(default_factory=dict)  # column -> weight, default 1
+    # the multivariate test is one test that every check runs, so it gets its own, stricter level: at alpha its
+    # false alarms would sit right at 1%, at a tenth of that they stay well below
+    multivariate_alpha: float = 0.001
     min_rows: int = 30  # fewer non-missing values than this on either side: the column is skipped
+    # label-free estimate (CBPE): a metric drifts when its estimate is this far below the reference and the whole
+    # 95% band is below the reference; 0 turns the trigger off (the estimate is still reported)
+    estimated_drop: float = 0.05

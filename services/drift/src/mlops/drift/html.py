@@ -111,6 +111,7 @@ def render_html(report: dict) -> str:
         if prediction
         else ""
     )
+    extra_html = _multivariate_html(report.get("multivariate")) + _estimate_html(model.get("estimated_performance"))
     title = f"Drift report{' — ' + summary['model_name'] if summary.get('model_name') else ''}"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
@@ -120,8 +121,48 @@ def render_html(report: dict) -> str:
         f'<p id="drift-share">Drift share: {report["drift_share"]:.1%} of {summary["tested_columns"]} tested columns '
         f"(threshold {summary['drift_share_threshold']:.0%}); reference rows {summary['reference_rows']}, "
         f"current rows {summary['current_rows']}; checked {escape(summary['checked_at'])}.</p>"
-        f"{pred_html}{perf_html}"
+        f"{pred_html}{perf_html}{extra_html}"
         f'<h2>Columns</h2><table id="columns"><tr><th>column</th><th>kind</th><th>status</th><th>drift</th>'
         f"<th>method</th><th>statistic</th><th>threshold</th><th>p (BH)</th><th>reason</th></tr>{''.join(rows)}"
         f"</table><h2>Distributions</h2>{''.join(sections)}</body></html>"
+    )
+
+
+def _multivariate_html(result: dict | None) -> str:
+    """The joint-distribution test: verdict, effect and p-value, and reference against current error shares."""
+    if not result:
+        return ""
+    head = '<h2>Multivariate drift</h2><section id="multivariate">'
+    if result["status"] != "tested":
+        return f"{head}<p>Not tested: {escape(result.get('reason') or '')}</p></section>"
+    chart = bar_chart(result["plot"], "reconstruction error") if result.get("plot") else ""
+    return (
+        f"{head}<p>{'Drift' if result['drift'] else 'No drift'} in how the {len(result['columns'])} numeric features "
+        f"move together: PCA ({result['components']} components) reconstruction error, mean "
+        f"{_fmt(result['reference_error_mean'])} in the reference, {_fmt(result['current_error_mean'])} now; effect "
+        f"{_fmt(result['statistic'])} (threshold {_fmt(result['threshold'])}), p = {_fmt(result['p_value'], 2)}, "
+        f"on {result['rows']} rows.</p>{chart}</section>"
+    )
+
+
+def _estimate_html(result: dict | None) -> str:
+    """Estimated (CBPE) against reference and, where labels arrived, realised performance, side by side."""
+    if not result:
+        return ""
+    head = '<h2>Estimated performance (before labels)</h2><section id="estimated-performance">'
+    if result["status"] != "tested":
+        return f"{head}<p>Not estimated: {escape(result.get('reason') or '')}</p></section>"
+    rows = "".join(
+        f'<tr class="{"drift" if m.get("drift") else ""}"><td>{escape(name)}</td><td>{_fmt(m["reference"])}</td>'
+        f"<td>{_fmt(m['estimated'])}</td><td>{_fmt(m['lower'])} – {_fmt(m['upper'])}</td>"
+        f"<td>{_fmt(m.get('realized'))}</td><td>{_fmt(m.get('drift', False))}</td></tr>"
+        for name, m in result["metrics"].items()
+    )
+    labelled = (
+        f"; realised on the {result['realized_rows']} rows whose labels arrived" if result["realized_rows"] else ""
+    )
+    return (
+        f"{head}<p>CBPE on {result['rows']} rows{labelled}. Drift when the estimate is more than the threshold "
+        f"below the reference and the whole 95% band is below it.</p><table><tr><th>metric</th><th>reference</th>"
+        f"<th>estimated</th><th>95% band</th><th>realised</th><th>drift</th></tr>{rows}</table></section>"
     )

@@ -13,9 +13,9 @@ from typing import Any
 from mlops.core.clients import aws_client
 from mlops.core.settings import Settings
 from mlops.drift import publish
-from mlops.drift.check import run_check
+from mlops.drift.check import any_drift, estimate_performance, matching_columns, run_check
 from mlops.drift.config import DriftConfig
-from mlops.drift.data import DataError, capture_window, labels_since
+from mlops.drift.data import capture_window, labels_since
 from mlops.drift.html import render_html
 from mlops.drift.mlflow_io import load_model_profile
 from mlops.drift.performance import performance_drift, performance_metrics
@@ -30,15 +30,6 @@ class JobResult:
     report: dict[str, Any]
     report_uri: str
     event_uri: str | None
-
-
-def matching_columns(profile: ReferenceProfile, columns: list[str], source: str) -> None:
-    """The data shares at least one column with the profile, else it is almost surely another model's."""
-    if not set(profile.feature_columns) & set(columns):
-        raise DataError(
-            f"{source} shares no column with the profile (profile: {', '.join(profile.feature_columns[:8])}; "
-            f"data: {', '.join(columns[:8])}): the profile is probably from another model"
-        )
 
 
 def reference_for(settings: Settings, model: str, profile_path: Path | None) -> tuple[ReferenceProfile, str | None]:
@@ -69,6 +60,7 @@ def run_job(
     current = capture_window(s3, settings.capture_bucket, model, ref, end=end, span=span, rows=rows)
     matching_columns(ref, current.columns, f"the capture of {model!r}")
     report = run_check(ref, current.summaries, current.columns, config, current_rows=current.rows)
+    labels = None
     if current.predictions is not None and ref.task:
         labels = labels_since(s3, settings.capture_bucket, model, end - (span or LABEL_LOOKBACK), end)
         joined = current.predictions.merge(labels, on="request_id", how="inner")
@@ -76,6 +68,12 @@ def run_job(
         report["model"]["performance"] = performance_drift(
             ref.reference_metrics, metrics, len(joined), min_rows=config.min_rows, abs_tolerance=0.05,
             rel_tolerance=0.1)  # fmt: skip
+    arrived = None
+    if labels is not None and len(labels):  # the estimate beside the realised values, row for row
+        arrived = current.predictions[["request_id"]].merge(labels, on="request_id", how="left")["label"].to_numpy()
+    estimated = estimate_performance(ref, current.probabilities, config, arrived)
+    if estimated is not None:
+        report["model"]["estimated_performance"] = estimated
     perf_drift = bool((report["model"].get("performance") or {}).get("drift"))
     report["summary"].update(model_name=model, model_version=version, window=window_label,
                              sources=len(current.sources))  # fmt: skip
@@ -83,7 +81,7 @@ def run_job(
     html = render_html(publish.clean(report))
     report_uri = publish.upload_report(s3, settings.data_bucket, model, report, html, stamp, event_id)
     event_uri = None
-    if (report["dataset_drift"] or perf_drift) and write_event:
+    if (any_drift(report) or perf_drift) and write_event:
         event = publish.drift_event(report, model, version, report_uri, event_id, perf_drift)
         event_uri = publish.put_event(s3, settings.data_bucket, event, stamp)
     log.info("drift check done", extra={"model": model, "drift_share": report["drift_share"],

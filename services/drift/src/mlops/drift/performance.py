@@ -1,53 +1,96 @@
-"""Model performance on labelled rows, and whether it got worse than on the reference."""
+"""Model performance on labelled rows, and whether it got worse than on the reference.
+
+numpy only: scikit-learn is not a dependency of the drift part (and takes seconds to import); the formulas are
+checked against scikit-learn's in tests/unit/drift/test_performance.py.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import pandas as pd
 
 HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "auc": True, "rmse": False, "mae": False}
 
 
-def _is_probability(pred: pd.Series, labels: np.ndarray) -> bool:
-    return (
-        pd.api.types.is_float_dtype(pred.dtype)
-        and len(labels) <= 2
-        and set(np.asarray(labels).tolist()) <= {0, 1}  # 0.0, 1.0, False and True hash equal to these
-        and bool(pred.between(0, 1).all())
-    )
+def present(values: np.ndarray) -> np.ndarray:
+    """True where a value is there (not None, not NaN)."""
+    if values.dtype.kind == "f":
+        return ~np.isnan(values)
+    if values.dtype.kind in "iub":
+        return np.ones(len(values), dtype=bool)
+    return np.fromiter((v is not None and v == v for v in values), dtype=bool, count=len(values))  # noqa: PLR0124
 
 
-def performance_metrics(y_true: pd.Series, y_pred: pd.Series, task: str) -> dict[str, float]:
-    """accuracy/F1 (+AUC when predictions are probabilities of a binary label) or RMSE/MAE; rows with a
+def canonical_label(text: str) -> str:
+    """One spelling per class: integral numbers without a decimal point ("1.0" and "1" are the same class)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def as_labels(values: np.ndarray) -> np.ndarray:
+    """Class labels as canonical text (see `canonical_label`)."""
+    text = np.asarray(values).astype(str)
+    distinct, inverse = np.unique(text, return_inverse=True)
+    return np.asarray([canonical_label(t) for t in distinct.tolist()], dtype=object)[inverse].astype(str)
+
+
+def average_ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given their average rank (the Mann-Whitney convention)."""
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inverse]
+
+
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = average_ranks(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def f1(y_true: np.ndarray, y_pred: np.ndarray, label: str) -> float:
+    tp = float(np.sum((y_pred == label) & (y_true == label)))
+    fp = float(np.sum((y_pred == label) & (y_true != label)))
+    fn = float(np.sum((y_pred != label) & (y_true == label)))
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
+def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, float]:
+    """Accuracy and F1: binary F1 of the last label when there are two, else the macro mean (scikit-learn's
+    defaults, over the labels of either side)."""
+    result = {"accuracy": float(np.mean(y_true == y_pred))}
+    if len(labels) == 2:
+        result["f1"] = f1(y_true, y_pred, labels[-1])
+    else:
+        union = sorted(set(labels) | set(np.unique(y_pred).tolist()))
+        result["f1"] = float(np.mean([f1(y_true, y_pred, label) for label in union]))
+    return result
+
+
+def performance_metrics(y_true: Any, y_pred: Any, task: str) -> dict[str, float]:
+    """accuracy/F1 (+AUC when predictions are probabilities of a binary 0/1 label) or RMSE/MAE; rows with a
     missing label or prediction are left out."""
-    from sklearn import metrics  # imported here: slow to import, only needed when labels are present
-
-    keep = y_true.notna().to_numpy() & y_pred.notna().to_numpy()
-    y_true, y_pred = y_true[keep], y_pred[keep]
-    if len(y_true) == 0:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    keep = present(t) & present(p)
+    t, p = t[keep], p[keep]
+    if len(t) == 0:
         return {}
     if task == "regression":
-        t, p = y_true.to_numpy(float), y_pred.to_numpy(float)
-        return {"rmse": float(np.sqrt(np.mean((t - p) ** 2))), "mae": float(np.mean(np.abs(t - p)))}
-    labels = np.unique(y_true.to_numpy())
+        error = t.astype(float) - p.astype(float)
+        return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+    labels = sorted(np.unique(as_labels(t)).tolist())
     result = {}
-    if _is_probability(y_pred, labels):
-        scores = y_pred.to_numpy(float)
-        if len(labels) == 2:
-            result["auc"] = float(metrics.roc_auc_score(y_true.astype(int), scores))
-        y_pred = pd.Series((scores >= 0.5).astype(int), index=y_true.index)
-        y_true = y_true.astype(int)
-    t, p = y_true.astype(str).to_numpy(), y_pred.astype(str).to_numpy()
-    result["accuracy"] = float(metrics.accuracy_score(t, p))
-    result["f1"] = float(
-        metrics.f1_score(
-            t,
-            p,
-            average="binary" if len(labels) == 2 else "macro",
-            pos_label=str(labels[-1]) if len(labels) == 2 else 1,
-        )
-    )
-    return result
+    if p.dtype.kind == "f" and set(labels) <= {"0", "1"} and bool(np.all((p >= 0) & (p <= 1))):
+        if len(labels) == 2:  # the prediction is a probability of the label 1
+            result["auc"] = roc_auc(as_labels(t) == "1", p)
+        p = (p >= 0.5).astype(np.int64)
+    return {**result, **classification_scores(as_labels(t), as_labels(p), labels)}
 
 
 def performance_drift(

@@ -7,7 +7,10 @@ Per column: its kind (numeric or categorical), missing count, summary statistics
 - categorical: the counts of the `max_categories` most frequent values, the count of all others, and the number
   of values seen exactly once (a Good-Turing estimate of how often a never-seen value turns up by chance).
 
-The JSON file is small (kilobytes per column) and is logged beside the model as `drift/reference_profile.json`.
+Beside the columns: the fitted multivariate test (PCA on normal scores: means, scales, components and the
+reference distribution of reconstruction errors) and, with target and prediction probabilities, the CBPE
+calibration; never raw rows. The JSON file is small (kilobytes per column) and is logged beside the model as
+`drift/reference_profile.json`. Building one (`mlops.drift.builder`) streams its input in bounded memory.
 """
 
 from __future__ import annotations
@@ -17,15 +20,11 @@ import json
 import math
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import Any
 
 from mlops.core.errors import MlopsError
-from mlops.drift.performance import performance_metrics
 
 PROFILE_FORMAT = "r5-mlops/drift-profile"
 PROFILE_VERSION = 1
@@ -82,6 +81,10 @@ class ReferenceProfile:
     model_name: str | None = None
     task: str | None = None  # "classification" | "regression" when target is given
     reference_metrics: dict[str, float] | None = None
+    # the dataset-level test of how features move together (mlops.drift.multivariate), when fitted
+    multivariate: dict[str, Any] | None = None
+    # what label-free performance estimation needs (mlops.drift.estimate): CBPE calibration or DLE loss model
+    estimation: dict[str, Any] | None = None
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -109,6 +112,8 @@ class ReferenceProfile:
             return cls(
                 columns=columns,
                 reference_metrics=body.get("reference_metrics"),
+                multivariate=body.get("multivariate"),
+                estimation=body.get("estimation"),
                 created_at=body.get("created_at", ""),
                 **fields,
             )
@@ -141,132 +146,8 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def column_kind(series: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        return "numeric"
-    if (
-        pd.api.types.is_string_dtype(series.dtype)
-        or isinstance(series.dtype, pd.CategoricalDtype)
-        or series.dtype == object
-    ):
-        return "categorical"
-    return "unsupported"
+def build_profile(frame: Any, **options: Any) -> ReferenceProfile:
+    """Profile a pandas DataFrame (see `mlops.drift.builder.profile_frame` for the options)."""
+    from mlops.drift.builder import profile_frame
 
-
-def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
-    """Finite float values and the count of missing ones (NaN, None and +-inf all count as missing)."""
-    values = series.to_numpy(dtype="float64", na_value=np.nan)
-    keep = np.isfinite(values)
-    if keep.all():
-        return values, 0  # no copy in the common case
-    finite = values[keep]
-    return finite, len(values) - len(finite)
-
-
-def categorical_values(series: pd.Series) -> tuple[pd.Series, int]:
-    """Non-missing values as strings (so 1, "1" and True/"True" compare as the profile stores them)."""
-    present = series.dropna()
-    return present.astype(str), len(series) - len(present)
-
-
-def _profile_numeric(name: str, series: pd.Series, bins: int) -> ColumnProfile:
-    values, missing = numeric_values(series)
-    col = ColumnProfile(name, "numeric", str(series.dtype), int(len(values)), int(missing))
-    if len(values) == 0:
-        col.reason = "every reference value is missing"
-        return col
-    ordered = np.sort(values)
-    positions = np.linspace(0, len(ordered) - 1, bins + 1).round().astype(np.int64)
-    edges = np.unique(ordered[positions])
-    cumulative = np.searchsorted(ordered, edges, side="right")  # #{x <= edge}
-    counts = np.diff(cumulative, prepend=0)
-    col.edges = edges.tolist()
-    col.counts = [*counts.tolist(), 0]  # nothing in the reference lies above its own max
-    col.mean = float(values.mean())
-    col.std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    col.min, col.max = float(ordered[0]), float(ordered[-1])
-    col.is_integer = bool(np.all(np.mod(edges, 1) == 0))
-    return col
-
-
-def _profile_categorical(name: str, series: pd.Series, max_categories: int) -> ColumnProfile:
-    values, missing = categorical_values(series)
-    col = ColumnProfile(name, "categorical", str(series.dtype), int(len(values)), int(missing))
-    if len(values) == 0:
-        col.reason = "every reference value is missing"
-        return col
-    frequencies = values.value_counts(sort=True)
-    top = frequencies.iloc[:max_categories]
-    col.categories = {str(k): int(v) for k, v in top.items()}
-    col.other = int(frequencies.iloc[max_categories:].sum())
-    col.singletons = int((frequencies == 1).sum())
-    col.distinct = int(len(frequencies))
-    return col
-
-
-def profile_column(name: str, series: pd.Series, kind: str, bins: int, max_categories: int) -> ColumnProfile:
-    if kind == "numeric":
-        return _profile_numeric(name, series, bins)
-    if kind == "categorical":
-        return _profile_categorical(name, series, max_categories)
-    missing = int(series.isna().sum())
-    return ColumnProfile(
-        name, "unsupported", str(series.dtype), len(series) - missing, missing, reason=f"type {series.dtype}"
-    )
-
-
-def infer_task(series: pd.Series) -> str:
-    """Regression for float targets with many distinct values; classification otherwise."""
-    if column_kind(series) == "numeric" and not pd.api.types.is_bool_dtype(series.dtype):
-        values, _ = numeric_values(series)
-        if len(np.unique(values[:100_000])) > 20 or not np.all(np.mod(values[:100_000], 1) == 0):
-            return "regression"
-    return "classification"
-
-
-def build_profile(
-    frame: pd.DataFrame,
-    *,
-    target: str | None = None,
-    prediction: str | None = None,
-    model_name: str | None = None,
-    categorical: list[str] | tuple[str, ...] = (),
-    bins: int = DEFAULT_BINS,
-    max_categories: int = DEFAULT_MAX_CATEGORIES,
-    workers: int | None = None,
-) -> ReferenceProfile:
-    """Profile every column of `frame` (columns are profiled in parallel: numpy sorts release the GIL).
-
-    `target` and `prediction` name the label and model-output columns; with both, the reference performance is
-    stored so later label-joined windows can be compared with it. `categorical` forces integer-coded columns to
-    be treated as categories.
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise ProfileError(f"reference data must be a pandas DataFrame, got {type(frame).__name__}")
-    if len(frame) == 0:
-        raise ProfileError("reference data has no rows")
-    if frame.columns.has_duplicates:
-        dupes = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
-        raise ProfileError(f"reference data has duplicate column names: {', '.join(dupes)}")
-    for role, name in (("target", target), ("prediction", prediction), *(("categorical", c) for c in categorical)):
-        if name is not None and name not in frame.columns:
-            raise ProfileError(f"{role} column {name!r} is not in the reference data")
-    if bins < 2 or max_categories < 1:
-        raise ProfileError("bins must be at least 2 and max_categories at least 1")
-
-    kinds = {str(c): "categorical" if c in categorical else column_kind(frame[c]) for c in frame.columns}
-    with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
-        futures = {
-            name: pool.submit(profile_column, name, frame[name], kinds[name], bins, max_categories) for name in kinds
-        }
-        columns = {name: future.result() for name, future in futures.items()}
-
-    profile = ReferenceProfile(columns=columns, rows=len(frame), target=target, prediction=prediction)
-    profile.model_name = model_name
-    if target is not None:
-        profile.task = infer_task(frame[target])
-        if prediction is not None:
-            profile.reference_metrics = performance_metrics(frame[target], frame[prediction], profile.task)
-    return profile
+    return profile_frame(frame, **options)

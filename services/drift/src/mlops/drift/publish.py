@@ -63,7 +63,28 @@ def prometheus_registry(report: dict, model: str):
     score = Gauge("mlops_drift_column_score", "Effect size per column", ["model", "column", "method"],
                   registry=registry)  # fmt: skip
     flag = Gauge("mlops_drift_column_drift", "1 when the column drifted", ["model", "column"], registry=registry)
+    multivariate = Gauge("mlops_drift_multivariate_score", "PCA reconstruction-error drift (effect size)", ["model"],
+                         registry=registry)  # fmt: skip
+    multivariate_flag = Gauge("mlops_drift_multivariate_drift", "1 when the joint distribution drifted", ["model"],
+                              registry=registry)  # fmt: skip
+    estimated = Gauge("mlops_drift_estimated_performance", "Performance estimated without labels (CBPE)",
+                      ["model", "metric", "bound"], registry=registry)  # fmt: skip
+    estimated_flag = Gauge("mlops_drift_estimated_performance_drift", "1 when the estimated performance dropped",
+                           ["model"], registry=registry)  # fmt: skip
+    realized = Gauge("mlops_drift_realized_performance", "Performance on the labels that arrived",
+                     ["model", "metric"], registry=registry)  # fmt: skip
     share.labels(model).set(report["drift_share"])
+    mv = report.get("multivariate") or {}
+    if mv.get("status") == "tested":
+        multivariate.labels(model).set(mv["statistic"])
+        multivariate_flag.labels(model).set(int(mv["drift"]))
+    for name, value, bound in _estimates(report):
+        estimated.labels(model, name, bound).set(value)
+    guess = (report.get("model") or {}).get("estimated_performance") or {}
+    if guess.get("status") == "tested":
+        estimated_flag.labels(model).set(int(guess["drift"]))
+    for name, value in _realized(report):
+        realized.labels(model, name).set(value)
     dataset.labels(model).set(int(report["dataset_drift"]))
     rows.labels(model).set(report["summary"]["current_rows"])
     stamp.labels(model).set(dt.datetime.now(dt.UTC).timestamp())
@@ -71,6 +92,25 @@ def prometheus_registry(report: dict, model: str):
         score.labels(model, name, col["method"]).set(col["statistic"])
         flag.labels(model, name).set(int(col["drift"]))
     return registry
+
+
+def _estimates(report: dict):
+    """(metric, value, bound) of the label-free estimate: bound "estimate", "lower" or "upper"."""
+    guess = (report.get("model") or {}).get("estimated_performance") or {}
+    if guess.get("status") != "tested":
+        return
+    for name, entry in guess["metrics"].items():
+        for bound, key in (("estimate", "estimated"), ("lower", "lower"), ("upper", "upper")):
+            value = entry.get(key)
+            if value is not None and math.isfinite(value):
+                yield name, float(value), bound
+
+
+def _realized(report: dict):
+    performance = (report.get("model") or {}).get("performance") or {}
+    for name, entry in (performance.get("metrics") or {}).items():
+        if entry.get("current") is not None and math.isfinite(entry["current"]):
+            yield name, float(entry["current"])
 
 
 def _scored_columns(report: dict):
@@ -126,6 +166,21 @@ def cloudwatch_data(report: dict, model: str) -> list[dict]:
         {"MetricName": "DatasetDrift", "Dimensions": model_dim, "Value": float(report["dataset_drift"]),
          "Unit": "Count", "Timestamp": now},
     ]  # fmt: skip
+    mv = report.get("multivariate") or {}
+    if mv.get("status") == "tested":
+        data.append({"MetricName": "MultivariateDriftScore", "Dimensions": model_dim, "Value": float(mv["statistic"]),
+                     "Unit": "None", "Timestamp": now})  # fmt: skip
+        data.append({"MetricName": "MultivariateDrift", "Dimensions": model_dim, "Value": float(mv["drift"]),
+                     "Unit": "Count", "Timestamp": now})  # fmt: skip
+    guess = (report.get("model") or {}).get("estimated_performance") or {}
+    if guess.get("status") == "tested":
+        data.append({"MetricName": "EstimatedPerformanceDrift", "Dimensions": model_dim,
+                     "Value": float(guess["drift"]), "Unit": "Count", "Timestamp": now})  # fmt: skip
+    for name, value, bound in _estimates(report):
+        if bound == "estimate":
+            dims = [*model_dim, {"Name": "Metric", "Value": name}]
+            data.append({"MetricName": "EstimatedPerformance", "Dimensions": dims, "Value": value, "Unit": "None",
+                         "Timestamp": now})  # fmt: skip
     for name, col in _scored_columns(report):
         dims = [*model_dim, {"Name": "Column", "Value": name}]
         method = {"Name": "Method", "Value": col["method"]}
@@ -156,6 +211,8 @@ def upload_report(s3, bucket: str, model: str, report: dict, html: str | None, s
 def drift_event(
     report: dict, model: str, model_version: str | None, report_uri: str, event_id: str, performance_drift: bool
 ) -> DriftEvent:
+    multivariate = report.get("multivariate") or {"drift": False}
+    estimated = (report.get("model") or {}).get("estimated_performance") or {}
     return DriftEvent(
         event_id=event_id,
         model_name=model,
@@ -166,6 +223,14 @@ def drift_event(
         drifted_columns=list(report["drifted_columns"]),
         performance_drift=performance_drift,
         report_uri=report_uri,
+        multivariate_drift=bool(multivariate["drift"]),
+        multivariate_score=multivariate.get("statistic"),
+        estimated_performance_drift=bool(estimated.get("drift")),
+        estimated_performance={
+            k: float(v["estimated"])
+            for k, v in (estimated.get("metrics") or {}).items()
+            if v.get("estimated") is not None and math.isfinite(v["estimated"])
+        },  # fmt: skip
     )
 
 

@@ -2,8 +2,11 @@
 (gate) -> promote or reject. Transient failures are retried with exponential backoff; the rest fail at once.
 
 What a crash (even kill -9) leaves behind: the lock is an flock, released by the kernel; the clone is in a
-scratch directory under the state dir, removed at the next start; nothing is pushed to the DVC remote; the
-registry is written once, at the end (see mlops.training.register); the alias moves only after that.
+scratch directory under the state dir, removed at the next start; `dvc` and the training it runs are killed with
+their whole process group (see mlops.training.project); the MLflow run is marked FAILED (on SIGTERM at once, after
+SIGKILL by the next run); nothing is pushed to the DVC remote; the registry is written once, at the end (see
+mlops.training.register); the alias moves only after that, through an intent record (mlops.registry.promotion).
+A dvc timeout fails the retrain at once unless MLOPS_RETRAIN_RETRY_TIMEOUTS says it is worth another try.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from mlops.retraining import events as drift_events
 from mlops.retraining.config import ModelConfig
 from mlops.retraining.metrics import alert_failure, metrics
 from mlops.training.project import Project
-from mlops.training.register import register
+from mlops.training.register import register, sigterm_as_exit
 from mlops.training.workspace import clone, pull_inputs, repro
 
 log = logging.getLogger(__name__)
@@ -93,7 +96,13 @@ def _propose(settings: Settings, model: ModelConfig, outcome: Outcome) -> None:
 def retrain(
     settings: Settings, model: ModelConfig, trigger: str, sleep: Callable[[float], None] = time.sleep
 ) -> Outcome:
-    """Run one retrain unless one already runs for this model (then this trigger collapses into it)."""
+    """Run one retrain unless one already runs for this model (then this trigger collapses into it). SIGTERM meanwhile
+    unwinds it (SystemExit): the dvc process group is killed, the MLflow run ends FAILED, the lock is released."""
+    with sigterm_as_exit():
+        return _retrain(settings, model, trigger, sleep)
+
+
+def _retrain(settings: Settings, model: ModelConfig, trigger: str, sleep: Callable[[float], None]) -> Outcome:
     m = metrics()
     lock = FileLock(lock_path(settings.state_dir, "retrain", model.name), purpose=trigger)
     try:

@@ -4,6 +4,10 @@ One predict runs at a time, in a worker thread, so the event loop keeps acceptin
 queued up during a predict forms the next batch (up to `max_rows`). When recent predicts show several active
 callers, the batcher holds an idle batch open until that many requests are queued, but never past `max_wait`
 after the oldest queued request arrived (nor past half a predict call).
+
+A request larger than `max_rows` is scored in slices of `max_rows`, each queued only after the previous one is
+answered, so requests that arrive meanwhile are batched in between: one large request cannot hold the predict
+thread for the whole of its rows.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+import numpy as np
 
 from mlops.serving.inputs import ClientError, Rows
 from mlops.serving.metrics import metrics
@@ -40,6 +46,18 @@ def _slice(predictions, start: int, stop: int):
     if hasattr(predictions, "iloc"):
         return predictions.iloc[start:stop]
     return predictions[start:stop]
+
+
+def _concat(parts: list):
+    """The predictions of consecutive slices of one request, as one result of the same kind."""
+    first = parts[0]
+    if hasattr(first, "iloc"):
+        import pandas as pd
+
+        return pd.concat(parts)
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)
+    return [p for part in parts for p in part]
 
 
 def score(model: LoadedModel, groups: list) -> list[object]:
@@ -109,6 +127,12 @@ class MicroBatcher:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def submit(self, model: LoadedModel, rows) -> Scored:
+        if len(rows) <= self.max_rows:
+            return Scored(model, await self._submit_one(model, rows))
+        parts = [await self._submit_one(model, rows[i : i + self.max_rows]) for i in range(0, len(rows), self.max_rows)]
+        return Scored(model, _concat(parts))
+
+    async def _submit_one(self, model: LoadedModel, rows):
         loop = asyncio.get_running_loop()
         item = _Item(model, rows, loop.time(), loop.create_future())
         self.queue.append(item)
@@ -119,7 +143,7 @@ class MicroBatcher:
         result = await item.future
         if isinstance(result, ClientError):
             raise result
-        return Scored(model, result)
+        return result
 
     def _take(self) -> list[_Item]:
         batch = [self.queue.popleft()]

@@ -11,7 +11,7 @@ import tempfile
 
 import click
 
-from mlops.core.settings import get_settings
+from mlops.core.settings import Settings, get_settings
 
 
 def _check_port(host: str, port: int) -> None:
@@ -33,7 +33,7 @@ def serve(model_uri: str | None, host: str | None, port: int | None, workers: in
     """Serve an MLflow model: /invocations, Open Inference Protocol V2, /health/*, /metrics."""
     from mlops.core.contracts import ModelUriError
     from mlops.core.errors import MlopsError
-    from mlops.serving.app import load_keys
+    from mlops.serving.app import MIN_KEY_LENGTH, load_keys, weak_keys
     from mlops.serving.model import ModelSource, resolve_version
 
     settings = get_settings()
@@ -53,6 +53,12 @@ def serve(model_uri: str | None, host: str | None, port: int | None, workers: in
             "no API keys configured: set MLOPS_SERVE_API_KEYS or MLOPS_SERVE_API_KEYS_FILE "
             "(or MLOPS_SERVE_AUTH_REQUIRED=false to serve without authentication)"
         )
+    if weak_keys(keys):
+        which = ", ".join(str(i) for i in weak_keys(keys))
+        raise click.ClickException(
+            f"API key number {which} is shorter than {MIN_KEY_LENGTH} characters; use long random keys "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
     host = host or settings.serve_host
     port = port or settings.serve_port
     workers = workers or settings.serve_workers
@@ -62,14 +68,18 @@ def serve(model_uri: str | None, host: str | None, port: int | None, workers: in
     except MlopsError as exc:  # a missing model or alias, or an unreachable registry: the message says which
         raise click.ClickException(str(exc)) from None
     click.echo(f"serving {uri} (version {version}) on http://{host}:{port} with {workers} worker(s)", err=True)
-    _run(uri, host, port, workers, settings.serve_graceful_timeout_seconds)
+    _run(uri, host, port, workers, settings)
 
 
-def _run(uri: str, host: str, port: int, workers: int, graceful_seconds: float) -> None:
+def _run(uri: str, host: str, port: int, workers: int, settings: Settings) -> None:
     import uvicorn
 
     # the workers read their settings from the environment; metrics need one shared directory across them
     os.environ["MLOPS_SERVE_MODEL_URI"] = uri
+    # MLflow's progress bar and its own log handler would write plain text into the JSON log lines: no bar, and its
+    # logger left to propagate to ours (read when mlflow is first imported, in the workers)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     own_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     metrics_dir = tempfile.mkdtemp(prefix="mlops-serve-metrics-") if own_dir else os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -84,12 +94,14 @@ def _run(uri: str, host: str, port: int, workers: int, graceful_seconds: float) 
             port=port,
             workers=workers,
             loop="uvloop",
-            http="httptools",
+            # httptools, with limits on headers, read times and connections (transport.py)
+            http="mlops.serving.transport:GuardedHttpToolsProtocol",
             lifespan="on",
             log_config=None,  # keep the project's JSON logging
             access_log=False,  # the app writes its own JSON access log with request id and model version
             server_header=False,
-            timeout_graceful_shutdown=int(graceful_seconds),
+            timeout_graceful_shutdown=int(settings.serve_graceful_timeout_seconds),
+            timeout_keep_alive=settings.serve_keepalive_timeout_seconds,  # type: ignore[arg-type]
         )
     finally:
         for sig, handler in previous.items():

@@ -1,12 +1,17 @@
 """The data plane: a request body in, predictions out. Parses MLflow-compatible and V2 payloads against the model's
-signature, scores through the micro-batcher, samples requests into the capture, and shapes the answers. It knows
-nothing of HTTP beyond the status a ClientError carries."""
+signature, scores through the micro-batcher, samples rows into the capture, and shapes the answers. It knows
+nothing of HTTP beyond the status a ClientError carries.
+
+Bodies over `INLINE_PARSE_BYTES` are parsed on a thread, so a large request never holds the event loop (health
+probes, other requests' I/O) for the whole of its parse."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -17,6 +22,30 @@ from mlops.serving.batching import MicroBatcher
 from mlops.serving.capture import Capture
 from mlops.serving.inputs import ClientError, decode_text
 from mlops.serving.model import LoadedModel
+
+INLINE_PARSE_BYTES = 64 * 1024  # parsing this much takes well under a millisecond: not worth a thread hop
+T = TypeVar("T")
+
+
+async def _parse(fn: Callable[..., T], *args: Any, size: int) -> T:
+    if size <= INLINE_PARSE_BYTES:
+        return fn(*args)
+    result, error = await asyncio.to_thread(_parse_here, fn, *args)
+    if error is not None:
+        raise error
+    return result  # type: ignore[return-value]
+
+
+def _parse_here(fn: Callable[..., T], *args: Any) -> tuple[T | None, ClientError | None]:
+    """Parse on this (worker) thread, and free what a refused body was parsed into here too: a ClientError carries a
+    traceback whose frames hold the parsed payload (a million lists, say), and freeing those on the event loop
+    would stall it as long as parsing did."""
+    try:
+        return fn(*args), None
+    except ClientError as exc:
+        error = ClientError(exc.status, exc.message, exc.field)
+    return None, error
+
 
 _V2_NAME = {
     "double": "FP64",
@@ -53,7 +82,7 @@ def _jsonable(predictions: Any) -> Any:
     return predictions
 
 
-def _score_generic(model: LoadedModel, body: bytes, mime: str) -> Any:
+def _score_generic(model: LoadedModel, body: bytes, mime: str, max_rows: int) -> Any:
     """Models without a column signature: MLflow's own parsers, one request per predict call."""
     from mlflow.exceptions import MlflowException
     from mlflow.pyfunc import scoring_server as ss
@@ -67,6 +96,14 @@ def _score_generic(model: LoadedModel, body: bytes, mime: str) -> Any:
             data = ss.infer_and_parse_data(ss._split_data_and_params(text)[0], schema)
     except MlflowException:
         raise ClientError(400, "body does not parse as input for this model", "body") from None
+    except Exception:  # noqa: BLE001 - MLflow's parsers raise what pandas and numpy raise on odd input
+        raise ClientError(400, "body does not parse as input for this model", "body") from None
+    if hasattr(data, "__len__") and len(data) > max_rows:
+        raise ClientError(
+            413,
+            f"the body has {len(data)} rows; the limit is {max_rows} rows per request (MLOPS_SERVE_MAX_REQUEST_ROWS)",
+            "body",
+        )
     try:
         return model.predict(data)
     except Exception as exc:  # noqa: BLE001 - the model rejected the input
@@ -85,8 +122,6 @@ class DataPlane:
         self.cloudwatch = cloudwatch_metrics.from_settings(self.settings)
 
     async def stop(self) -> None:
-        import asyncio
-
         await self.batcher.stop()
         if self.capture:
             await asyncio.to_thread(self.capture.close)
@@ -105,9 +140,11 @@ class DataPlane:
 
     async def invocations(self, model: LoadedModel, body: bytes, mime: str, request_id: str) -> bytes:
         if model.schema is None:
-            predictions = await self.batcher.run_alone(_score_generic, model, body, mime)
+            limit = self.settings.serve_max_request_rows
+            predictions = await self.batcher.run_alone(_score_generic, model, body, mime, limit)
         else:
-            rows = model.schema.parse_json(body) if mime == "application/json" else model.schema.parse_csv(body)
+            parse = model.schema.parse_json if mime == "application/json" else model.schema.parse_csv
+            rows = await _parse(parse, body, size=len(body))
             scored = await self.batcher.submit(model, rows)
             predictions = scored.predictions
             self._capture(request_id, model, rows, predictions)
@@ -124,7 +161,7 @@ class DataPlane:
     async def v2_infer(self, model: LoadedModel, body: bytes, request_id: str) -> bytes:
         if model.schema is None:
             raise ClientError(422, "V2 inference needs a model with a column-based signature", "path")
-        rows, body_id = v2.parse_infer(model.schema, body)
+        rows, body_id = await _parse(v2.parse_infer, model.schema, body, size=len(body))
         scored = await self.batcher.submit(model, rows)
         self._capture(request_id, model, rows, scored.predictions)
         return dumps(
@@ -137,5 +174,5 @@ class DataPlane:
         )
 
     def _capture(self, request_id: str, model: LoadedModel, rows: Any, predictions: Any) -> None:
-        if self.capture is not None and self.capture.sampled():
-            self.capture.add(request_id, model.version, rows, predictions)
+        if self.capture is not None:
+            self.capture.offer(request_id, model, rows, predictions)

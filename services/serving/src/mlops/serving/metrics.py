@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for the annotations only: at run time prometheus_client is imported inside functions (see above)
@@ -30,6 +31,9 @@ class Metrics:
     model_info: Gauge
     reloads: Counter
     captured_rows: Counter
+    capture_dropped: Counter
+    rejected: Counter
+    registry_up: Gauge
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +64,22 @@ def metrics() -> Metrics:
         ),
         reloads=Counter("mlops_serving_model_reloads_total", "Model loads by outcome", ["result"]),
         captured_rows=Counter("mlops_serving_captured_rows_total", "Rows written to the inference capture"),
+        capture_dropped=Counter(
+            "mlops_serving_capture_dropped_rows_total",
+            "Sampled rows left out of the capture, by reason (request_cap, rate_cap, backlog, upload_failed)",
+            ["reason"],
+        ),
+        rejected=Counter(
+            "mlops_serving_rejected_connections_total",
+            "Requests refused by the transport before the app, by reason (header_too_large, too_many_headers, "
+            "header_timeout, body_timeout, too_many_connections, malformed)",
+            ["reason"],
+        ),
+        registry_up=Gauge(
+            "mlops_serving_registry_up",
+            "1 when the last registry poll answered, 0 when the registry could not be reached",
+            multiprocess_mode="livemin",
+        ),
     )
 
 
@@ -84,3 +104,27 @@ def worker_exited(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
+
+
+def sweep_dead_workers() -> None:
+    """At a worker's start, drop the live gauges of workers that died without `worker_exited` (SIGKILL, OOM):
+    otherwise a dead worker's in-flight count and model version would be reported for ever."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    from prometheus_client import multiprocess
+
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = path.stem.rsplit("_", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

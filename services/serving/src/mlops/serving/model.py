@@ -1,15 +1,26 @@
 """The model lifecycle: what to serve, loading and warming it, and following the registry alias.
 
 `ModelSource` says what the user asked for (`models:/name@alias`, `models:/name/3`, `runs:/...`, a path).
-`load_model()` resolves it to one concrete version, loads the pyfunc and warms it. `ModelHolder.run()` loads the
-first version (retrying with back-off) and then follows the alias; `ModelHolder.current` is replaced in one
-assignment, so a request sees either the old or the new model, never a mix.
+`resolve_version()` finds the concrete version; `load_version()` downloads it into a directory this process owns,
+loads the pyfunc and warms it. `ModelHolder.run()` loads the first version and then follows the alias;
+`ModelHolder.current` is replaced in one assignment, so a request sees either the old or the new model, never a mix.
+
+What a failure leaves behind, and how often it is retried:
+- every download lands in `$TMPDIR/mlops-serve-models/<pid>-v<version>-*`, removed when the load fails or the
+  version is swapped out; copies of processes that are gone (a killed worker) are removed when a worker starts, so
+  a small emptyDir `/tmp` cannot fill up with model copies;
+- a version that fails to load `MLOPS_SERVE_LOAD_MAX_ATTEMPTS` times is not downloaded again until the model the
+  source names changes (the alias moves); a registry that cannot be reached costs no download at all, and is
+  reported (`/health/ready`, `mlops_serving_registry_up`) while the loaded version keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +29,8 @@ from typing import Any
 
 from mlops.core.clients import Registry, bound_mlflow_requests
 from mlops.core.contracts import ModelRef, ModelUriError
-from mlops.serving.inputs import TabularSchema
+from mlops.core.errors import TransientError
+from mlops.serving.inputs import DEFAULT_MAX_ROWS, TabularSchema
 from mlops.serving.metrics import metrics
 
 log = logging.getLogger("mlops.serving.model")
@@ -74,12 +86,20 @@ class LoadedModel:
     schema: TabularSchema | None
     loaded_at: float = field(default_factory=time.time)
 
-    direct: bool = False  # call the flavor's predict without MLflow's schema enforcement (see load_model)
+    direct: bool = False  # call the flavor's predict without MLflow's schema enforcement (see load_version)
+    classifier: Any = None  # the raw sklearn classifier, for class probabilities in the capture (None: not one)
+    workdir: Path | None = None  # the downloaded copy this process owns
 
     def predict(self, frame: Any) -> Any:
         if self.direct:
             return self.pyfunc._predict_fn(frame)
         return self.pyfunc.predict(frame)
+
+    def discard(self) -> None:
+        """Remove the downloaded copy (the model is in memory; sklearn-like flavors do not read it again)."""
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
 
 def _warm_rows(schema: TabularSchema, n: int) -> list[list[Any]]:
@@ -87,29 +107,79 @@ def _warm_rows(schema: TabularSchema, n: int) -> list[list[Any]]:
     return [[blank[c.kind] for c in schema.columns] for _ in range(n)]
 
 
-def load_model(source: ModelSource, warm_batch_rows: int) -> LoadedModel:
-    """Resolve, load and warm one version. Blocking: call from a thread."""
+def models_root() -> Path:
+    return Path(tempfile.gettempdir()) / "mlops-serve-models"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_copies(root: Path | None = None) -> int:
+    """Remove model copies whose process is gone, and any left under this process's own pid (reused after a
+    restart). Returns how many were removed."""
+    root = root or models_root()
+    removed = 0
+    for path in root.glob("*-v*") if root.is_dir() else []:
+        pid = path.name.split("-", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _classifier(pyfunc: Any) -> Any:
+    """The sklearn estimator behind the pyfunc when it gives class probabilities, else None."""
+    if pyfunc.loader_module != "mlflow.sklearn":
+        return None
+    try:
+        raw = pyfunc.get_raw_model()
+    except Exception:  # noqa: BLE001 - no raw model to ask: no probabilities, nothing else changes
+        return None
+    return raw if hasattr(raw, "predict_proba") and hasattr(raw, "classes_") else None
+
+
+def load_version(
+    source: ModelSource, concrete: str, version: str, warm_batch_rows: int, max_rows: int = DEFAULT_MAX_ROWS
+) -> LoadedModel:
+    """Download (into a directory this process owns), load and warm one version. Blocking: call from a thread."""
     import mlflow.pyfunc
 
     started = time.perf_counter()
     bound_mlflow_requests()
-    concrete, version = resolve_version(source)
-    pyfunc = mlflow.pyfunc.load_model(concrete)
-    schema = TabularSchema.from_mlflow(pyfunc.metadata.get_input_schema())
-    model = LoadedModel(pyfunc, source.name, version, concrete, schema)
-    # Our frames already carry the signature's exact column names, order and dtypes, so for these flavors MLflow's
-    # per-call schema enforcement is a costly no-op copy (about a third of a small predict); skip it. The tests
-    # check that answers stay equal to MLflow's own scoring server.
-    model.direct = (
-        schema is not None
-        and pyfunc.loader_module in DIRECT_FLAVORS
-        and pyfunc.metadata.get_params_schema() is None
-        and callable(getattr(pyfunc, "_predict_fn", None))
-    )
-    if schema is not None:
-        # warm: the first predict calls pay for lazy imports and allocations; do it before taking traffic
-        for n in (1, min(warm_batch_rows, 64), 1):
-            model.predict(schema.frame([_warm_rows(schema, n)]))
+    local = source.ref is None and not concrete.startswith("runs:/") and "://" not in concrete
+    workdir = None
+    if not local:  # without dst_path MLflow downloads into a fresh temporary directory that nobody removes
+        models_root().mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-v{version}-", dir=models_root()))
+    try:
+        pyfunc = mlflow.pyfunc.load_model(concrete, dst_path=str(workdir) if workdir else None)
+        schema = TabularSchema.from_mlflow(pyfunc.metadata.get_input_schema(), max_rows)
+        model = LoadedModel(pyfunc, source.name, version, concrete, schema, workdir=workdir)
+        # Our frames already carry the signature's exact column names, order and dtypes, so for these flavors
+        # MLflow's per-call schema enforcement is a costly no-op copy (about a third of a small predict); skip it.
+        # The tests check that answers stay equal to MLflow's own scoring server.
+        model.direct = (
+            schema is not None
+            and pyfunc.loader_module in DIRECT_FLAVORS
+            and pyfunc.metadata.get_params_schema() is None
+            and callable(getattr(pyfunc, "_predict_fn", None))
+        )
+        model.classifier = _classifier(pyfunc)
+        if schema is not None:
+            # warm: the first predict calls pay for lazy imports and allocations; do it before taking traffic
+            for n in (1, min(warm_batch_rows, 64), 1):
+                model.predict(schema.frame([_warm_rows(schema, n)]))
+    except BaseException:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     log.info(
         "model loaded",
         extra={
@@ -121,11 +191,18 @@ def load_model(source: ModelSource, warm_batch_rows: int) -> LoadedModel:
     return model
 
 
+def load_model(source: ModelSource, warm_batch_rows: int, max_rows: int = DEFAULT_MAX_ROWS) -> LoadedModel:
+    """Resolve and load the version `source` names now. Blocking: call from a thread."""
+    concrete, version = resolve_version(source)
+    return load_version(source, concrete, version, warm_batch_rows, max_rows)
+
+
 class ModelHolder:
     """The current model. Readers take `holder.current` once per batch; the swap is one assignment.
 
-    `on_install` runs after each swap (the data plane starts request capture once a model with a signature
-    arrives)."""
+    `problem` says why no model is loaded yet (for /health/ready), `registry_problem` why the registry does not
+    answer while a model serves. `on_install` runs after each swap (the data plane starts request capture once a
+    model with a signature arrives)."""
 
     def __init__(
         self,
@@ -133,13 +210,21 @@ class ModelHolder:
         *,
         warm_batch_rows: int,
         reload_interval_seconds: float,
+        max_attempts: int = 5,
+        max_rows: int = DEFAULT_MAX_ROWS,
         on_install: Callable[[LoadedModel], None] | None = None,
     ):
         self.source = source
         self.warm_batch_rows = warm_batch_rows
         self.reload_interval_seconds = reload_interval_seconds
+        self.max_attempts = max_attempts
+        self.max_rows = max_rows
         self.on_install = on_install
         self.current: LoadedModel | None = None
+        self.problem: str | None = "loading"
+        self.registry_problem: str | None = None
+        self.failures: dict[str, tuple[int, str]] = {}  # version -> (failed loads, last error)
+        self.settled = asyncio.Event()  # a first model is installed, or loading it was given up
 
     def install(self, model: LoadedModel) -> LoadedModel | None:
         previous, self.current = self.current, model
@@ -158,24 +243,81 @@ class ModelHolder:
 
     async def run(self) -> None:
         """Load the model (retrying with back-off), then follow the alias when the source names one."""
+        await asyncio.to_thread(sweep_stale_copies)
         delay = 1.0
         while self.current is None:
-            try:
-                self.install(await asyncio.to_thread(load_model, self.source, self.warm_batch_rows))
-            except Exception as exc:  # noqa: BLE001 - keep trying; /health/ready stays 503 meanwhile
-                metrics().reloads.labels("error").inc()
-                log.error("model load failed", extra={"error": str(exc)[:500], "retry_in_seconds": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            outcome = await self.attempt()
+            if self.current is not None:
+                break
+            if outcome == "given_up" and not self.source.follows_alias:
+                log.error("giving up: the model cannot be loaded", extra={"error": self.problem})
+                self.settled.set()
+                return  # a pinned version or a path will not change by waiting
+            await asyncio.sleep(max(self.reload_interval_seconds, 30.0) if outcome == "given_up" else delay)
+            delay = min(delay * 2, 30.0)
         if not self.source.follows_alias or self.reload_interval_seconds <= 0:
             return
         while True:
             await asyncio.sleep(self.reload_interval_seconds)
-            try:
-                _, version = await asyncio.to_thread(resolve_version, self.source)
-                if version != self.current.version:
-                    log.info("alias moved; loading in the background", extra={"model_version": version})
-                    self.install(await asyncio.to_thread(load_model, self.source, self.warm_batch_rows))
-            except Exception as exc:  # noqa: BLE001 - the old model keeps serving
-                metrics().reloads.labels("error").inc()
-                log.error("model reload failed; still serving the previous version", extra={"error": str(exc)[:500]})
+            await self.attempt()
+
+    async def attempt(self) -> str:
+        """One look at the registry and, when it names a version not served and not given up, one load.
+        Returns what happened: loaded, unchanged, failed, given_up or unreachable."""
+        m = metrics()
+        try:
+            concrete, version = await asyncio.to_thread(resolve_version, self.source)
+        except TransientError as exc:  # no answer: keep what serves, say why, try again at the next poll
+            m.registry_up.set(0)
+            self.registry_problem = str(exc)[:500]
+            if self.current is None:
+                self.problem = self.registry_problem
+            log.error("registry unreachable; still serving the loaded version", extra={"error": self.registry_problem})
+            return "unreachable"
+        except Exception as exc:  # noqa: BLE001 - a missing model or alias: the old version keeps serving
+            m.registry_up.set(1)
+            self.registry_problem = None
+            m.reloads.labels("error").inc()
+            if self.current is None:
+                self.problem = str(exc)[:500]
+            log.error("model lookup failed", extra={"error": str(exc)[:500]})
+            return "failed"
+        m.registry_up.set(1)
+        self.registry_problem = None
+        if self.current is not None and version == self.current.version:
+            return "unchanged"
+        failures, last = self.failures.get(version, (0, ""))
+        if failures >= self.max_attempts:
+            if self.current is None:
+                self.problem = f"version {version} failed to load {failures} times, not retried until it changes: "
+                self.problem += last
+            return "given_up"
+        if self.current is not None:
+            log.info("alias moved; loading in the background", extra={"model_version": version})
+        try:
+            model = await asyncio.to_thread(
+                load_version, self.source, concrete, version, self.warm_batch_rows, self.max_rows
+            )
+        except Exception as exc:  # noqa: BLE001 - the old version (if any) keeps serving
+            failures += 1
+            self.failures[version] = (failures, str(exc)[:300])
+            m.reloads.labels("error").inc()
+            if self.current is None:
+                self.problem = f"loading version {version} failed ({failures} of {self.max_attempts}): {exc}"[:500]
+            log.error(
+                "model load failed" + ("; still serving the previous version" if self.current else ""),
+                extra={"model_version": version, "attempt": failures, "max_attempts": self.max_attempts,
+                       "error": str(exc)[:500]},
+            )  # fmt: skip
+            return "failed"
+        previous = self.install(model)
+        self.problem = None
+        self.settled.set()
+        if previous is not None and previous is not model:
+            await asyncio.to_thread(previous.discard)
+        return "loaded"
+
+    def close(self) -> None:
+        """At shutdown: remove the served version's downloaded copy."""
+        if self.current is not None:
+            self.current.discard()

@@ -2,7 +2,8 @@
 (about 150 MB): the serving image stays small, and the drift service reads the files with pyarrow like any other.
 
 Columns: request_id and model_version (string), timestamp (UTC, microseconds), one column per model input typed
-from the signature, and prediction (bool, int64 or float64 when every value is one; JSON text otherwise).
+from the signature, prediction (bool, int64 or float64 when every value is one; JSON text otherwise) and, when any
+row has it, prediction_proba (JSON text of {class label: probability}).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mlops.core.contracts import CAPTURE_META_COLUMNS, CAPTURE_PREDICTION_COLUMN
+from mlops.core.contracts import CAPTURE_META_COLUMNS, CAPTURE_PREDICTION_COLUMN, CAPTURE_PROBABILITIES_COLUMN
 
 # MLflow signature type -> Arrow type name (arro3.core.DataType factory)
 _ARROW_TYPE = {
@@ -69,6 +70,8 @@ def encode(rows: Sequence[dict[str, Any]], input_kinds: dict[str, str]) -> bytes
         columns[name] = array([row[name] for row in rows], _ARROW_TYPE[kind])
     predictions = [row[CAPTURE_PREDICTION_COLUMN] for row in rows]
     columns[CAPTURE_PREDICTION_COLUMN] = array(predictions, _prediction_type(predictions))
+    if any(CAPTURE_PROBABILITIES_COLUMN in row for row in rows):
+        columns[CAPTURE_PROBABILITIES_COLUMN] = array([row.get(CAPTURE_PROBABILITIES_COLUMN) for row in rows], "string")
     sink = _Sink()
     write_parquet(Table.from_pydict(columns), sink)
     return sink.getvalue()
