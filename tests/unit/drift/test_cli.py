@@ -223,3 +223,14 @@ def test_check_estimates_performance_from_the_capture_probabilities(tmp_path):
     assert 'id="estimated-performance"' in html.read_text()
     usage = invoke("profile", "--reference", ref, "--out", profile, "--probabilities", "prediction_proba")
     assert usage.exit_code == 2 and "--probabilities needs --target" in usage.output
+
+
+@pytest.mark.parametrize("name", ["corrupt.parquet", "empty.parquet"])
+def test_a_bad_current_file_beside_a_raw_reference_is_an_error_naming_it(files, name):
+    current = files["dir"] / name
+    if name.startswith("corrupt"):
+        current.write_bytes(b"\x00\x01PAR1 not really" * 10)
+    else:
+        frame(2).iloc[:0].to_parquet(current)
+    result = invoke("check", "--reference", files["ref"], "--current", current, "--json", files["dir"] / "o.json")
+    assert result.exit_code == 1 and str(current) in result.output

@@ -141,8 +141,21 @@ def probe_mlflow(settings: Settings | None = None) -> None:
     )
 
 
+NO_TRACKING_SERVER = "no tracking server: run `mlops stack up` or set MLFLOW_TRACKING_URI"
+
+
+def require_tracking_server() -> None:
+    """Refuse to go on without a configured tracking server. MLflow would otherwise fall back to a SQLite file
+    (`mlflow.db`, `mlruns/`) in the current directory: a registry nobody else sees, inside the project's Git tree."""
+    import mlflow
+
+    if not os.environ.get("MLFLOW_TRACKING_URI") and not mlflow.is_tracking_uri_set():  # type: ignore[no-untyped-call]
+        raise MlopsError(NO_TRACKING_SERVER)
+
+
 def mlflow_client(settings: Settings | None = None) -> MlflowClient:
-    """An MlflowClient with bounded requests, after checking that the tracking server answers."""
+    """An MlflowClient with bounded requests, after checking that a tracking server is configured and answers."""
+    require_tracking_server()
     bound_mlflow_requests(settings)
     probe_mlflow(settings)
     from mlflow import MlflowClient

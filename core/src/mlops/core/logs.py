@@ -1,4 +1,10 @@
-"""JSON-lines logging, configured once for every service, with a request id carried in a context variable."""
+"""JSON-lines logging, configured once for every service, with a request id carried in a context variable.
+
+The console is for people: it shows the platform's own lines at its level, libraries' lines (httpx, urllib3,
+MLflow, alembic, uvicorn, DVC, ...) only from ERROR up, and no access line for a health probe or a scrape. Every line,
+libraries' included, goes to the log file (`mlops` commands: `<state dir>/logs/mlops.log`) and to CloudWatch Logs
+when a group is set. `verbose` (`mlops --verbose`, MLOPS_VERBOSE=true) puts everything on the console too.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,11 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import os
+import re
 import sys
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -17,6 +26,20 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 
 # attributes every LogRecord has; anything else passed via `extra=` is emitted as a field
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves from tools whose output we quote
+
+# loggers of the libraries we use: their records go to the log file; the console shows them from ERROR up
+LIBRARY_LOGGERS = (
+    "httpx", "httpcore", "urllib3", "botocore", "boto3", "s3transfer", "aiobotocore", "s3fs", "fsspec", "mlflow",
+    "alembic", "sqlalchemy", "uvicorn", "gunicorn", "werkzeug", "git", "dvc", "filelock", "asyncio", "skops",
+    "py.warnings", "numexpr", "matplotlib", "PIL", "cookiecutter", "binaryornot", "moto", "kubernetes", "jenkinsapi",
+)  # fmt: skip
+ACCESS_LOGGER = "mlops.serving.access"
+PROBE_PATHS = ("/health/", "/v2/health/", "/metrics")  # probes and scrapes, not traffic
+
+
+def _plain(text: str) -> str:
+    return _ANSI.sub("", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,28 +48,71 @@ class JsonFormatter(logging.Formatter):
             "timestamp": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _plain(record.getMessage()),
             "request_id": request_id_var.get(),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = _plain(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = _plain(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 
+def is_library(name: str) -> bool:
+    return any(name == lib or name.startswith(lib + ".") for lib in LIBRARY_LOGGERS)
+
+
+class ConsoleFilter(logging.Filter):
+    """What a person reads: no library chatter below ERROR, no access line per health probe or scrape."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose:
+            return True
+        if is_library(record.name):
+            return record.levelno >= logging.ERROR
+        if record.name == ACCESS_LOGGER:
+            return not str(getattr(record, "path", "")).startswith(PROBE_PATHS)
+        return True
+
+
+def verbose_from_env() -> bool:
+    return os.environ.get("MLOPS_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def configure_logging(
-    level: str = "INFO", stream: TextIO | None = None, log_group: str | None = None, region: str | None = None
+    level: str = "INFO",
+    stream: TextIO | None = None,
+    log_group: str | None = None,
+    region: str | None = None,
+    *,
+    console_level: str | None = None,
+    verbose: bool | None = None,
+    log_file: Path | None = None,
 ) -> CloudWatchLogsHandler | None:
-    """Route every logger through one JSON handler on stderr, and to CloudWatch Logs when `log_group` is set
-    (idempotent). Returns the CloudWatch handler, if any."""
+    """Route every logger through one JSON handler on stderr (at `console_level`, default `level`, filtered for
+    people unless `verbose`; None reads MLOPS_VERBOSE), to `log_file` when given and writable, and to CloudWatch Logs
+    when `log_group` is set (idempotent). Returns the CloudWatch handler, if any."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_mlops", False):
             root.removeHandler(handler)
             handler.close()
-    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    verbose = verbose_from_env() if verbose is None else verbose
+    console = logging.StreamHandler(stream or sys.stderr)
+    console.setLevel(level if verbose else (console_level or level))
+    console.addFilter(ConsoleFilter(verbose))
+    handlers: list[logging.Handler] = [console]
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8", delay=False))
+        except OSError:  # a read-only home (a container): the console and CloudWatch still get the lines
+            pass
     cloudwatch = None
     if log_group:
         # only processes that ship logs pay for importing boto3 and the client factory
@@ -59,6 +125,7 @@ def configure_logging(
         handler._mlops = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python warnings (libraries' deprecations) become `py.warnings` records
     # boto3's own loggers would otherwise log every PutLogEvents call back into the queue
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))

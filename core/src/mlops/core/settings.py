@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,11 +19,24 @@ class SettingsError(ValueError):
     """A settings value has the wrong type or range; the message names the variable."""
 
 
+def user_state_dir() -> Path:
+    """The platform's local state (stack PIDs, logs and endpoints, locks, caches), the same from every directory:
+    `MLOPS_HOME`, else `$XDG_STATE_HOME/mlops`, else `~/.local/state/mlops`. `MLOPS_STATE_DIR` overrides it."""
+    home = os.environ.get("MLOPS_HOME")
+    if home:
+        return Path(home).expanduser().absolute()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return ((Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state") / "mlops").absolute()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
 
     # where the local stack keeps PIDs, logs, its SQLite database and its env file
-    state_dir: Path = Field(Path(".mlops"), description="Directory for local stack state")
+    state_dir: Path = Field(
+        default_factory=user_state_dir,
+        description="Local state: stack PIDs, logs and endpoints, locks, caches (default MLOPS_HOME or a user dir)",
+    )
     region: str = Field("us-east-1", description="AWS region")
 
     # buckets and keys the services expect (created by the local stack, by Terraform on AWS)
@@ -157,10 +170,23 @@ class Settings(BaseSettings):
 
     log_group: str | None = Field(None, description="CloudWatch Logs group that services also ship their logs to")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$", description="Log level")
+    verbose: bool = Field(
+        False, description="Show every log line on the console, libraries' too (`mlops --verbose`); else the log file"
+    )
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()  # one place, whichever directory a command starts in
 
     @property
     def stack_env_file(self) -> Path:
         return self.state_dir / "stack.env"
+
+    @property
+    def log_file(self) -> Path:
+        """Where `mlops` commands write every log line, libraries' included (the console shows a summary)."""
+        return self.state_dir / "logs" / "mlops.log"
 
 
 def _describe(error: Any) -> str:

@@ -6,11 +6,23 @@ from pathlib import Path
 
 from mlops.core.clients import Registry
 from mlops.core.contracts import Environment
+from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
 from mlops.release import gitops, live
 from mlops.release.checks import release_for, verify_release
 from mlops.release.hosts import GitHost, PlainRemote
 from mlops.release.manifest import Image, Release, Serving, load_release
+
+
+def resolve_version(settings: Settings, model: str, version: str) -> str:
+    """A version number as given, or `@alias` (`@champion`, `@dev`, `@staging`) as the version it points at now: a
+    project proposes what its last passing train made champion, and promotes what dev (then staging) runs."""
+    if not version.startswith("@"):
+        return version
+    found = Registry(settings=settings).alias_version(model, version[1:])
+    if found is None:
+        raise MlopsError(f"model {model!r} has no alias {version}: nothing to propose")
+    return found
 
 
 def propose_version(

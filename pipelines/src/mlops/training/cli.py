@@ -1,8 +1,14 @@
-"""`mlops pipeline ...` (the stages dvc.yaml runs, register, run, init-example) and `mlops reproduce`."""
+"""`mlops pipeline ...` (the stages dvc.yaml runs, register, run, init-example) and `mlops reproduce`.
+
+Exit codes of `register` and `run`: 0 registered and the gate passed (promoted with --promote), 1 an error, 2 bad
+usage, 3 registered but the gate REJECTED it (the champion is unchanged): Make and Jenkins stop on it, and a
+caller can tell a rejection (a result) from a failure (a fault).
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -70,9 +76,16 @@ def evaluate(project_dir: Path, params_file: str) -> None:
     click.echo(json.dumps({k: v for k, v in result.items() if k != "slices"}, sort_keys=True))
 
 
+GATE_REJECTED = 3  # exit code: registered, but the gate rejected the version (see the module docstring)
+
+
 def _report(result) -> None:
     verdict = "PASSED" if result.decision.passed else "REJECTED"
-    click.echo(f"registered {result.name} version {result.version} (run {result.run_id}); gate {verdict}")
+    numbers = result.decision.numbers
+    metric, ours, theirs = numbers.get("primary_metric"), numbers.get("challenger"), numbers.get("champion")
+    against = f" vs champion v{result.champion_version} {theirs:.4f}" if theirs is not None else " (no champion yet)"
+    measured = f": {metric} {ours:.4f}{against}" if isinstance(ours, (int, float)) else ""
+    click.echo(f"registered {result.name} version {result.version}; gate {verdict}{measured}")
     for reason in result.decision.reasons:
         click.echo(f"  - {reason}")
 
@@ -88,7 +101,19 @@ def _register_and_maybe_promote(project, model_name: str | None, promote: bool, 
     if promote and result.decision.passed:
         why = reason or f"gate passed: {json.dumps(result.decision.numbers, sort_keys=True)}"
         echo_move(result.name, do_promote(settings, result.name, result.version, why, result.champion_version))
+    if not result.decision.passed:
+        raise SystemExit(GATE_REJECTED)
     return result
+
+
+class _Steps:
+    """One line per long step as it starts, and its time when it ends: a person sees the run move."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        click.echo(f"  {time.perf_counter() - self.started:6.1f}s  {what} ...")
 
 
 @pipeline.command()
@@ -99,7 +124,9 @@ def _register_and_maybe_promote(project, model_name: str | None, promote: bool, 
 @click.option("--reason", help="Why, for the audit record (default: the gate's numbers).")
 @friendly
 def register(project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None) -> None:
-    """After `dvc repro`: log the run (lineage tags, drift profile), gate it, register a model version."""
+    """After `dvc repro`: log the run (lineage tags, drift profile), gate it, register a model version.
+
+    Exit 3 when the gate rejects it (registered, champion unchanged)."""
     _register_and_maybe_promote(_project(project_dir, params_file), model_name, promote, reason)
 
 
@@ -111,12 +138,18 @@ def register(project_dir: Path, params_file: str, model_name: str | None, promot
 @click.option("--reason", help="Why, for the audit record.")
 @friendly
 def run(project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None) -> None:
-    """dvc pull, dvc repro, then register (and optionally promote) in this project checkout."""
+    """dvc pull, dvc repro, then register (and optionally promote) in this project checkout.
+
+    Exit 3 when the gate rejects the new version (registered, champion unchanged)."""
     from mlops.training.workspace import pull_inputs, repro
 
     project = _project(project_dir, params_file)
+    step = _Steps()
+    step(f"dvc pull: the data versions {', '.join(project.datasets())} name")
     pull_inputs(project)
+    step("dvc repro: the stages that changed (prepare, train, evaluate)")
     repro(project)
+    step("register: log the run, gate it against the champion")
     _register_and_maybe_promote(project, model_name, promote, reason)
 
 

@@ -39,6 +39,28 @@ _UNREACHABLE = (
 _PIPELINE_WRITES = ("dvc.lock", ".gitignore")
 
 
+def pipeline_outputs(root: Path) -> set[str]:
+    """What `dvc repro` writes, from dvc.yaml: every stage's outs, metrics and plots (project-relative). A metrics
+    file with `cache: false` belongs in Git, so a run rewrites a committed file: that is not an uncommitted change."""
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return set()
+    found = set()
+    for stage in stages.values() if isinstance(stages, dict) else []:
+        if not isinstance(stage, dict):
+            continue
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind) or []:
+                path = next(iter(entry)) if isinstance(entry, dict) else entry  # `- metrics.json: {cache: false}`
+                found.add(str(path).rstrip("/"))
+    return found
+
+
+def written_by_pipeline(path: str, outputs: set[str]) -> bool:
+    return Path(path).name in _PIPELINE_WRITES or any(path == o or path.startswith(o + "/") for o in outputs)
+
+
 @dataclass(frozen=True)
 class GitFacts:
     commit: str
@@ -83,7 +105,9 @@ class Project:
             raise MlopsError(f"the Git repository at {self.root} has no commit yet") from None
         changed = {d.a_path for d in repo.index.diff(None)} | {d.a_path for d in repo.index.diff("HEAD")}
         # a_path is typed optional; GitPython's index diffs always set it
-        dirty = any(Path(p).name not in _PIPELINE_WRITES for p in changed if p is not None)
+        prefix = self.root.relative_to(Path(repo.working_dir).resolve()).as_posix()  # Git paths: from the repo root
+        outputs = {o if prefix == "." else f"{prefix}/{o}" for o in pipeline_outputs(self.root)}
+        dirty = any(not written_by_pipeline(p, outputs) for p in changed if p is not None)
         url = repo.remotes.origin.url if "origin" in [r.name for r in repo.remotes] else str(repo.working_dir)
         return GitFacts(commit=commit, dirty=dirty, url=without_credentials(url))
 

@@ -202,15 +202,16 @@ def register(
             mlflow.log_metrics(flat_metrics(challenger))
             mlflow.log_dict(decision.numbers, "gate/decision.json")
             saved = Model.load(str(project.path(stages.MODEL_DIR)))
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=saved.signature,
-                input_example=test[params.data.features].head(5),
-                serialization_format="skops",
-                skops_trusted_types=stages.SKOPS_TRUSTED_TYPES,  # see stages.SKOPS_TRUSTED_TYPES
-                pip_requirements=stages.pip_requirements(),
-            )
+            with stages.quiet_mlflow_environment():
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    signature=saved.signature,
+                    input_example=test[params.data.features].head(5),
+                    serialization_format="skops",
+                    skops_trusted_types=stages.SKOPS_TRUSTED_TYPES,  # see stages.SKOPS_TRUSTED_TYPES
+                    pip_requirements=stages.pip_requirements(),
+                )
             _log_profile(project, train, model)
         if not registry.exists(name):
             registry.client.create_registered_model(name, description=f"trained by {project.root.name}")

@@ -7,9 +7,11 @@ params.yaml`, so a generated project's dvc.yaml needs nothing model-specific.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -38,7 +40,40 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")]
 
 
-def _read_table(project: Project, relative: str) -> pd.DataFrame:
+@contextlib.contextmanager
+def quiet_mlflow_environment() -> Iterator[None]:
+    """MLflow warns on every save that it cannot find pip (uv environments have none) and writes `pip` unpinned
+    into conda.yaml. The pinned pip_requirements are what installs the model, so that warning is noise: held back."""
+    logger = logging.getLogger("mlflow.utils.environment")
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def save_model(project: Project, model, features: pd.DataFrame) -> None:
+    """Save a fitted scikit-learn model to `model/` as an MLflow model: signature and input example from `features`,
+    skops serialisation, pinned requirements. Every stage (the platform's and a project's own) saves through here."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    shutil.rmtree(project.path(MODEL_DIR), ignore_errors=True)
+    with quiet_mlflow_environment():
+        mlflow.sklearn.save_model(
+            model,
+            str(project.path(MODEL_DIR)),
+            signature=infer_signature(features, model.predict(features)),
+            input_example=features.head(5),
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,  # see the comment on SKOPS_TRUSTED_TYPES
+            pip_requirements=pip_requirements(),
+        )
+
+
+def read_table(project: Project, relative: str) -> pd.DataFrame:
+    """A project's CSV or Parquet file; a file that does not parse is named in the error."""
     path = project.path(relative)
     try:
         if path.suffix == ".parquet":
@@ -50,13 +85,16 @@ def _read_table(project: Project, relative: str) -> pd.DataFrame:
     raise MlopsError(f"{relative}: unsupported data format {path.suffix!r} (expected .csv or .parquet)")
 
 
+_read_table = read_table  # the name register.py uses
+
+
 def prepare(project: Project) -> dict[str, int]:
     """Check the data version, validate the columns, split into train and held-out test sets (seeded)."""
     from sklearn.model_selection import train_test_split
 
     params = project.params
     project.verify_datasets()
-    frame = pd.concat([_read_table(project, relative) for relative in params.data.raw], ignore_index=True)
+    frame = pd.concat([read_table(project, relative) for relative in params.data.raw], ignore_index=True)
     needed = [params.data.target, *params.data.features, *params.data.slice_columns]
     missing = [column for column in dict.fromkeys(needed) if column not in frame.columns]
     if missing:
@@ -89,24 +127,12 @@ def build_estimator(project: Project):
 
 def train(project: Project) -> None:
     """Fit with fixed seeds and save an MLflow model (signature and input example included) to `model/`."""
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
     params = project.params
-    frame = _read_table(project, TRAIN_FILE)
+    frame = read_table(project, TRAIN_FILE)
     features = frame[params.data.features]
     np.random.seed(params.train.seed)  # noqa: NPY002 - belt and braces for any code that uses the global RNG
     model = build_estimator(project).fit(features, frame[params.data.target])
-    shutil.rmtree(project.path(MODEL_DIR), ignore_errors=True)
-    mlflow.sklearn.save_model(
-        model,
-        str(project.path(MODEL_DIR)),
-        signature=infer_signature(features, model.predict(features)),
-        input_example=features.head(5),
-        serialization_format="skops",
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,  # see the comment on SKOPS_TRUSTED_TYPES
-        pip_requirements=pip_requirements(),
-    )
+    save_model(project, model, features)
     log.info("trained", extra={"algorithm": params.train.algorithm, "rows": len(frame)})
 
 
@@ -184,7 +210,7 @@ def _regression_metrics(model, part: pd.DataFrame, features: list[str], target: 
 def evaluate(project: Project) -> dict:
     params = project.params
     model = load_model(str(project.path(MODEL_DIR)))
-    result = score(model, _read_table(project, TEST_FILE), params.data.target, params.data.slice_columns)
+    result = score(model, read_table(project, TEST_FILE), params.data.target, params.data.slice_columns)
     project.path(METRICS_FILE).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     log.info("evaluated", extra={"metrics": {k: v for k, v in result.items() if k != "slices"}})
     return result

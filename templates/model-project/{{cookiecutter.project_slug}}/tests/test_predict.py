@@ -2,14 +2,14 @@
 
 import pytest
 
-from {{ cookiecutter.project_slug }}.features import FEATURES, make_sample
-from {{ cookiecutter.project_slug }}.predict import main, request_body
+from {{ cookiecutter.__package }}.features import FEATURES, load_data
+from {{ cookiecutter.__package }}.predict import main, request_body
 
 pytestmark = pytest.mark.unit
 
 
 def test_request_body_is_dataframe_split_with_the_features():
-    frame = make_sample(4)
+    frame = load_data(4)
     body = request_body(frame)["dataframe_split"]
     assert body["columns"] == FEATURES
     assert body["data"] == frame[FEATURES].to_numpy().tolist()

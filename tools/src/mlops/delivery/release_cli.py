@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -45,7 +46,13 @@ def show(env: str, model: str | None, root: Path, as_json: bool) -> None:
 @release.command()
 @env_option
 @model_option
-@click.option("--version", "version", required=True, help="Model version to release (must have passed the gate).")
+@click.option(
+    "--version",
+    "version",
+    required=True,
+    help="Model version to release (must have passed the gate), or @ALIAS for the version behind it now "
+    "(@champion: the last that passed; @dev, @staging: what that env runs).",
+)
 @click.option("--image-digest", help="Serving image digest (sha256:...); default: the one on main for this env.")
 @click.option("--image-repository", help="ECR repository of that image (default: MLOPS_ECR_REPOSITORY).")
 @click.option("--repo", "repo_url", help="Release repo (path or URL; default: the URL of --remote here).")
@@ -64,14 +71,15 @@ def propose(env, model, version, image_digest, image_repository, repo_url, remot
     Branch release/<model>/<env>/v<V> off main with the manifest, commit the lineage, push; dev merges itself."""
     from pydantic import ValidationError
 
-    from mlops.release.actions import propose_version
+    from mlops.release.actions import propose_version, resolve_version
     from mlops.release.gitops import origin_url
     from mlops.release.hosts import GIT_HOSTS
     from mlops.release.manifest import Image
 
     settings = get_settings()
-    if not version.isdigit() or version.startswith("0"):
-        raise click.BadParameter(f"{version!r} is not a model version number", param_hint="--version")
+    alias = re.fullmatch(r"@[A-Za-z][A-Za-z0-9_-]*", version)
+    if not alias and (not version.isdigit() or version.startswith("0")):
+        raise click.BadParameter(f"{version!r} is not a model version number or @alias", param_hint="--version")
     image = None
     if image_digest:
         try:
@@ -80,7 +88,11 @@ def propose(env, model, version, image_digest, image_repository, repo_url, remot
             raise click.BadParameter(f"{image_digest!r} is not sha256:<64 hex>", param_hint="--image-digest") from None
     url = repo_url or origin_url(remote, Path.cwd())
     host = GIT_HOSTS[git_host]()  # before any work: a missing token is a usage problem, found first
-    proposal = propose_version(settings, model or settings.model_name, env, version, url, image, host)
+    name = model or settings.model_name
+    number = resolve_version(settings, name, version)
+    if alias:
+        click.echo(f"{name}{version} is version {number}")
+    proposal = propose_version(settings, name, env, number, url, image, host)
     click.echo(proposal.note)
     if proposal.commit:
         click.echo(f"commit {proposal.commit} on {proposal.branch}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -21,16 +22,37 @@ def stack() -> None:
 
 @stack.command()
 def up() -> None:
-    """Start the stack (harmless when it already runs) and write the endpoints to the env file."""
+    """Start the stack (harmless when it already runs) and write the endpoints to the env file.
+
+    The stack's state (PIDs, logs, endpoints) lives in the user's state dir (MLOPS_HOME, else
+    ~/.local/state/mlops), so `mlops` finds the stack from any directory."""
     settings = get_settings()
+    started = time.perf_counter()
+
+    def say(step: str) -> None:
+        click.echo(f"  {time.perf_counter() - started:5.1f}s  {step} ...")
+
     try:
-        endpoints, messages = LocalStack(settings).up()
+        endpoints, messages = LocalStack(settings).up(say=say)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     for message in messages:
         click.echo(message)
-    click.echo(f"endpoints written to {settings.stack_env_file}")
+    click.echo(f"endpoints written to {settings.stack_env_file} ({time.perf_counter() - started:.1f}s)")
     click.echo(f"MLflow UI: {endpoints['MLFLOW_TRACKING_URI']}")
+
+
+@stack.command("env")
+def env_() -> None:
+    """Print the running stack's endpoints as shell exports, for tools that are not `mlops` (dvc, mlflow, aws):
+    eval "$(mlops stack env)". Exit 1 when the stack is not up."""
+    from mlops.core.settings import read_env_file
+
+    settings = get_settings()
+    if not settings.stack_env_file.is_file():
+        raise click.ClickException(f"the local stack is not up (no {settings.stack_env_file}): run `mlops stack up`")
+    for key, value in sorted(read_env_file(settings.stack_env_file).items()):
+        click.echo(f"export {key}={shlex.quote(value)}")
 
 
 @stack.command()

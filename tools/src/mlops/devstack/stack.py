@@ -3,6 +3,10 @@
 `LocalStack(settings).up()` starts both in the background (PIDs and logs under the state dir), creates the
 KMS key and the buckets the rest of the code expects, and writes the endpoints to one env file. `down()` stops
 only the processes whose PID files it wrote (matched by PID *and* start time, so a recycled PID is never killed).
+
+The state dir is the user's (`MLOPS_HOME`, else `~/.local/state/mlops`; `mlops.core.settings.user_state_dir`), so
+every directory finds the same stack. Free ports are remembered (`ports.json`) and taken again by the next `up` when
+they are still free, so an endpoint written into a model project's `.dvc/config.local` stays right across restarts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,10 +132,26 @@ class LocalStack:
         return f"http://{record['host']}:{record['port']}"
 
     # ---- starting ----------------------------------------------------------------------------------------
+    def _remembered_ports(self) -> dict[str, int]:
+        try:
+            found = json.loads((self.dir / "ports.json").read_text())
+            return {k: int(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _remember_port(self, name: str, port: int) -> None:
+        ports = {**self._remembered_ports(), name: port}
+        (self.dir / "ports.json").write_text(json.dumps(ports, sort_keys=True))
+
     def _choose_port(self, name: str, configured: int) -> int:
         host = self.settings.stack_host
         if configured == 0:
-            return _free_port(host)
+            previous = self._remembered_ports().get(name)
+            if previous and not _port_in_use(host, previous):
+                return previous  # the same endpoint as last time: project configs that name it stay right
+            port = _free_port(host)
+            self._remember_port(name, port)
+            return port
         if _port_in_use(host, configured):
             raise StackError(
                 f"port {configured} on {host} is already in use, so the {name} server cannot start "
@@ -185,15 +206,18 @@ class LocalStack:
         messages.append(f"{name}: stale PID file (pid {record.get('pid')} is not running); removed it")
         return None
 
-    def up(self) -> tuple[dict[str, str], list[str]]:
-        """Start what is not running; return the endpoint environment and one message per service."""
+    def up(self, say: Callable[[str], None] | None = None) -> tuple[dict[str, str], list[str]]:
+        """Start what is not running; return the endpoint environment and one message per service. `say` hears
+        about each step as it starts (a cold start takes tens of seconds: MLflow migrates its database)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         messages: list[str] = []
+        say = say or (lambda _: None)
         region = self.settings.region
         base_env = {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
 
         moto = self._running_record("moto", messages)
         if moto is None:
+            say("starting the moto server (AWS)")
             port = self._choose_port("moto", self.settings.moto_port)
             argv = [_venv_executable("moto_server"), "-H", self.settings.stack_host, "-p", str(port)]
             moto = self._start("moto", argv, port, "/moto-api/", base_env)
@@ -201,10 +225,13 @@ class LocalStack:
         aws_url = self._url(moto)
         aws_env = {**base_env, "AWS_ENDPOINT_URL": aws_url, "MLFLOW_S3_ENDPOINT_URL": aws_url}
 
+        say("creating the KMS key and the buckets (idempotent)")
         kms_key_arn = provision_aws(self.settings, aws_env)
 
         mlflow = self._running_record("mlflow", messages)
         if mlflow is None:
+            first = not (self.dir / "mlflow.db").exists() and not self.settings.mlflow_backend_store_uri
+            say("starting the MLflow server" + (" (first start: creating its database, about 30 s)" if first else ""))
             port = self._choose_port("mlflow", self.settings.mlflow_port)
             backend = self.settings.mlflow_backend_store_uri or f"sqlite:///{self.dir / 'mlflow.db'}"
             argv = [

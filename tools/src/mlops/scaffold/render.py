@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops.core.errors import MlopsError
 from mlops.core.paths import MODEL_TEMPLATE
@@ -58,29 +61,73 @@ def answer_problems(template_dir: Path, answers: dict) -> list[str]:
     return namespace["problems"](answers)
 
 
-def resolve_answers(template_dir: Path, overrides: dict[str, str], no_input: bool) -> dict:
-    """cookiecutter.json defaults + overrides (+ prompts unless no_input), rendered; raises GeneratorError."""
+def slug_of(name: str) -> str:
+    """The project slug a NAME stands for: lowercase, every run of other characters one hyphen ("Churn Model" and
+    "churn_model" -> "churn-model"). The template's rules then judge it (a DNS label; the package is churn_model)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
+
+
+# asked when not given (and not --no-input); every other answer is derived (the slug and name from NAME, the region
+# and the bucket from the platform's settings, where the platform comes from) or keeps its default
+QUESTIONS = (
+    "owner",
+    "problem_type",
+    "model_family",
+    "serving_target",
+    "aws_account_id",
+    "include_drift_monitoring",
+    "include_scheduled_retraining",
+)
+Ask = Callable[[str, Any], Any]  # (answer key, its default: a value, or a list of choices) -> the answer
+
+
+def resolve_answers(
+    template_dir: Path, overrides: dict[str, str], no_input: bool, ask: Ask | None = None, questions=QUESTIONS
+) -> dict:
+    """cookiecutter.json defaults + overrides (+ `ask` for the questions not given, unless no_input), rendered;
+    raises GeneratorError naming every bad answer at once (a value outside its choices included)."""
     from cookiecutter.generate import generate_context
     from cookiecutter.prompt import prompt_for_config
 
-    try:
-        context = generate_context(str(template_dir / "cookiecutter.json"), extra_context=overrides)
-    except ValueError as exc:  # a value outside a choice list
-        raise GeneratorError(str(exc)) from None
-    answers = dict(prompt_for_config(context, no_input=no_input))
+    context = generate_context(str(template_dir / "cookiecutter.json"))
+    raw = context["cookiecutter"]
+    outside: dict[str, str] = {}  # choice answers not among the choices: reported with the rest, not one by one
+
+    def put(key: str, value: Any) -> None:
+        default = raw.get(key)
+        if isinstance(default, list):
+            if value in default:
+                raw[key] = [value, *(v for v in default if v != value)]
+            else:
+                outside[key] = value
+        else:
+            raw[key] = value
+
+    for key, value in overrides.items():
+        put(key, value)
+    if not no_input and ask is not None:
+        for key in questions:
+            if key in raw and key not in overrides:
+                put(key, ask(key, raw[key]))
+    answers = dict(prompt_for_config(context, no_input=True))
+    answers.update(outside)
     problems = answer_problems(template_dir, answers)
     if problems:
         raise GeneratorError("invalid answers:\n  - " + "\n  - ".join(problems))
     return answers
 
 
-def render(template_dir: Path, answers: dict, output_dir: Path, *, hooks: bool = True) -> Path:
-    """Write the project into output_dir/<slug>; hooks=False renders files only (no Git, DVC or sample data)."""
+def render(
+    template_dir: Path, answers: dict, output_dir: Path, *, hooks: bool = True, hook_env: dict[str, str] | None = None
+) -> Path:
+    """Write the project into output_dir/<slug>; hooks=False renders files only (no Git, DVC or sample data).
+    `hook_env` is what the post-generation hook reads besides the answers (the platform's wheels, uv)."""
     from cookiecutter.exceptions import CookiecutterException, FailedHookException, OutputDirExistsException
     from cookiecutter.generate import generate_files
 
-    saved = os.environ.get("MLOPS_TEMPLATE_RENDER_ONLY")
-    os.environ["MLOPS_TEMPLATE_RENDER_ONLY"] = "0" if hooks else "1"
+    extra = {**(hook_env or {}), "MLOPS_TEMPLATE_RENDER_ONLY": "0" if hooks else "1"}
+    saved = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
     try:
         return Path(
             generate_files(
@@ -100,7 +147,8 @@ def render(template_dir: Path, answers: dict, output_dir: Path, *, hooks: bool =
     except CookiecutterException as exc:
         raise GeneratorError(f"cookiecutter: {exc}") from None
     finally:
-        if saved is None:
-            os.environ.pop("MLOPS_TEMPLATE_RENDER_ONLY", None)
-        else:
-            os.environ["MLOPS_TEMPLATE_RENDER_ONLY"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

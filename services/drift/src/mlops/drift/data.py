@@ -222,7 +222,7 @@ def read_whole(path: Path) -> Batch | None:
     check --reference` reads the current file this way while it profiles the reference."""
     if file_format(path) != "parquet" or not path.is_file() or (file_rows(path) or 0) > IN_PROCESS_ROWS:
         return None
-    return next(iter(parquet_batches(path, None, None)), None)
+    return _readable(path, "parquet", lambda: next(iter(parquet_batches(path, None, None)), None))
 
 
 def _summarise_parquet(

@@ -4,7 +4,7 @@ At profile time, each class's predicted probability is calibrated on the referen
 (P(y = c | score)), stored as a few hundred (score, probability) points. On a current window the calibrated
 probabilities are the expected labels: the expected confusion matrix gives accuracy and F1, the expected ranking of
 positives over negatives gives ROC AUC. The confidence band is where the realised value falls in 95% of label
-draws from those calibrated probabilities. It holds while P(y | score) is what it was on the reference:
+draws from those calibrated probabilities, widened for the calibration's own error (it was fitted on a sample). It holds while P(y | score) is what it was on the reference:
 covariate shift (inputs move, the relation between input and label does not) is what it estimates; concept drift
 (the same inputs now mean other labels) it cannot see, and only labels can.
 """
@@ -112,7 +112,7 @@ def expected(estimation: dict[str, Any], proba: np.ndarray) -> dict[str, float]:
 
 def _band(estimation: dict[str, Any], proba: np.ndarray, seed: int = 0) -> dict[str, float]:
     """Standard deviation of each realised metric over label draws from the calibrated probabilities (on at most
-    BAND_ROWS rows, scaled to the window's size)."""
+    BAND_ROWS rows, scaled to the window's size), widened for the calibration's error."""
     rng = np.random.default_rng(seed)
     rows = len(proba)
     part = proba[rng.choice(rows, BAND_ROWS, replace=False)] if rows > BAND_ROWS else proba
@@ -136,8 +136,10 @@ def _band(estimation: dict[str, Any], proba: np.ndarray, seed: int = 0) -> dict[
         values["accuracy"].append(scores["accuracy"])
         values["f1"].append(scores["f1"])
         values["auc"].append(aucs[-1] if len(classes) == 2 and len(aucs) == 2 else float(np.mean(aucs or [np.nan])))
-    shrink = np.sqrt(len(part) / rows)
-    return {name: float(np.nanstd(v) * shrink) for name, v in values.items()}
+    # scaled to the window's size, then widened for the calibration's own error: it was measured on the
+    # reference's rows, so it is uncertain like a metric on that many rows (variance in proportion)
+    scale = np.sqrt(len(part) / rows) * np.sqrt(1 + rows / max(int(estimation.get("rows", rows)), 1))
+    return {name: float(np.nanstd(v) * scale) for name, v in values.items()}
 
 
 def calibrate(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any]:

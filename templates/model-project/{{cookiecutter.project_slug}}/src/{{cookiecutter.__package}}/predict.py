@@ -1,6 +1,7 @@
-"""Asking the served model: the request body `mlops serve` takes, and a smoke test against a running endpoint.
+"""Asking the served model: the request body `mlops serve` takes, and a smoke test against a running endpoint that
+sends rows of the project's own data (`make smoke`).
 
-    python -m {{ cookiecutter.project_slug }}.predict --url http://127.0.0.1:8080 --rows 5
+    python -m {{ cookiecutter.__package }}.predict --url http://127.0.0.1:8080 --rows 5
 
 The API key comes from the MLOPS_API_KEY environment variable (never from the command line or Git).
 """
@@ -13,7 +14,7 @@ import sys
 
 import pandas as pd
 
-from {{ cookiecutter.project_slug }}.features import FEATURES, make_sample
+from {{ cookiecutter.__package }}.features import FEATURES, load_data
 
 
 def request_body(frame: pd.DataFrame) -> dict:
@@ -34,14 +35,14 @@ def predict(url: str, frame: pd.DataFrame, api_key: str | None, timeout: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Smoke test: send sample rows to a serving endpoint.")
+    parser = argparse.ArgumentParser(description="Smoke test: send rows of the project's data to a serving endpoint.")
     parser.add_argument("--url", required=True, help="Serving base URL, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--rows", type=int, default=5, help="How many sample rows to send")
+    parser.add_argument("--rows", type=int, default=5, help="How many rows to send")
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
     try:
-        predictions = predict(args.url, make_sample(args.rows, seed=1), os.environ.get("MLOPS_API_KEY"))
+        predictions = predict(args.url, load_data(args.rows, seed=1), os.environ.get("MLOPS_API_KEY"))
     except Exception as exc:  # any transport or HTTP failure is a failed smoke test, said in one line
         print(f"Error: {args.url}: {exc}", file=sys.stderr)
         return 1

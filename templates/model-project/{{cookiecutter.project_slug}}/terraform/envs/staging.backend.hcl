@@ -1,0 +1,3 @@
+bucket = "mlops-staging-tfstate"
+key    = "models/{{ cookiecutter.project_slug }}/terraform.tfstate"
+region = "{{ cookiecutter.aws_region }}"
