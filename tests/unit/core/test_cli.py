@@ -2,6 +2,7 @@
 naming what is wrong. In-process (click's CliRunner, `main()`); the installed console script itself is run in
 tests/integration/test_cli_process.py."""
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -48,3 +49,36 @@ def test_bad_setting_names_the_variable_and_exits_2(monkeypatch, capsys):
     stderr = capsys.readouterr().err
     assert "MLOPS_MOTO_PORT" in stderr and "'abc'" in stderr
     assert "Traceback" not in stderr
+
+
+def test_commands_print_for_people_and_log_to_the_file(monkeypatch, tmp_path, capsys):
+    """A command's INFO lines go to the log file in the state dir, not the console; a service keeps them on the
+    console (its log stream); --verbose shows them everywhere."""
+    import logging
+
+    from mlops.core import cli as cli_module
+
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("MLOPS_VERBOSE", raising=False)
+    seen = []
+
+    @click.command("probe")
+    def probe() -> None:
+        logging.getLogger("mlops.probe").info("did the thing")
+        seen.append(True)
+
+    monkeypatch.setattr(cli_module.PartsGroup, "get_command", lambda self, ctx, name: probe)
+    monkeypatch.setattr(cli_module.PartsGroup, "list_commands", lambda self, ctx: ["probe"])
+    for argv, on_console in ((["probe"], False), (["--verbose", "probe"], True), (["serve"], True)):
+        monkeypatch.delenv("MLOPS_VERBOSE", raising=False)
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+        assert ("did the thing" in capsys.readouterr().err) is on_console, argv
+    assert len(seen) == 3
+    assert (tmp_path / "logs" / "mlops.log").read_text().count("did the thing") == 3
+
+
+def test_verbose_is_a_global_option():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert "-v, --verbose" in result.output

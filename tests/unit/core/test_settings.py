@@ -45,3 +45,33 @@ def test_wrong_value_names_the_variable(monkeypatch, variable, value, expected):
 def test_nothing_is_read_at_import(monkeypatch, module):
     monkeypatch.setenv("MLOPS_MOTO_PORT", "not-a-port")
     execute_fresh(module)  # would raise if the module built settings at import
+
+
+def test_state_dir_is_the_users_and_the_same_from_every_directory(monkeypatch, tmp_path):
+    """The local stack's state, the locks and the logs: one place, found from any directory (issue 15: `mlops stack
+    status` said "stopped" from a model project while the stack ran, and two retrains each took their own lock)."""
+    from mlops.core.locking import lock_path
+
+    for variable in ("MLOPS_STATE_DIR", "MLOPS_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    found = []
+    for where in (tmp_path, tmp_path / "models" / "churn"):
+        where.mkdir(parents=True, exist_ok=True)
+        monkeypatch.chdir(where)
+        settings = get_settings()
+        found.append((settings.state_dir, settings.stack_env_file, lock_path(settings.state_dir, "retrain", "m")))
+    assert found[0] == found[1]
+    assert found[0][0] == tmp_path / "home" / ".local" / "state" / "mlops"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert get_settings().state_dir == tmp_path / "xdg" / "mlops"
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops-home"))
+    assert get_settings().state_dir == tmp_path / "mlops-home"
+    assert get_settings().log_file == tmp_path / "mlops-home" / "logs" / "mlops.log"
+
+
+def test_a_relative_state_dir_is_made_absolute_once(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLOPS_STATE_DIR", "state")
+    settings = get_settings()
+    assert settings.state_dir == tmp_path / "state" and settings.state_dir.is_absolute()

@@ -80,3 +80,11 @@ def test_missing_lineage_never_passes(drop, named):
 def test_dirty_tree_never_passes():
     decision = decide(scores(0.99), None, {**LINEAGE, "mlops.git.dirty": "true"}, GATE)
     assert not decision.passed and "uncommitted changes" in decision.reasons[0]
+
+
+def test_a_champion_on_another_schema_is_not_compared_and_nothing_passes_by_itself():
+    note = "champion v2 cannot be scored on these held-out rows: held-out data lacks the model's input columns x1"
+    decision = decide(scores(0.99), None, LINEAGE, GATE, champion_version="2", not_comparable=note)
+    assert not decision.passed
+    (reason,) = decision.reasons
+    assert note in reason and "promote it by hand" in reason

@@ -71,6 +71,7 @@ def bound_mlflow_requests(settings: Settings | None = None) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")  # takes effect if mlflow is not imported yet
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at" on a command's stdout
     _bound_default_boto3_session(s)
 
 

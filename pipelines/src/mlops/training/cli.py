@@ -24,6 +24,11 @@ project_option = click.option(
     show_default=True,
     help="Model project directory (a Git + DVC repository).",
 )
+outcome_option = click.option(
+    "--outcome",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the outcome as JSON here (version, gate decision, reasons, numbers): for CI.",
+)
 params_option = click.option(
     "--params", "params_file", default="params.yaml", show_default=True, help="Params file, relative to the project."
 )
@@ -83,14 +88,19 @@ def _report(result) -> None:
     verdict = "PASSED" if result.decision.passed else "REJECTED"
     numbers = result.decision.numbers
     metric, ours, theirs = numbers.get("primary_metric"), numbers.get("challenger"), numbers.get("champion")
-    against = f" vs champion v{result.champion_version} {theirs:.4f}" if theirs is not None else " (no champion yet)"
+    if theirs is not None:
+        against = f" vs champion v{result.champion_version} {theirs:.4f}"
+    else:
+        against = f" (champion v{result.champion_version}: not compared)" if result.champion_version else " (no champion yet)"
     measured = f": {metric} {ours:.4f}{against}" if isinstance(ours, (int, float)) else ""
     click.echo(f"registered {result.name} version {result.version}; gate {verdict}{measured}")
     for reason in result.decision.reasons:
         click.echo(f"  - {reason}")
 
 
-def _register_and_maybe_promote(project, model_name: str | None, promote: bool, reason: str | None):
+def _register_and_maybe_promote(
+    project, model_name: str | None, promote: bool, reason: str | None, outcome: Path | None = None
+):
     from mlops.registry.cli import echo_move
     from mlops.registry.promotion import promote as do_promote
     from mlops.training.register import register
@@ -98,9 +108,24 @@ def _register_and_maybe_promote(project, model_name: str | None, promote: bool, 
     settings = get_settings()
     result = register(settings, project, model_name)
     _report(result)
+    promoted = False
     if promote and result.decision.passed:
         why = reason or f"gate passed: {json.dumps(result.decision.numbers, sort_keys=True)}"
         echo_move(result.name, do_promote(settings, result.name, result.version, why, result.champion_version))
+        promoted = True
+    if outcome is not None:  # for CI: what happened, without parsing the console
+        outcome.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "model": result.name,
+            "version": result.version,
+            "run_id": result.run_id,
+            "decision": "passed" if result.decision.passed else "rejected",
+            "reasons": result.decision.reasons,
+            "numbers": result.decision.numbers,
+            "champion_version": result.champion_version,
+            "promoted": promoted,
+        }
+        outcome.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     if not result.decision.passed:
         raise SystemExit(GATE_REJECTED)
     return result
@@ -122,12 +147,18 @@ class _Steps:
 @click.option("--model", "model_name", help="Registered model name (default: model_name in params).")
 @click.option("--promote/--no-promote", default=False, help="Promote to champion when the gate passes.")
 @click.option("--reason", help="Why, for the audit record (default: the gate's numbers).")
+@outcome_option
 @friendly
-def register(project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None) -> None:
+def register(
+    project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None, outcome: Path | None
+) -> None:
     """After `dvc repro`: log the run (lineage tags, drift profile), gate it, register a model version.
 
     Exit 3 when the gate rejects it (registered, champion unchanged)."""
-    _register_and_maybe_promote(_project(project_dir, params_file), model_name, promote, reason)
+    from mlops.core.clients import require_tracking_server
+
+    require_tracking_server()  # before anything: never a registry of its own in a local file
+    _register_and_maybe_promote(_project(project_dir, params_file), model_name, promote, reason, outcome)
 
 
 @pipeline.command()
@@ -136,21 +167,26 @@ def register(project_dir: Path, params_file: str, model_name: str | None, promot
 @click.option("--model", "model_name", help="Registered model name (default: model_name in params).")
 @click.option("--promote/--no-promote", default=False, help="Promote to champion when the gate passes.")
 @click.option("--reason", help="Why, for the audit record.")
+@outcome_option
 @friendly
-def run(project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None) -> None:
+def run(
+    project_dir: Path, params_file: str, model_name: str | None, promote: bool, reason: str | None, outcome: Path | None
+) -> None:
     """dvc pull, dvc repro, then register (and optionally promote) in this project checkout.
 
     Exit 3 when the gate rejects the new version (registered, champion unchanged)."""
+    from mlops.core.clients import require_tracking_server
     from mlops.training.workspace import pull_inputs, repro
 
+    require_tracking_server()  # at once, not after minutes of pulling and training
     project = _project(project_dir, params_file)
     step = _Steps()
-    step(f"dvc pull: the data versions {', '.join(project.datasets())} name")
+    step(f"dvc pull: {', '.join(project.datasets())} (the versions the .dvc files name)")
     pull_inputs(project)
     step("dvc repro: the stages that changed (prepare, train, evaluate)")
     repro(project)
     step("register: log the run, gate it against the champion")
-    _register_and_maybe_promote(project, model_name, promote, reason)
+    _register_and_maybe_promote(project, model_name, promote, reason, outcome)
 
 
 @pipeline.command("init-example")

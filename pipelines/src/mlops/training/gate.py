@@ -38,10 +38,18 @@ def decide(
     lineage: dict[str, str],
     gate: GateParams,
     champion_version: str | None = None,
+    not_comparable: str | None = None,
 ) -> GateDecision:
-    """`challenger`/`champion` are `stages.score` results on the same held-out rows."""
+    """`challenger`/`champion` are `stages.score` results on the same held-out rows. `not_comparable` says why a
+    champion exists but could not be scored on them (new input columns): no comparison, no pass; a person decides
+    (`mlops promote`)."""
     metric = gate.primary_metric
     reasons = lineage_problems(lineage)
+    if not_comparable:
+        reasons.append(
+            f"{not_comparable}; a model on a new schema is not comparable with it: review it and promote it by "
+            "hand (`mlops promote`) if it should replace the champion"
+        )
     numbers: dict = {
         "primary_metric": metric,
         "min_improvement": gate.min_improvement,

@@ -185,14 +185,17 @@ def register(
     bound_mlflow_requests(settings)
     registry = Registry(settings=settings)
     champion_version = registry.alias_version(name, settings.champion_alias)
-    champion = None
+    champion, not_comparable = None, None
     if champion_version is not None:  # the champion scored on the challenger's held-out rows
         try:
             champion_model = stages.load_model(f"models:/{name}/{champion_version}")
         except MlflowException as exc:
             raise translate(exc, f"loading champion version {champion_version} of {name!r}") from None
-        champion = stages.score(champion_model, test, params.data.target, params.data.slice_columns)
-    decision = decide(challenger, champion, lineage, params.gate, champion_version)
+        try:
+            champion = stages.score(champion_model, test, params.data.target, params.data.slice_columns)
+        except stages.InputsMismatch as exc:  # a new schema (the team's own data): a human decides, not the gate
+            not_comparable = f"champion v{champion_version} cannot be scored on these held-out rows: {exc}"
+    decision = decide(challenger, champion, lineage, params.gate, champion_version, not_comparable)
     log.info("gate", extra={"model": name, "passed": decision.passed, "reasons": decision.reasons})
 
     try:

@@ -33,6 +33,10 @@ SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 log = logging.getLogger(__name__)
 
 
+class InputsMismatch(MlopsError):
+    """A model's input columns are not in the data it is asked to score (a new schema: the team's own data)."""
+
+
 def pip_requirements() -> list[str]:
     """Pinned from this environment: spares MLflow inferring them, which loads the model in a subprocess."""
     from importlib.metadata import version
@@ -149,7 +153,8 @@ def score(model, frame: pd.DataFrame, target: str, slice_columns: list[str]) -> 
     features = list(getattr(model, "feature_names_in_", []))
     missing = [f for f in features if f not in frame.columns]
     if missing:
-        raise MlopsError(f"held-out data lacks the model's input columns {missing}")
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise InputsMismatch(f"held-out data lacks the model's input columns {shown}")
     if not hasattr(model, "predict_proba"):
         metrics = _regression_metrics
     elif len(getattr(model, "classes_", [])) > 2:

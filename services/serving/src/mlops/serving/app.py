@@ -89,6 +89,12 @@ class ServingApp:
             ("GET", "/v2"): ("/v2", self.v2_server),
             ("GET", "/openapi.json"): ("/openapi.json", self.openapi),
         }
+        # what follows /v2/models/{name}[/versions/{version}]: (method, handler)
+        self.v2_routes: dict[str, tuple[str, Handler]] = {
+            "": ("GET", self.v2_metadata),
+            "/ready": ("GET", self.v2_ready),
+            "/infer": ("POST", self.v2_infer),
+        }
 
     # ---- ASGI entry ------------------------------------------------------------------------------------
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -161,11 +167,6 @@ class ServingApp:
             )
         request_id_var.reset(token)
         return None
-
-    @property
-    def v2_routes(self) -> dict[str, tuple[str, Handler]]:
-        """What follows /v2/models/{name}[/versions/{version}]: (method, handler)."""
-        return {"": ("GET", self.v2_metadata), "/ready": ("GET", self.v2_ready), "/infer": ("POST", self.v2_infer)}
 
     def _match(self, method: str, path: str) -> tuple[str | None, Handler | None, dict[str, str | None]]:
         found = self.routes.get((method, path))

@@ -1,0 +1,37 @@
+"""`mlops release propose --version @ALIAS` (the command is mlops.delivery's): the alias is resolved before
+proposing, the number is what gets proposed, a malformed version is a usage error."""
+
+import pytest
+from click.testing import CliRunner
+
+from mlops.core.cli import cli
+from mlops.release import actions
+
+pytestmark = pytest.mark.unit
+
+
+class FakeRegistry:
+    aliases = {("churn", "champion"): "7", ("churn", "dev"): "6"}
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def alias_version(self, name, alias):
+        return self.aliases.get((name, alias))
+
+
+def test_the_cli_proposes_the_number(monkeypatch):
+    monkeypatch.setattr(actions, "Registry", FakeRegistry)
+    proposed = []
+
+    def propose(settings, model, env, version, url, image, host):
+        proposed.append((model, env, version))
+        return actions.gitops.Proposal(f"release/{model}/{env}/v{version}", "c" * 40, True, "dev merges itself")
+
+    monkeypatch.setattr(actions, "propose_version", propose)
+    args = ["release", "propose", "--env", "dev", "--model", "churn", "--repo", "/nowhere.git", "--version"]
+    result = CliRunner().invoke(cli, [*args, "@champion"])
+    assert result.exit_code == 0, result.output
+    assert "churn@champion is version 7" in result.output and proposed == [("churn", "dev", "7")]
+    bad = CliRunner().invoke(cli, [*args, "@"])
+    assert bad.exit_code == 2 and "is not a model version number or @alias" in bad.output
