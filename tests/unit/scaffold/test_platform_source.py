@@ -4,7 +4,6 @@ uv.lock and `make test` on a clean environment run in tests/integration/test_gen
 
 import json
 import tomllib
-from pathlib import Path
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
@@ -32,7 +31,8 @@ def test_the_template_default_version_is_the_platforms():
         ({}, {"path": "wheels/mlops_core-{v}-py3-none-any.whl"}, "=={v}"),
         ({"platform_source": "path", "platform_url": "/src/r5-mlops"}, {"path": "/src/r5-mlops/core", "editable": True},
          ""),
-        ({"platform_source": "git", "platform_url": "https://git.acme.io/ml/r5-mlops.git", "platform_version": "v1.4.0"},
+        ({"platform_source": "git", "platform_url": "https://git.acme.io/ml/r5-mlops.git",
+          "platform_version": "v1.4.0"},
          {"git": "https://git.acme.io/ml/r5-mlops.git", "tag": "v1.4.0", "subdirectory": "core"}, ""),
         ({"platform_source": "index", "platform_url": "https://pypi.acme.io/simple", "platform_version": "1.4.0"},
          {"index": "mlops-platform"}, "==1.4.0"),

@@ -84,6 +84,22 @@ def verbose_from_env() -> bool:
     return os.environ.get("MLOPS_VERBOSE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _route_libraries_through_root() -> None:
+    """Some libraries configure logging of their own: MLflow, on import, gives its logger a console handler and stops
+    propagation; alembic's fileConfig (run by MLflow's migrations) does the same and raises its level. Their lines
+    would then reach the console unfiltered and miss the log file. Undo that for the ones already loaded, and ask
+    MLflow not to do it when it is imported later."""
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    for name in LIBRARY_LOGGERS:
+        if name not in logging.Logger.manager.loggerDict:
+            continue  # not loaded: nothing to undo, and no logger created for nothing
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            library.removeHandler(handler)
+        library.propagate, library.disabled = True, False
+        library.setLevel(logging.NOTSET)
+
+
 def configure_logging(
     level: str = "INFO",
     stream: TextIO | None = None,
@@ -125,6 +141,7 @@ def configure_logging(
         handler._mlops = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    _route_libraries_through_root()
     logging.captureWarnings(True)  # Python warnings (libraries' deprecations) become `py.warnings` records
     # boto3's own loggers would otherwise log every PutLogEvents call back into the queue
     for noisy in ("botocore", "boto3", "urllib3"):

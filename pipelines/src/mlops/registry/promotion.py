@@ -113,8 +113,8 @@ def repair(settings: Settings, registry: Registry, s3: Any, name: str) -> dict[s
         status, note = (
             "conflict",
             (
-                f"@{alias} is {champion}, neither {intent['from_version']} nor {intent['to_version']}: moved by someone "
-                "else meanwhile; aliases left as they are"
+                f"@{alias} is {champion}, neither {intent['from_version']} nor {intent['to_version']}: moved by "
+                "someone else meanwhile; aliases left as they are"
             ),
         )
     record = {**intent, "status": status, "repair": {"at": _now(), "by": _actor(settings), "note": note}}

@@ -91,7 +91,9 @@ def _report(result) -> None:
     if theirs is not None:
         against = f" vs champion v{result.champion_version} {theirs:.4f}"
     else:
-        against = f" (champion v{result.champion_version}: not compared)" if result.champion_version else " (no champion yet)"
+        against = (
+            f" (champion v{result.champion_version}: not compared)" if result.champion_version else " (no champion yet)"
+        )
     measured = f": {metric} {ours:.4f}{against}" if isinstance(ours, (int, float)) else ""
     click.echo(f"registered {result.name} version {result.version}; gate {verdict}{measured}")
     for reason in result.decision.reasons:

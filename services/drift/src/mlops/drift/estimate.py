@@ -4,9 +4,10 @@ At profile time, each class's predicted probability is calibrated on the referen
 (P(y = c | score)), stored as a few hundred (score, probability) points. On a current window the calibrated
 probabilities are the expected labels: the expected confusion matrix gives accuracy and F1, the expected ranking of
 positives over negatives gives ROC AUC. The confidence band is where the realised value falls in 95% of label
-draws from those calibrated probabilities, widened for the calibration's own error (it was fitted on a sample). It holds while P(y | score) is what it was on the reference:
-covariate shift (inputs move, the relation between input and label does not) is what it estimates; concept drift
-(the same inputs now mean other labels) it cannot see, and only labels can.
+draws from those calibrated probabilities, widened for the calibration's own error (it was fitted on a sample).
+It holds while P(y | score) is what it was on the reference: covariate shift (inputs move, the relation between
+input and label does not) is what it estimates; concept drift (the same inputs now mean other labels) it cannot
+see, and only labels can.
 """
 
 from __future__ import annotations
