@@ -13,7 +13,7 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-footprint test-bake
+.PHONY: canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -89,7 +89,7 @@ retrain: setup ## Retrain MODEL now (newest data, gate, promote or reject); conf
 retrain-serve: setup ## The retraining service: cron schedules and drift events (MLOPS_RETRAIN_CONFIG)
 	$(BIN)/mlops retrain serve
 
-stack-up: setup ## Start the local stack (moto + MLflow) and write .mlops/stack.env
+stack-up: setup ## Start the local stack (moto + MLflow) and write <state dir>/stack.env ($MLOPS_HOME or ~/.local/state/mlops)
 	$(BIN)/mlops stack up
 
 stack-down: setup ## Stop the local stack
@@ -98,8 +98,8 @@ stack-down: setup ## Stop the local stack
 stack-status: setup ## Show what the local stack runs and whether it answers
 	$(BIN)/mlops stack status
 
-clean: stack-down ## Stop the stack and remove local state (.mlops) and caches
-	rm -rf .mlops .pytest_cache .ruff_cache
+clean: stack-down ## Stop the stack, remove the local state dir ($MLOPS_HOME or ~/.local/state/mlops) and caches
+	rm -rf "$$($(BIN)/python -c 'from mlops.core.settings import Settings; print(Settings().state_dir)')" .pytest_cache .ruff_cache
 
 bench-drift-speed: setup ## Drift vs Evidently DataDriftPreset at 100k/1M rows, and a 50M-row streamed window
 	$(BIN)/python benchmarks/drift/speed.py
@@ -107,8 +107,11 @@ bench-drift-speed: setup ## Drift vs Evidently DataDriftPreset at 100k/1M rows, 
 bench-drift-accuracy: setup ## Drift false-alarm and detection rates per shape and size, beside Evidently
 	$(BIN)/python benchmarks/drift/accuracy.py
 
-bench-serving: setup system-deps ## mlops serve vs mlflow models serve (wrk, same workers): throughput, p50/p99, errors
+bench-serving: setup system-deps ## mlops serve vs mlflow models serve and MLServer (wrk, same workers): req/s, p50/p99
 	$(BIN)/python benchmarks/serving/bench.py
+
+bench-reliability: setup system-deps ## Serving soak (10 min, hot reloads), fuzz (schemathesis, Hypothesis), faults
+	$(BIN)/python benchmarks/reliability/bench.py
 
 bench-footprint: setup ## Per part, envs from uv.lock: installed size, import, start-to-ready; vs monolith, 550f0ce
 	$(BIN)/python benchmarks/footprint/bench.py

@@ -17,6 +17,9 @@ def demo(local_stack, tmp_path_factory):
     summary_path = tmp_path_factory.mktemp("demo") / "summary.json"
     result = run_mlops("demo", "--seed", "7", "--summary-json", str(summary_path), "--prometheus", timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    console = (result.stdout + result.stderr).splitlines()
+    # the console is for people: one line per step and a summary, libraries' chatter in the log file only
+    assert len(console) <= 60, "\n".join(console)
     return result.stdout, json.loads(summary_path.read_text()), local_stack
 
 

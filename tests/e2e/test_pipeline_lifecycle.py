@@ -288,9 +288,13 @@ def test_rollback_and_promote_move_aliases_with_an_audit_record(lab):
     ]:
         bad = CliRunner().invoke(cli, args)
         assert bad.exit_code == 1 and message in bad.output and bad.exc_info[0] is SystemExit, bad.output
+    # version 3 was rejected by the gate: refused, naming why, unless forced
+    refused = CliRunner().invoke(cli, ["promote", MODEL, "3", "--reason", "x"])
+    assert refused.exit_code == 1 and "not promoting version 3" in refused.output, refused.output
+    assert "the gate rejected it" in refused.output and "--force" in refused.output
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLOPS_DATA_BUCKET", "no-such-bucket")
-        no_audit = CliRunner().invoke(cli, ["promote", MODEL, "3", "--reason", "x"])
+        no_audit = CliRunner().invoke(cli, ["promote", MODEL, "3", "--reason", "x", "--force"])
     assert no_audit.exit_code == 1 and "audit record not written, so @champion stays 2" in no_audit.output
     assert champion() == "2" and client.get_model_version_by_alias(MODEL, "previous").version == "1"
 

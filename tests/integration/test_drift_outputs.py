@@ -75,6 +75,10 @@ def test_html_report_opens_in_headless_chromium(reports, tmp_path):
     assert dom.count('<svg class="plot"') == 5  # one chart per tested column, one of the reconstruction error
     assert 'id="multivariate"' in dom and "how the 2 numeric features move together" in dom  # amount, age
     assert 'id="col-amount"' in dom
+    # the table puts the drifted column first and says why: the test, p against alpha, the effect against its bar
+    first_row = dom.split('id="columns"')[1].split("<tr")[2]
+    assert 'href="#col-amount"' in first_row and "drift: p (BH)" in first_row and "&lt;= alpha 0.01" in first_row
+    assert dom.count('class="tick"') == 3 * 5  # every chart has a y axis in shares of rows
     # size bounded and aggregated: of 3,000 unique customer ids at most the top-20 chart labels appear
     text = html.read_text()
     assert len(text) < 150_000

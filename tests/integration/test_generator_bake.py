@@ -5,7 +5,7 @@ retraining on and off; one slug with a hyphen) and hold each generated project t
   projects find the local stack through its state dir, MLOPS_HOME), Python writes bytecode as on any laptop. Each
   project's own `make test` creates its .venv from its committed uv.lock (the platform's parts from the wheels
   `mlops new-model` built, everything else from uv's cache) and passes; `make lint` (ruff, terraform fmt) passes.
-- One checkov run over all four finds 0 failed; `terraform validate` passes for each against this checkout's
+- Each project's own `make scan` (checkov) finds 0 failed; `terraform validate` passes for each against this checkout's
   modules; every env's kustomize overlay renders on this checkout's serving base; the Jenkinsfiles lint in one call.
 - Three journeys on the team's own data, one per problem type, each a scikit-learn bundled dataset (breast cancer,
   wine, diabetes): swap the sample for it in params.yaml and data/, `make test`, `dvc add`, `make data`,
@@ -15,7 +15,7 @@ retraining on and off; one slug with a hyphen) and hold each generated project t
   manifests; a second train reaches dev and staging while prod stays; `git revert` + deploy rolls staging and dev
   back, and the server follows.
 
-Expensive tools run once over all projects (one checkov, one groovy-lint call, one Terraform plugin cache)."""
+Expensive tools run once over all projects where they can (one groovy-lint call, one Terraform plugin cache)."""
 
 from __future__ import annotations
 
@@ -157,7 +157,8 @@ def test_each_project_passes_its_own_make_test_and_lint_on_a_clean_environment(p
 
     def check(slug: str, root: Path) -> None:
         tests = ok(make(root, "test"), f"{slug} make test")
-        assert re.search(r"\d+ passed", tests) and "failed" not in tests
+        # "N failed", not the word: sklearn's ConvergenceWarning ("lbfgs failed to converge") may be in the summary
+        assert re.search(r"\d+ passed", tests) and not re.search(r"\d+ failed", tests), tests[-3000:]
         assert (root / ".venv/bin/mlops").is_file() and not (root / ".venv/bin/mlops").is_symlink()
         # checkov runs once over every project below; the other hooks run here as the project's CI would
         lint = _run(["make", "lint"], root, env={**_user_env(), "SKIP": "checkov"})
@@ -168,27 +169,25 @@ def test_each_project_passes_its_own_make_test_and_lint_on_a_clean_environment(p
 
 
 def test_checkov_finds_nothing_in_any_project(projects):
+    """Each project's own `make scan` (its .checkov.yaml: Terraform and the overlays), one project after another:
+    checkov's kustomize runner breaks when given several projects at once. CHECKOV names the platform's checkov, the
+    same version the project pins for uvx, so no download is needed here."""
+    import xml.etree.ElementTree as ElementTree
+
     checkov = REPO_ROOT / ".venv-tools/checkov/bin/checkov"
     if not checkov.exists():
         pytest.fail(f"{checkov} is missing: run `make setup`")
-    dirs = [arg for root in projects.values() for arg in ("-d", str(root))]
-    result = _run(
-        [str(checkov), *dirs, "--framework", "terraform", "kustomize", "--compact", "--quiet", "-o", "json",
-         "--skip-path", r"\.venv"],
-        REPO_ROOT,
-        env={**_platform_env(), "BC_SKIP_MAPPING": "TRUE"},
-        timeout=600,
-    )  # fmt: skip
-    reports, text, at = [], result.stdout, 0
-    while text[at:].strip():  # one JSON document per framework run, printed back to back
-        at = len(text) - len(text[at:].lstrip())
-        document, at = json.JSONDecoder().raw_decode(text, at)
-        reports.extend(document if isinstance(document, list) else [document])
-    kinds = {r["check_type"] for r in reports}
-    assert {"terraform", "kustomize"} <= kinds, result.stdout[-2000:]
-    assert all(r["summary"]["failed"] == 0 for r in reports), result.stdout[-4000:]
-    assert all(r["summary"]["passed"] > 0 for r in reports)
-    assert result.returncode == 0, result.stderr[-2000:]
+    for slug, root in projects.items():
+        scan = _run(["make", "scan", f"CHECKOV={checkov}"], root, env={**_user_env(), "BC_SKIP_MAPPING": "TRUE"},
+                    timeout=300)  # fmt: skip
+        assert scan.returncode == 0, f"{slug}: {scan.stdout[-3000:]}{scan.stderr[-2000:]}"
+        report = root / "reports" / "checkov.xml"  # written by the checkov just run, not untrusted input
+        suites = ElementTree.parse(report).getroot().iter("testsuite")  # noqa: S314
+        found = {suite.get("name", ""): int(suite.get("failures", "0")) for suite in suites}
+        assert any("terraform" in name for name in found), f"{slug}: {found}"
+        if (root / "deploy" / "k8s").is_dir():
+            assert any("kustomize" in name for name in found), f"{slug}: {found}"
+        assert sum(found.values()) == 0, f"{slug}: {scan.stdout[-4000:]}"
 
 
 def test_terraform_validates_against_the_monorepo_modules(projects, tmp_path_factory):

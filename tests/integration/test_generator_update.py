@@ -82,7 +82,7 @@ def test_update_merges_clean_changes_and_reports_the_conflict(platform_and_proje
     assert "ENV ?= staging" in (project / "Makefile").read_text()
     assert (project / "CHANGELOG.md").read_text() == "# fraud changelog\n"
     assert (project / "NOTES.md").read_text() == "ours\n"
-    assert (project / "deploy/asg/serving.env").is_file() and not (project / "deploy/k8s").exists()
+    assert (project / "deploy/envs/dev.mk").is_file() and not (project / "deploy/k8s").exists()  # an asg project
     assert json.loads((project / ".mlops-template.json").read_text())["commit"] == new
     # left for review: nothing was committed on the team's behalf
     assert team.head.commit.message == "team edits" and team.is_dirty()

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from mlops.core.cli import cli
-from mlops.core.clients import Registry
-from mlops.core.contracts import PREVIOUS_ALIAS
+from mlops.core.clients import Registry, aws_client
+from mlops.core.contracts import PREVIOUS_ALIAS, Tags
 from mlops.core.settings import get_settings
 from mlops.registry.promotion import STEPS, pending_key, promote, repair
 from tests.conftest import run_mlops
@@ -27,7 +27,10 @@ SETTLED = {"intent": ("aborted", "1", None), "previous": ("aborted", "1", None),
 
 
 def _model(registry: Registry, name: str) -> str:
-    """A registered model with versions 1 and 2 (no artifacts: promotion only moves aliases), @champion -> 1."""
+    """A registered model with versions 1 and 2, @champion -> 1. Promotion fetches only the MLmodel file (to refuse
+    a version that cannot be loaded), so that is the one artifact written."""
+    aws_client("s3", get_settings()).put_object(Bucket="mlops-artifacts", Key=f"{name}/model/MLmodel",
+                                                Body=b"flavors: {}\n")  # fmt: skip
     registry.client.create_registered_model(name)
     for _ in range(2):
         registry.client.create_model_version(name, source=f"s3://mlops-artifacts/{name}/model")
@@ -92,3 +95,23 @@ def test_the_next_rollback_repairs_first_then_moves(local_stack):
     rollback = _audit(local_stack, result.stdout.strip().split("s3://mlops-data/")[1])
     assert rollback["status"] == "done" and (rollback["from_version"], rollback["to_version"]) == ("2", "1")
     assert promote(get_settings(), name, "2", "after the repair")["status"] == "done"  # nothing is left pending
+
+
+def test_a_rejected_or_unloadable_version_needs_force_and_the_audit_says_what_was_overridden(local_stack):
+    """The gate's rejection and a version whose model cannot be fetched each stop `mlops promote`; --force moves the
+    alias and the audit record lists what it overrode."""
+    registry = Registry()
+    name = _model(registry, f"{NAME}-force")
+    registry.client.set_model_version_tag(name, "2", Tags.GATE_DECISION, "rejected")
+    registry.client.set_model_version_tag(name, "2", Tags.GATE_REASONS, json.dumps(["roc_auc 0.61 < floor 0.7"]))
+    broken = registry.client.create_model_version(name, source=f"s3://mlops-artifacts/{name}/nothing-here").version
+    for version, objection in (("2", "the gate rejected it (roc_auc 0.61 < floor 0.7)"),
+                               (broken, "its artifacts cannot be loaded")):  # fmt: skip
+        refused = CliRunner().invoke(cli, ["promote", name, version, "--reason", "try"])
+        assert refused.exit_code == 1 and objection in refused.output and "--force" in refused.output, refused.output
+        assert registry.alias_version(name, "champion") == "1"  # nothing moved
+    forced = run_mlops("promote", name, "2", "--reason", "hotfix, floor waived by the owner", "--force")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert registry.alias_version(name, "champion") == "2"
+    record = _audit(local_stack, forced.stdout.strip().split("s3://mlops-data/")[1])
+    assert record["forced"] == {"objections": ["the gate rejected it (roc_auc 0.61 < floor 0.7)"]}

@@ -152,7 +152,6 @@ def test_bad_profile_file(files, content, message):
     [
         (["--current", "CUR", "--json", "OUT"], "give exactly one of --reference and --profile"),
         (["--profile", "PROFILE", "--reference", "REF", "--current", "CUR", "--json", "OUT"], "exactly one"),
-        (["--profile", "PROFILE", "--current", "CUR"], "nothing to write"),
         (["--profile", "PROFILE", "--current", "data.txt", "--json", "OUT"], "unsupported file type '.txt'"),
         (["--profile", "PROFILE", "--current", "nope.parquet", "--json", "OUT"], "nope.parquet: no such file"),
         (["--profile", "PROFILE", "--current", "CUR", "--json", "OUT", "--alpha", "2"], "--alpha"),
@@ -234,3 +233,42 @@ def test_a_bad_current_file_beside_a_raw_reference_is_an_error_naming_it(files, 
         frame(2).iloc[:0].to_parquet(current)
     result = invoke("check", "--reference", files["ref"], "--current", current, "--json", files["dir"] / "o.json")
     assert result.exit_code == 1 and str(current) in result.output
+
+
+def test_check_with_nothing_to_write_prints_the_verdict_and_a_table_most_severe_first(files):
+    drifted = files["dir"] / "drifted.parquet"
+    frame(3).assign(x=lambda f: f.x + 1, k=lambda f: f.k * 2).to_parquet(drifted)
+    result = invoke("check", "--profile", files["profile"], "--current", drifted)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("DRIFT: drift share")
+    rows = [line.split()[0] for line in lines[2:5]]
+    assert set(rows[:2]) == {"x", "k"} and rows[2] == "c"  # the two drifted columns before the unchanged one
+    assert "drift: p (BH)" in lines[2] and "<= alpha 0.01 and wasserstein" in lines[2]
+    assert "no drift: p (BH)" in lines[4]
+
+
+def test_a_pandas_index_is_neither_a_feature_nor_an_extra_column(tmp_path):
+    ref, cur, profile = tmp_path / "ref.parquet", tmp_path / "cur.parquet", tmp_path / "p.json"
+    frame(1).iloc[::2].to_parquet(ref)  # not a RangeIndex: pandas writes it as __index_level_0__
+    frame(2).set_index("k").to_parquet(cur)  # a named index: written as a column `k`, read back as the index
+    assert invoke("profile", "--reference", ref, "--out", profile).exit_code == 0
+    assert set(json.loads(profile.read_text())["columns"]) == {"x", "k", "c"}
+    result = invoke("check", "--profile", profile, "--current", cur, "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["extra_columns"] == [] and "__index_level_0__" not in result.output
+    assert report["columns"]["k"]["status"] == "skipped"  # the index is not data: k is missing, and says so
+
+
+def test_without_target_the_label_params_yaml_names_is_not_profiled_as_a_feature(tmp_path, monkeypatch):
+    ref, profile = tmp_path / "ref.parquet", tmp_path / "p.json"
+    frame(1).assign(churned=lambda f: (f.x > 0).astype(int)).to_parquet(ref)
+    monkeypatch.chdir(tmp_path)
+    unlabelled = invoke("profile", "--reference", ref, "--out", profile)
+    assert "every column is profiled as a feature" in unlabelled.output
+    assert "churned" in json.loads(profile.read_text())["columns"]
+    (tmp_path / "params.yaml").write_text("data:\n  target: churned\n  features: [x, k, c]\n")
+    labelled = invoke("profile", "--reference", ref, "--out", profile)
+    assert labelled.exit_code == 0 and "label column 'churned'" in labelled.output
+    stored = json.loads(profile.read_text())
+    assert stored["target"] == "churned"

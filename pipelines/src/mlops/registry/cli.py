@@ -20,14 +20,19 @@ def echo_move(name: str, record: dict[str, str]) -> None:
 @click.argument("name")
 @click.argument("version")
 @click.option("--reason", required=True, help="Why, for the audit record.")
+@click.option("--force", is_flag=True, help="Promote even a version the gate rejected or that cannot be loaded.")
 @friendly
-def promote(name: str, version: str, reason: str) -> None:
-    """Make VERSION of model NAME the champion; the old champion becomes `previous`."""
+def promote(name: str, version: str, reason: str, force: bool) -> None:
+    """Make VERSION of model NAME the champion; the old champion becomes `previous`. A version the gate rejected,
+    or whose model cannot be fetched, is refused unless --force (the audit record then lists what was overridden)."""
     from mlops.registry.promotion import promote as do_promote
 
     if not version.isdigit():
         raise click.BadParameter(f"{version!r} is not a version number", param_hint="VERSION")
-    echo_move(name, do_promote(get_settings(), name, version, reason))
+    record = do_promote(get_settings(), name, version, reason, force=force)
+    echo_move(name, record)
+    for objection in record.get("forced", {}).get("objections", []):
+        click.echo(f"  forced past: {objection}", err=True)
 
 
 @click.command()

@@ -126,6 +126,27 @@ def repair(settings: Settings, registry: Registry, s3: Any, name: str) -> dict[s
     return record
 
 
+def objections(registry: Registry, name: str, version: str) -> list[str]:
+    """Why `version` should not become the champion: the gate rejected it, or its model cannot be fetched (no
+    MLmodel at its artifact location). Empty when there is nothing against it."""
+    import tempfile
+
+    from mlflow.artifacts import download_artifacts
+
+    found = []
+    tags = dict(registry.resolve(ModelRef(name, version=version)).tags)
+    if tags.get(Tags.GATE_DECISION) == "rejected":
+        reasons = "; ".join(json.loads(tags.get(Tags.GATE_REASONS, "[]"))) or "no reason recorded"
+        found.append(f"the gate rejected it ({reasons})")
+    try:
+        location = registry.client.get_model_version_download_uri(name, version)
+        with tempfile.TemporaryDirectory() as scratch:
+            download_artifacts(artifact_uri=location.rstrip("/") + "/MLmodel", dst_path=scratch)
+    except Exception as exc:  # noqa: BLE001 - whatever the store says, the model cannot be loaded from there
+        found.append(f"its artifacts cannot be loaded ({type(exc).__name__}: {str(exc)[:200]})")
+    return found
+
+
 def _move(
     settings: Settings,
     name: str,
@@ -133,14 +154,23 @@ def _move(
     target: str | None,
     reason: str,
     expected_champion: Any = ANY,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Move the champion of `name` to `target` (None: to the `previous` version, a rollback)."""
+    """Move the champion of `name` to `target` (None: to the `previous` version, a rollback). A promotion of a
+    version with objections (see `objections`) needs `force`, and the audit record keeps them."""
     if not reason.strip():
         raise MlopsError("a reason is required for the audit record (--reason)")
     champion = settings.champion_alias
     registry = Registry(settings=settings)
+    overridden: list[str] = []
     if target is not None:
         registry.resolve(ModelRef(name, version=target))  # the version must exist
+        overridden = objections(registry, name, target)
+        if overridden and not force:
+            raise MlopsError(
+                f"not promoting version {target} of {name!r}: {'; '.join(overridden)}. "
+                "--force promotes it anyway and records that in the audit"
+            )
     s3 = aws_client("s3", settings)
     with FileLock(lock_path(settings.state_dir, "promote", name), purpose=action).acquire(wait_seconds=30):
         try:
@@ -179,6 +209,8 @@ def _move(
             "audit_key": promotion_audit_key(name, at, record_id),
             "status": "pending",
         }
+        if overridden:  # only forced moves carry the field: an ordinary record keeps its shape
+            record["forced"] = {"objections": overridden}
         try:
             _put(s3, settings, pending_key(name), record)
         except Exception as exc:  # nothing has moved: no intent, no move
@@ -207,8 +239,10 @@ def _move(
     return record
 
 
-def promote(settings: Settings, name: str, version: str, reason: str, expected_champion: Any = ANY) -> dict[str, Any]:
-    return _move(settings, name, "promote", str(version), reason, expected_champion)
+def promote(
+    settings: Settings, name: str, version: str, reason: str, expected_champion: Any = ANY, force: bool = False
+) -> dict[str, Any]:
+    return _move(settings, name, "promote", str(version), reason, expected_champion, force)
 
 
 def rollback(settings: Settings, name: str, reason: str) -> dict[str, Any]:

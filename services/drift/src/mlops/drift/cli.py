@@ -78,9 +78,11 @@ def profile(reference, out, target, prediction, probabilities, model_name, categ
     from mlops.drift.data import DataError, profile_file
     from mlops.drift.profile import ProfileError
 
-    if probabilities and not target:
-        raise click.UsageError("--probabilities needs --target (the calibration compares them with the labels)")
     try:
+        if target is None:
+            target = _target_from_params(reference)
+        if probabilities and not target:
+            raise click.UsageError("--probabilities needs --target (the calibration compares them with the labels)")
         forced = [c.strip() for c in categorical.split(",") if c.strip()]
         result = profile_file(reference, target=target, prediction=prediction, probabilities=probabilities,
                               model_name=model_name, categorical=forced)  # fmt: skip
@@ -95,6 +97,31 @@ def profile(reference, out, target, prediction, probabilities, model_name, categ
     click.echo(f"profiled {len(result.columns)} columns of {result.rows} rows -> {out}")
     for name, reason in skipped.items():
         click.echo(f"  column {name!r} cannot be tested: {reason}", err=True)
+
+
+PARAMS_FILE = Path("params.yaml")  # a model project's parameters, in the directory the command runs in
+
+
+def _target_from_params(reference: Path) -> str | None:
+    """Without --target, the label a model project's params.yaml names (`data.target`) when the file has that
+    column, so the label is not profiled as a feature; otherwise every column is a feature, and the user is told."""
+    from mlops.drift.data import file_columns
+
+    label = None
+    if PARAMS_FILE.is_file():
+        import yaml
+
+        try:
+            params = yaml.safe_load(PARAMS_FILE.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise click.ClickException(f"{PARAMS_FILE.resolve()}: cannot read it for the label column: {exc}") from None
+        label = ((params.get("data") or {}) if isinstance(params, dict) else {}).get("target")
+    if isinstance(label, str) and label in file_columns(reference):
+        click.echo(f"label column {label!r} (params.yaml's data.target): profiled as the target, not as a feature")
+        return label
+    click.echo("no --target: every column is profiled as a feature (give --target LABEL if the data has labels)",
+               err=True)  # fmt: skip
+    return None
 
 
 def _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop):
@@ -145,7 +172,7 @@ def check_options(func):
     return func
 
 
-def _finish(report, model, json_out, html_out, prom_dir, cloudwatch, fail_on_drift):
+def _finish(report, model, json_out, html_out, prom_dir, cloudwatch, fail_on_drift, *, show_table=False):
     from mlops.drift import publish
 
     try:
@@ -168,6 +195,10 @@ def _finish(report, model, json_out, html_out, prom_dir, cloudwatch, fail_on_dri
     estimated = _estimate_text((report.get("model") or {}).get("estimated_performance"))
     if estimated:
         click.echo(estimated)
+    if show_table:
+        from mlops.drift.verdicts import table
+
+        click.echo("\n".join(table(report)))
     for name in report["summary"]["skipped_columns"]:
         click.echo(f"  skipped {name}: {report['columns'][name]['reason']}", err=True)
     if report["summary"]["extra_columns"]:
@@ -202,7 +233,8 @@ def _estimate_text(result: dict | None) -> str:
 @check_options
 def check(reference, profile_path, current, model, workers, alpha, drift_share, numeric_method, categorical_method,
           importance, estimated_drop, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
-    """Compare current data with a profile (or raw reference) and write the report."""
+    """Compare current data with a profile (or raw reference): print the verdict, and write the report (without
+    --json, --html, --prom-dir or --cloudwatch: a table of the columns, most severe first)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from mlops.drift.check import estimate_performance, matching_columns, run_check
@@ -211,8 +243,6 @@ def check(reference, profile_path, current, model, workers, alpha, drift_share, 
 
     if (reference is None) == (profile_path is None):
         raise click.UsageError("give exactly one of --reference and --profile")
-    if not (json_out or html_out or prom_dir or cloudwatch):
-        raise click.UsageError("nothing to write: give --json, --html, --prom-dir or --cloudwatch")
     config = _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop)
     try:
         if profile_path:
@@ -232,7 +262,10 @@ def check(reference, profile_path, current, model, workers, alpha, drift_share, 
             report["model"]["estimated_performance"] = estimated
     except (DataError, ProfileError) as exc:
         _fail(exc)
-    _finish(report, model or ref.model_name or "unknown", json_out, html_out, prom_dir, cloudwatch, fail_on_drift)
+    # with nothing to write, the verdict and a table on the console are the output
+    show_table = not (json_out or html_out or prom_dir or cloudwatch)
+    _finish(report, model or ref.model_name or "unknown", json_out, html_out, prom_dir, cloudwatch, fail_on_drift,
+            show_table=show_table)  # fmt: skip
 
 
 @drift.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -91,6 +92,14 @@ def _text_columns(schema: Any) -> dict[str, Any]:
     return {f.name: f.type for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
 
 
+def data_columns(schema: Any) -> list[str]:
+    """The file's columns without the index pandas wrote beside the data (`__index_level_0__`, or a named index):
+    `pd.read_parquet` gives it back as the index, not as a column, so it is neither a feature nor an extra column."""
+    pandas_meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}") or b"{}")
+    index = {name for name in pandas_meta.get("index_columns", []) if isinstance(name, str)}  # a RangeIndex: a dict
+    return [name for name in schema.names if name not in index]
+
+
 def parquet_batches(
     path: Path,
     columns: list[str] | None = None,
@@ -104,7 +113,7 @@ def parquet_batches(
     arrow_without_pandas()
     with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as handle:
         schema = handle.schema_arrow
-        names = [n for n in (columns if columns is not None else schema.names) if n in schema.names]
+        names = [n for n in (columns if columns is not None else data_columns(schema)) if n in schema.names]
         text = {n: t for n, t in _text_columns(schema).items() if n in names}
         # a fresh reader with the text columns dictionary-encoded (the option is fixed when the file is opened);
         # a whole file is read at once, buffered and decoded in Arrow's threads, a stream batch by batch, unbuffered
@@ -149,6 +158,18 @@ def file_rows(path: Path) -> int | None:
     import pyarrow.parquet as pq
 
     return _readable(path, "parquet", lambda: pq.ParquetFile(path).metadata.num_rows)
+
+
+def file_columns(path: Path) -> list[str]:
+    """The data columns of a Parquet or CSV file, from its footer or header line."""
+    kind = file_format(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return _readable(path, kind, lambda: data_columns(pq.read_schema(path)))
+    import pandas as pd
+
+    return _readable(path, kind, lambda: [str(c) for c in pd.read_csv(path, nrows=0).columns])
 
 
 def file_batches(path: Path, columns: list[str] | None = None) -> Callable[[], Iterator[Batch]]:
@@ -269,7 +290,7 @@ def summarise_file(
 
     def summarise() -> Window:
         if kind == "parquet":
-            columns = list(pq.read_schema(path).names)
+            columns = data_columns(pq.read_schema(path))
             wanted = [c for c in profile.columns if c in columns]
             summaries, rows = _summarise_parquet(profile, path, wanted, workers, whole)
             found = [c for c in extra if c in columns]

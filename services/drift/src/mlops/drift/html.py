@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
+from mlops.drift.verdicts import ranked, reason, severity
+
 MAX_PLOTS = 200
 WIDTH, HEIGHT, PAD = 640, 180, 28
 COLOURS = {"reference": "#4c78a8", "current": "#f58518"}
@@ -34,7 +36,14 @@ def bar_chart(plot: dict, title: str) -> str:
         f'<svg class="plot" role="img" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT + 40}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT + 40}"><title>{escape(title)}</title>',
         f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#999"/>',
+        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{HEIGHT}" stroke="#999"/>',
     ]
+    for fraction in (0.0, 0.5, 1.0):  # the y axis: share of rows, at 0, half and the top of the tallest bar
+        y = HEIGHT - (HEIGHT - PAD) * fraction
+        parts.append(
+            f'<text class="tick" x="{PAD - 3}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{top * fraction:.0%}'
+            f'</text><line x1="{PAD - 2}" y1="{y:.1f}" x2="{PAD}" y2="{y:.1f}" stroke="#999"/>'
+        )
     for i, label in enumerate(labels):
         for j, side in enumerate(("reference", "current")):
             share = plot[side][i]
@@ -47,12 +56,13 @@ def bar_chart(plot: dict, title: str) -> str:
         if bins <= 24:
             x = PAD + i * slot + slot / 2
             parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT + 12}" font-size="8" text-anchor="end" '
+                f'<text x="{x:.1f}" y="{HEIGHT + 12}" font-size="10" text-anchor="end" '
                 f'transform="rotate(-35 {x:.1f} {HEIGHT + 12})">{escape(label[:14])}</text>'
             )
     parts.append(
         f'<text x="{PAD}" y="14" font-size="11" fill="{COLOURS["reference"]}">■ reference</text>'
-        f'<text x="{PAD + 90}" y="14" font-size="11" fill="{COLOURS["current"]}">■ current</text></svg>'
+        f'<text x="{PAD + 90}" y="14" font-size="11" fill="{COLOURS["current"]}">■ current</text>'
+        f'<text x="{WIDTH - PAD}" y="14" font-size="10" text-anchor="end" fill="#555">share of rows</text></svg>'
     )
     return "".join(parts)
 
@@ -72,15 +82,15 @@ def render_html(report: dict) -> str:
     columns = report["columns"]
     drift = report["dataset_drift"]
     rows = []
-    for name, col in columns.items():
+    for name, col in ranked(report):  # most severe first: drifted columns by how far past their threshold
         css = "drift" if col["drift"] else col["status"]
         rows.append(
             f'<tr class="{css}"><td><a href="#col-{escape(name)}">{escape(name)}</a></td><td>{_fmt(col["kind"])}</td>'
             f"<td>{_fmt(col['status'])}</td><td>{_fmt(col['drift'])}</td><td>{_fmt(col['method'])}</td>"
             f"<td>{_fmt(col['statistic'])}</td><td>{_fmt(col['threshold'])}</td><td>{_fmt(col['p_value'])}</td>"
-            f"<td>{_fmt(col.get('reason'))}</td></tr>"
+            f"<td>{escape(reason(col, summary['alpha']))}</td></tr>"
         )
-    plotted = sorted((n for n, c in columns.items() if c.get("plot")), key=lambda n: not columns[n]["drift"])
+    plotted = sorted((n for n, c in columns.items() if c.get("plot")), key=lambda n: (severity(columns[n]), n))
     sections = []
     for name in plotted[:MAX_PLOTS]:
         col = columns[name]
