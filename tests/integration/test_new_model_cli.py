@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (["Churn"], "project_slug 'Churn'"),
+        (["9lives"], "project_slug '9lives'"),  # a NAME no valid slug derives from
         (["churn", "aws_region=us-east-9"], "aws_region 'us-east-9'"),
         (["churn", "problem_type=clustering"], "problem_type"),
     ],

@@ -22,7 +22,7 @@ CLASSIFIER = PROBLEM_TYPE != "regression"
 
 
 def build_estimator(params: Params):
-    """`random_forest`, or `logistic_regression` for the linear family{% if cookiecutter.problem_type == "regression" %} (Ridge for regression){% endif %}; seeded, single-threaded."""
+    """`random_forest`, or the linear family{% if cookiecutter.problem_type == "regression" %} (Ridge){% else %} (logistic regression){% endif %}; seeded, single-threaded."""
     p = params.train
 {%- if cookiecutter.problem_type == "regression" %}
     if p.algorithm == "random_forest":
