@@ -66,9 +66,9 @@ def verdicts(engine: str, reference, current) -> dict[str, bool]:
         from benchmarks.drift.speed import evidently_verdicts
 
         return evidently_verdicts(Report([DataDriftPreset()]).run(current_data=current, reference_data=reference))
+    from mlops.drift.builder import build_profile
     from mlops.drift.check import run_check
     from mlops.drift.config import DriftConfig
-    from mlops.drift.profile import build_profile
     from mlops.drift.summary import summarise_frame
 
     profile = build_profile(reference, workers=1)
@@ -88,9 +88,9 @@ def multivariate_verdict(engine: str, reference, current) -> bool:
         calculator.chunker = nml.chunk.SizeBasedChunker(chunk_size=len(current), incomplete="append")
         result = calculator.calculate(current).filter(period="analysis").to_df()
         return bool(result[("reconstruction_error", "alert")].any())
+    from mlops.drift.builder import build_profile
     from mlops.drift.check import run_check
     from mlops.drift.config import DriftConfig
-    from mlops.drift.profile import build_profile
     from mlops.drift.summary import summarise_frame
 
     profile = build_profile(reference, workers=1)

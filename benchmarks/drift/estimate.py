@@ -36,9 +36,9 @@ def frames(seed: int, spread: float, rows: int):
 def ours(reference, current) -> dict[str, float]:
     import json as js
 
+    from mlops.drift.builder import build_profile
     from mlops.drift.check import estimate_performance
     from mlops.drift.config import DriftConfig
-    from mlops.drift.profile import build_profile
 
     proba = reference[["p1"]].assign(p0=1 - reference["p1"])[["p0", "p1"]].set_axis(["0", "1"], axis=1)
     profile = build_profile(reference[["x0", "x1", "y", "prediction"]], target="y", prediction="prediction",

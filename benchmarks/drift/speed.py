@@ -92,9 +92,10 @@ def worker(engine: str, ref_path: str, cur_path: str, profile_path: str, out: st
             from evidently.presets import DataDriftPreset
         else:
             sys.path.insert(0, str(ROOT))
+            from mlops.drift.builder import build_profile
             from mlops.drift.check import run_check
             from mlops.drift.config import DriftConfig
-            from mlops.drift.profile import ReferenceProfile, build_profile
+            from mlops.drift.profile import ReferenceProfile
             from mlops.drift.summary import summarise_frame
         import resource
 
@@ -190,7 +191,7 @@ def end_to_end_table(n: int, rounds: int, evidently: bool, reuse: bool) -> None:
 def prepare(n: int) -> tuple[Path, Path, Path]:
     sys.path.insert(0, str(ROOT))
     from benchmarks.drift.datagen import speed_frame
-    from mlops.drift.profile import build_profile
+    from mlops.drift.builder import build_profile
 
     DATA.mkdir(exist_ok=True)
     ref, cur, prof = DATA / f"ref-{n}.parquet", DATA / f"cur-{n}.parquet", DATA / f"profile-{n}.json"

@@ -135,8 +135,8 @@ def _register_with_profile(model: str, reference: Path) -> None:
     """What training does: log the profile on the run, register the version, point the champion alias at it."""
     from mlflow.tracking import MlflowClient
 
+    from mlops.drift.builder import build_profile
     from mlops.drift.mlflow_io import log_profile
-    from mlops.drift.profile import build_profile
 
     client = MlflowClient()
     experiment = client.create_experiment(f"drift-{uuid.uuid4().hex[:8]}")
@@ -241,8 +241,8 @@ def test_scheduled_run_estimates_performance_before_labels_and_shows_it_beside_t
     prediction_proba of a window whose inputs moved toward the boundary; labels for half the rows have arrived."""
     from mlflow.tracking import MlflowClient
 
+    from mlops.drift.builder import build_profile
     from mlops.drift.mlflow_io import log_profile
-    from mlops.drift.profile import build_profile
 
     settings, model = local_stack.settings, f"cbpe-{uuid.uuid4().hex[:6]}"
     s3, cloudwatch = local_stack.boto3_client("s3"), local_stack.boto3_client("cloudwatch")

@@ -10,9 +10,10 @@ import pytest
 from sklearn import metrics
 
 from mlops.drift import estimate, performance
+from mlops.drift.builder import build_profile
 from mlops.drift.check import estimate_performance
 from mlops.drift.config import DriftConfig
-from mlops.drift.profile import ReferenceProfile, build_profile
+from mlops.drift.profile import ReferenceProfile
 
 pytestmark = pytest.mark.unit
 

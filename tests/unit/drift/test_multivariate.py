@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mlops.drift import multivariate
+from mlops.drift.builder import build_profile
 from mlops.drift.check import run_check
 from mlops.drift.config import DriftConfig
-from mlops.drift.profile import build_profile
 from mlops.drift.summary import summarise_batches, summarise_frame
 from mlops.drift.values import FrameBatch
 

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from mlops.drift import builder, data
-from mlops.drift.profile import ProfileError, build_profile
+from mlops.drift.builder import build_profile
+from mlops.drift.profile import ProfileError
 from mlops.drift.values import from_arrow, from_series
 
 pytestmark = pytest.mark.unit

@@ -9,9 +9,10 @@ import pytest
 from scipy import stats as sps
 
 from mlops.drift import stats
+from mlops.drift.builder import build_profile
 from mlops.drift.check import run_check
 from mlops.drift.config import DriftConfig
-from mlops.drift.profile import ProfileError, ReferenceProfile, build_profile
+from mlops.drift.profile import ProfileError, ReferenceProfile
 from mlops.drift.summary import summarise_frame
 
 pytestmark = pytest.mark.unit

@@ -26,7 +26,8 @@ from mlops.core.clients import Registry, bound_mlflow_requests, translate
 from mlops.core.contracts import Tags
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
-from mlops.drift.profile import MLFLOW_ARTIFACT_PATH, ProfileError, build_profile
+from mlops.drift.builder import build_profile
+from mlops.drift.profile import MLFLOW_ARTIFACT_PATH, ProfileError
 from mlops.training import stages
 from mlops.training.gate import GateDecision, decide
 from mlops.training.params import flatten

@@ -293,7 +293,7 @@ class ProfileBuilder:
         return profile
 
 
-def profile_frame(
+def build_profile(
     frame: Any,
     *,
     target: str | None = None,

@@ -144,10 +144,3 @@ def write_atomic(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def build_profile(frame: Any, **options: Any) -> ReferenceProfile:
-    """Profile a pandas DataFrame (see `mlops.drift.builder.profile_frame` for the options)."""
-    from mlops.drift.builder import profile_frame
-
-    return profile_frame(frame, **options)

@@ -253,7 +253,7 @@ class ServingApp:
         """This server's routes as an OpenAPI 3.1 document, with request bodies from the served signature."""
         current = self.models.current
         schema = current.schema if current is not None else None
-        return 200, dumps(openapi_document(self, schema)), [], None
+        return 200, dumps(openapi_document(self.source.name, self.routes, self.v2_routes, schema)), [], None
 
     async def metrics(self, receive: Any, headers: Headers, request_id: str) -> Answer:
         """Prometheus metrics of every worker combined."""

@@ -6,12 +6,14 @@ the code already says, so the document cannot drift from the server; schemathesi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mlops.serving.inputs import INT_RANGE, TabularSchema
 
-if TYPE_CHECKING:
-    from mlops.serving.app import Handler, ServingApp
+# the app's route handlers; only their names and docstrings are read (the app passes its tables in, so this module
+# needs nothing from it)
+Handler = Callable[..., Any]
 
 OPEN = ("/health/", "/v2/health/")  # routes that need no key
 ERROR = {
@@ -127,11 +129,18 @@ def _operation(handler: Handler, path: str, params: list[str], schema: TabularSc
     return operation
 
 
-def openapi_document(app: ServingApp, schema: TabularSchema | None) -> dict[str, Any]:
+def openapi_document(
+    model_name: str,
+    routes: Mapping[tuple[str, str], tuple[str, Handler]],
+    v2_routes: Mapping[str, tuple[str, Handler]],
+    schema: TabularSchema | None,
+) -> dict[str, Any]:
+    """The document of the app's route tables: `routes` by (method, path), `v2_routes` by the path under
+    `/v2/models/{name}` (and its `/versions/{version}` form)."""
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), (_, handler) in app.routes.items():
+    for (method, path), (_, handler) in routes.items():
         paths.setdefault(path, {})[method.lower()] = _operation(handler, path, [], schema)
-    for rest, (method, handler) in app.v2_routes.items():
+    for rest, (method, handler) in v2_routes.items():
         for prefix, params in (
             ("/v2/models/{name}", ["name"]),
             ("/v2/models/{name}/versions/{version}", ["name", "version"]),
@@ -139,7 +148,7 @@ def openapi_document(app: ServingApp, schema: TabularSchema | None) -> dict[str,
             paths.setdefault(prefix + rest, {})[method.lower()] = _operation(handler, prefix + rest, params, schema)
     return {
         "openapi": "3.0.3",
-        "info": {"title": f"mlops serve: {app.source.name}", "version": "2"},
+        "info": {"title": f"mlops serve: {model_name}", "version": "2"},
         "paths": dict(sorted(paths.items())),
         "components": {
             "securitySchemes": {
