@@ -6,22 +6,13 @@ from click.testing import CliRunner
 
 from mlops.core.cli import cli
 from mlops.release import actions
+from tests.support.registry import AliasRegistry
 
 pytestmark = pytest.mark.unit
 
 
-class FakeRegistry:
-    aliases = {("churn", "champion"): "7", ("churn", "dev"): "6"}
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def alias_version(self, name, alias):
-        return self.aliases.get((name, alias))
-
-
 def test_the_cli_proposes_the_number(monkeypatch):
-    monkeypatch.setattr(actions, "Registry", FakeRegistry)
+    monkeypatch.setattr(actions, "Registry", AliasRegistry)
     proposed = []
 
     def propose(settings, model, env, version, url, image, host):

@@ -7,22 +7,13 @@ import pytest
 from mlops.core.errors import MlopsError
 from mlops.core.settings import get_settings
 from mlops.release import actions
+from tests.support.registry import AliasRegistry
 
 pytestmark = pytest.mark.unit
 
 
-class FakeRegistry:
-    aliases = {("churn", "champion"): "7", ("churn", "dev"): "6"}
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def alias_version(self, name, alias):
-        return self.aliases.get((name, alias))
-
-
 def test_an_alias_is_the_version_behind_it(monkeypatch):
-    monkeypatch.setattr(actions, "Registry", FakeRegistry)
+    monkeypatch.setattr(actions, "Registry", AliasRegistry)
     settings = get_settings()
     assert actions.resolve_version(settings, "churn", "@champion") == "7"
     assert actions.resolve_version(settings, "churn", "@dev") == "6"

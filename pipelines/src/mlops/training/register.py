@@ -25,6 +25,7 @@ from typing import Any
 from mlops.core.clients import Registry, bound_mlflow_requests, translate
 from mlops.core.contracts import Tags
 from mlops.core.errors import MlopsError
+from mlops.core.processes import pid_alive
 from mlops.core.settings import Settings
 from mlops.drift.builder import build_profile
 from mlops.drift.profile import MLFLOW_ARTIFACT_PATH, ProfileError
@@ -83,16 +84,6 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_interrupted_runs(experiment: str) -> list[str]:
     """Mark FAILED the RUNNING runs of `experiment` started on this host by a process that no longer exists (a
     SIGKILL, an OOM kill, a lost node's restart). Returns their run ids."""
@@ -109,7 +100,7 @@ def fail_interrupted_runs(experiment: str) -> list[str]:
     ):
         tags = run.data.tags
         pid = tags.get(RUN_PID_TAG, "")
-        if tags.get(RUN_HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
+        if tags.get(RUN_HOST_TAG) == host and pid.isdigit() and not pid_alive(int(pid)):
             client.set_tag(run.info.run_id, "mlops.run.interrupted", "true")
             client.set_terminated(run.info.run_id, status="FAILED")
             failed.append(run.info.run_id)

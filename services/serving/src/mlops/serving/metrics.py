@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlops.core.processes import pid_alive
+
 if TYPE_CHECKING:  # for the annotations only: at run time prometheus_client is imported inside functions (see above)
     from prometheus_client import Counter, Gauge, Histogram
 
@@ -116,15 +118,5 @@ def sweep_dead_workers() -> None:
 
     for path in Path(directory).glob("gauge_live*_*.db"):
         pid = path.stem.rsplit("_", 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             multiprocess.mark_process_dead(int(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -30,6 +30,7 @@ from typing import Any
 from mlops.core.clients import Registry, bound_mlflow_requests
 from mlops.core.contracts import ModelRef, ModelUriError
 from mlops.core.errors import TransientError
+from mlops.core.processes import pid_alive
 from mlops.serving.inputs import DEFAULT_MAX_ROWS, TabularSchema
 from mlops.serving.metrics import metrics
 
@@ -111,16 +112,6 @@ def models_root() -> Path:
     return Path(tempfile.gettempdir()) / "mlops-serve-models"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale_copies(root: Path | None = None) -> int:
     """Remove model copies whose process is gone, and any left under this process's own pid (reused after a
     restart). Returns how many were removed."""
@@ -128,7 +119,7 @@ def sweep_stale_copies(root: Path | None = None) -> int:
     removed = 0
     for path in root.glob("*-v*") if root.is_dir() else []:
         pid = path.name.split("-", 1)[0]
-        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+        if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
