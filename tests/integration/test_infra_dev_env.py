@@ -8,14 +8,17 @@ waits ~50 s. The EKS module is validated and plan-checked by the unit tests; set
 """
 
 import contextlib
+import datetime as dt
 import json
 import os
 
 import pytest
 
+from mlops.core import contracts
 from mlops.core.terraform import ENVS_DIR, Terraform, terraform_env
 from mlops.delivery.targets import DeployTargets
 from tests.conftest import run_mlops
+from tests.support import iam
 
 pytestmark = pytest.mark.integration
 
@@ -56,19 +59,26 @@ def test_min_greater_than_max_fails_at_plan(local_stack):
     assert _vpcs(local_stack) == before
 
 
-def test_dev_applies_checks_out_deploys_replans_clean_and_destroys(local_stack, tmp_path):
+@pytest.mark.iam
+def test_dev_applies_checks_out_deploys_under_its_roles_replans_clean_and_destroys(local_stack, tmp_path):
     apply = run_mlops("infra", "apply", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
     assert apply.returncode == 0, apply.stdout[-3000:] + apply.stderr[-3000:]
     try:
         _check_what_exists(local_stack)
-        _canary_from_the_terraform_output(local_stack, tmp_path)
+        outputs = Terraform(ENVS_DIR / "dev", terraform_env(), _data_dir(local_stack)).outputs()
+        _canary_from_the_terraform_output(local_stack, tmp_path, outputs)
         # after the deploy moved the weights and the green group's launch template version: nothing to change
         replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, timeout=TIMEOUT)
         assert replan.returncode == 0, "second plan is not empty:\n" + replan.stdout[-4000:]
+        _roles_under_enforced_iam(local_stack, outputs)
     finally:
         destroy = run_mlops("infra", "destroy", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
     assert destroy.returncode == 0, destroy.stdout[-3000:] + destroy.stderr[-3000:]
     assert not [v for v in _vpcs(local_stack) if _tag(local_stack, v) == "mlops-dev"]
+
+
+def _data_dir(stack):
+    return stack.settings.state_dir.resolve() / "terraform" / "dev"  # where `mlops infra --local` keeps it
 
 
 def _tag(stack, vpc_id: str) -> str | None:
@@ -85,7 +95,15 @@ def _check_what_exists(stack) -> None:
     logs_key = kms.describe_key(KeyId=keys["alias/mlops-dev-logs"])["KeyMetadata"]["Arn"]
     for key in (data_key, logs_key):
         assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"]
-        assert '"AWS":"*"' not in kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"].replace(" ", "")
+        policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+        assert '"AWS":"*"' not in policy.replace(" ", "")
+        # administration and use are split (modules/kms): nobody gets kms:*, and use the account delegates to its
+        # IAM policies is conditioned on this account (and a service or a role pattern)
+        for statement in json.loads(policy)["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "kms:*" not in actions, statement
+            if "kms:Decrypt" in actions and str(statement["Principal"].get("AWS", "")).endswith(":root"):
+                assert statement["Condition"]["StringEquals"]["kms:CallerAccount"] == account, statement
 
     for purpose in ("data", "artifacts", "capture"):
         bucket = f"mlops-dev-{purpose}-{account}"
@@ -163,10 +181,10 @@ def _weights(elb, listener_arn: str, target_groups: dict[str, str]) -> dict[str,
     return {color[g["TargetGroupArn"]]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
 
 
-def _canary_from_the_terraform_output(stack, tmp_path) -> None:
-    """`mlops deploy canary --env dev` with no --targets: it reads `terraform output deploy_targets` of envs/dev."""
-    data_dir = stack.settings.state_dir.resolve() / "terraform" / "dev"  # where `mlops infra --local` keeps it
-    outputs = Terraform(ENVS_DIR / "dev", terraform_env(), data_dir).outputs()
+def _canary_from_the_terraform_output(stack, tmp_path, outputs) -> None:
+    """`mlops deploy canary --env dev` as Jenkins runs it: under the env's deploy role, with the `deploy_targets`
+    output the apply stage handed over (the deploy role cannot read the Terraform state, which may hold secrets).
+    Every AWS call the deploy makes is checked against that role's policy."""
     raw = outputs["deploy_targets"]
     assert set(raw) == set(DeployTargets.model_fields)  # nothing missing, nothing the schema does not know
     targets = DeployTargets.model_validate(raw)
@@ -191,29 +209,112 @@ def _canary_from_the_terraform_output(stack, tmp_path) -> None:
     version = client.create_model_version("bluegreen-model", source="s3://mlops-artifacts/none").version
     client.set_model_version_tag("bluegreen-model", version, "mlops.gate.decision", "passed")
 
-    # the record's bucket: on AWS the env's artifacts bucket, but its TLS-only policy refuses moto's plain HTTP
-    bucket = "bluegreen-deploy-records"
-    s3 = stack.boto3_client("s3")
-    s3.create_bucket(Bucket=bucket)
-    result = run_mlops(
-        "deploy", "canary", "--env", "dev", "--image-tag", "bg1", "--model", "bluegreen-model",
-        "--model-version", version, "--no-instance-refresh", "--record-dir", str(tmp_path),
-        env={
-            "MLOPS_ARTIFACT_BUCKET": bucket,  # the Terraform data directory: found from the --local override
-            "MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS": "0.1",
-        },
-        timeout=TIMEOUT,
-    )  # fmt: skip
+    deploy_role = outputs["role_arns"]["deploy"]
+    jenkins = iam.assume(stack, deploy_role, "jenkins-deploy-dev")  # what the pipeline's STS call hands the stage
+    artifacts = outputs["bucket_names"]["artifacts"]
+    targets_file = tmp_path / "deploy_targets.json"
+    targets_file.write_text(json.dumps(raw))
+    with iam.tls_policies_lifted(stack, [artifacts]), iam.recording(stack) as entries:
+        result = run_mlops(
+            "deploy", "canary", "--env", "dev", "--targets", str(targets_file), "--image-tag", "bg1",
+            "--model", "bluegreen-model", "--model-version", version, "--no-instance-refresh",
+            "--record-dir", str(tmp_path),
+            env={
+                **jenkins, "MLOPS_ARTIFACT_BUCKET": artifacts,  # the env's own bucket, as services_env says
+                "MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS": "0.1",
+            },
+            timeout=TIMEOUT,
+        )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert f"dev: green is live with bluegreen-model v{version}" in result.stdout
     assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 0, "green": 100}
+
+    calls = iam.calls_signed_by(entries, jenkins["AWS_ACCESS_KEY_ID"])
+    made = {call.action for call in calls}
+    assert {"elasticloadbalancing:ModifyListener", "autoscaling:UpdateAutoScalingGroup",
+            "ec2:CreateLaunchTemplateVersion", "ecr:DescribeImages", "s3:PutObject"} <= made, made  # fmt: skip
+    policies = iam.role_policies(stack, deploy_role)
+    assert iam.denied_calls(stack, calls, policies) == []
+    # the evaluation bites: without its listener statement the same deploy is refused exactly its weight moves
+    move = "MoveTrafficOnThisEnvsListener"
+    narrowed = [
+        json.dumps({**doc, "Statement": [s for s in doc["Statement"] if s.get("Sid") != move]})
+        for doc in map(json.loads, policies)
+    ]
+    refused = f"elasticloadbalancing:ModifyListener on {targets.listener_arn}"
+    assert set(iam.denied_calls(stack, calls, narrowed)) == {refused}
 
     # the green group moved to the deploy's launch template version; blue (now idle) kept its own
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(targets.asg_names.values()))
     versions = {g["AutoScalingGroupName"]: g["LaunchTemplate"]["Version"] for g in groups["AutoScalingGroups"]}
     assert versions == {targets.asg_names["blue"]: "1", targets.asg_names["green"]: "2"}
 
-    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="deploys/dev/")["Contents"]]
-    record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    s3 = stack.boto3_client("s3")
+    with iam.tls_policies_lifted(stack, [artifacts]):
+        (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=artifacts, Prefix="deploys/dev/")["Contents"]]
+        record = json.loads(s3.get_object(Bucket=artifacts, Key=key)["Body"].read())
     assert record["outcome"] == "promoted" and record["live_color"] == "green"
     assert record["model_version"] == version and record["weights"][-1] == {"green": 100, "blue": 0}
+
+
+def _roles_under_enforced_iam(stack, outputs) -> None:
+    """With moto enforcing IAM: each role does what its workload does and is refused the rest; a policy narrowed
+    by one statement makes the workload's own write fail (the check bites)."""
+    roles, buckets = outputs["role_arns"], outputs["bucket_names"]
+    s3, account_iam = stack.boto3_client("s3"), stack.boto3_client("iam")
+    kms = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": outputs["data_kms_key_arn"]}
+    today = dt.datetime.now(dt.UTC)
+    capture = contracts.capture_key("iam-model", today, "iam-check")
+    wheel = "packages/r5_mlops-0.1.0-py3-none-any.whl"  # what the user data copies at boot
+    model = "mlflow/1/iam-run/artifacts/model/model.pkl"
+    serving = {color: iam.assume(stack, roles[f"serving-{color}"], f"serving-{color}") for color in ("blue", "green")}
+    deploy = iam.assume(stack, roles["deploy"], "jenkins-deploy-dev")
+
+    def outcome(creds, operation: str, bucket: str, key: str) -> str:
+        client = iam.client(stack, "s3", creds)
+        try:
+            if operation == "put":
+                client.put_object(Bucket=bucket, Key=key, Body=b"x", **kms)
+            elif operation == "delete":
+                client.delete_object(Bucket=bucket, Key=key)
+            else:
+                client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.ClientError as error:
+            assert error.response["Error"]["Code"] in ("AccessDenied", "403"), error
+            return "denied"
+        return "allowed"
+
+    expected = [  # (who, operation, bucket, key, outcome)
+        ("serving", "get", "artifacts", wheel, "allowed"),
+        ("serving", "get", "artifacts", model, "allowed"),
+        ("serving", "put", "capture", capture, "allowed"),
+        ("serving", "put", "artifacts", model, "denied"),  # a serving host cannot change a model
+        ("serving", "get", "data", "data/train.parquet", "denied"),
+        ("serving", "get", "capture", "labels/x.parquet", "denied"),
+        ("serving", "delete", "capture", capture, "denied"),
+        ("deploy", "put", "artifacts", "deploys/dev/iam-check.json", "allowed"),
+        ("deploy", "put", "artifacts", "deploys/prod/iam-check.json", "denied"),  # one env's role, one env
+        ("deploy", "get", "artifacts", model, "denied"),
+        ("deploy", "get", "data", "data/train.parquet", "denied"),
+    ]
+    creds = {"serving": serving["blue"], "deploy": deploy}
+    with iam.tls_policies_lifted(stack, [buckets[b] for b in ("artifacts", "capture", "data")]):
+        for bucket, key in (("artifacts", wheel), ("artifacts", model), ("data", "data/train.parquet")):
+            s3.put_object(Bucket=buckets[bucket], Key=key, Body=b"x", **kms)
+        with iam.enforced(stack):
+            seen = [(who, op, b, k, outcome(creds[who], op, buckets[b], k)) for who, op, b, k, _ in expected]
+            green = outcome(serving["green"], "put", buckets["capture"], capture)
+        assert seen == expected
+        assert green == "allowed"
+
+        # narrowed by one statement, the serving role's own capture write is refused
+        name = roles["serving-blue"].rsplit("/", 1)[1]
+        (policy_name,) = [p for p in account_iam.list_role_policies(RoleName=name)["PolicyNames"] if "least" in p]
+        original = account_iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+        narrowed = {**original, "Statement": [s for s in original["Statement"] if s.get("Sid") != "WriteObjects"]}
+        account_iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(narrowed))
+        try:
+            with iam.enforced(stack):
+                assert outcome(serving["blue"], "put", buckets["capture"], capture) == "denied"
+        finally:
+            account_iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(original))

@@ -5,7 +5,6 @@ tests/integration/test_serving_systemd.py."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops.core.contracts import IRSA_ROLE_ANNOTATION, IRSA_ROLE_PLACEHOLDER, eks_namespace
 from mlops.core.paths import SERVING_OVERLAYS
 
 pytestmark = pytest.mark.integration
@@ -54,9 +54,11 @@ def test_overlay_has_every_resource_and_environment_values(rendered):
     kinds = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceAccount",
              "NetworkPolicy", "ConfigMap"}  # fmt: skip
     assert kinds <= set(docs)
-    assert all(doc["metadata"]["namespace"] == f"mlops-{env}" for doc in docs.values())
-    role = docs["ServiceAccount"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-    assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/mlops-{env}-serving", role)
+    assert all(doc["metadata"]["namespace"] == eks_namespace(env) for doc in docs.values())
+    # no role ARN in Git: the placeholder the deploy replaces from `terraform output eks_workloads`
+    # (tests/integration/test_deploy_render.py, test_eks_names.py)
+    role = docs["ServiceAccount"]["metadata"]["annotations"][IRSA_ROLE_ANNOTATION]
+    assert role == IRSA_ROLE_PLACEHOLDER and not role.startswith("arn:")
     hpa = docs["HorizontalPodAutoscaler"]["spec"]
     assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
     assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] <= hpa["minReplicas"]

@@ -44,6 +44,11 @@ output "eks_workload_role_arns" {
   value       = module.platform.eks_workload_role_arns
 }
 
+output "eks_workloads" {
+  description = "Read by the EKS deploy: per workload the namespace, service accounts and IRSA role ARN (empty without EKS)."
+  value       = module.platform.eks_workloads
+}
+
 output "alert_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.platform.alert_topic_arn
@@ -62,4 +67,9 @@ output "log_group_names" {
 output "services_env" {
   description = "MLOPS_* settings for the services in this environment."
   value       = module.platform.services_env
+}
+
+output "role_arns" {
+  description = "IAM roles by workload: serving-blue, serving-green, deploy (Jenkins), irsa-<workload> with EKS."
+  value       = module.platform.role_arns
 }

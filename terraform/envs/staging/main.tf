@@ -28,6 +28,7 @@ module "platform" {
   eks_node_max_size       = 4
 
   grant_autoscaling_service_role = var.grant_autoscaling_service_role
+  kms_admin_role_arns            = var.kms_admin_role_arns
   attach_aws_managed_policies    = var.attach_aws_managed_policies
   s3_eventbridge_notifications   = var.s3_eventbridge_notifications
   alert_emails                   = var.alert_emails

@@ -69,6 +69,12 @@ variable "grant_autoscaling_service_role" {
   default     = true
 }
 
+variable "kms_admin_role_arns" {
+  description = "IAM roles that administer the env's KMS keys (never use them); include the role Terraform runs as. Empty: the account's IAM policies administer them."
+  type        = list(string)
+  default     = []
+}
+
 variable "alert_emails" {
   description = "E-mail addresses that receive alarms."
   type        = list(string)

@@ -1,6 +1,6 @@
 # Logs, alarms and a dashboard for serving, drift and retraining: KMS-encrypted log groups with a retention, an
-# encrypted SNS topic for alerts, alarms on the 5xx rate, p99 latency, healthy hosts, the drift share and retrain
-# failures, and one dashboard.
+# encrypted SNS topic for alerts, alarms on the 5xx rate, p99 latency, healthy hosts, the serving groups' capacity
+# and instance status checks, the drift share and retrain failures, and one dashboard.
 data "aws_region" "current" {}
 
 locals {
@@ -175,9 +175,11 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = var.drift_share_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  tags                = var.tags
+  # every `mlops drift run` publishes DriftShare, drift or not: a period without it means the scheduled drift job
+  # is dead or failing, and silence must not read as "no drift"
+  treat_missing_data = "breaching"
+  alarm_actions      = local.actions
+  tags               = var.tags
 }
 
 # Published by `mlops drift run` when the performance estimated from prediction probabilities (CBPE) fell more than
@@ -194,9 +196,11 @@ resource "aws_cloudwatch_metric_alarm" "estimated_performance" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  tags                = var.tags
+  # published only when the model has prediction probabilities to estimate from: no data is normal for the others
+  # (a dead drift job raises the drift alarm above)
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  tags               = var.tags
 }
 
 # Published by the retraining service on a failed retrain (mlops.retraining.metrics: alert_failure).
@@ -212,9 +216,52 @@ resource "aws_cloudwatch_metric_alarm" "retrain_failures" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
-  treat_missing_data  = "notBreaching"
+  # RetrainFailures is published only on a failure (there is no success or heartbeat sample), so no data is the
+  # normal state and "breaching" would page every hour; a dead retraining service is caught by Prometheus's
+  # MlopsRetrainStale alert (monitoring/prometheus/rules/alerts.yml)
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  tags               = var.tags
+}
+
+# Per serving group (blue and green, both warm): instances in service below the group's minimum (the group's own
+# metric; serving-asg turns on its metrics collection) and failed EC2 status checks of its instances (the
+# AutoScalingGroupName dimension aggregates them).
+resource "aws_cloudwatch_metric_alarm" "group_in_service" {
+  for_each            = { for k, g in var.autoscaling_groups : k => g if g.min_size > 0 }
+  alarm_name          = "${var.name}-${each.key}-in-service"
+  alarm_description   = "Fewer than ${each.value.min_size} in-service instances in the ${each.key} serving group for 5 minutes."
+  namespace           = "AWS/AutoScaling"
+  metric_name         = "GroupInServiceInstances"
+  dimensions          = { AutoScalingGroupName = each.value.name }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 5 # a replacement or a rolling deploy dips for a minute or two; five minutes is lost capacity
+  comparison_operator = "LessThanThreshold"
+  threshold           = each.value.min_size
+  treat_missing_data  = "breaching" # a group that reports nothing (gone, metrics collection off) serves nothing
   alarm_actions       = local.actions
-  tags                = var.tags
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { Color = each.key })
+}
+
+resource "aws_cloudwatch_metric_alarm" "group_status_check" {
+  for_each            = var.autoscaling_groups
+  alarm_name          = "${var.name}-${each.key}-status-check"
+  alarm_description   = "An instance of the ${each.key} serving group fails its EC2 instance or system status check."
+  namespace           = "AWS/EC2"
+  metric_name         = "StatusCheckFailed"
+  dimensions          = { AutoScalingGroupName = each.value.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching" # no instances, no checks: the in-service alarm covers an empty group
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { Color = each.key })
 }
 
 # The same figures as the Grafana dashboard (monitoring/grafana/dashboards/mlops.json): the load

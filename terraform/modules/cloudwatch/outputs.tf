@@ -16,6 +16,8 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.drift : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.estimated_performance : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.retrain_failures : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.group_in_service : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.group_status_check : a.alarm_name],
   )
 }
 

@@ -118,13 +118,27 @@ variable "drift_share_threshold" {
 }
 
 variable "drift_period_seconds" {
-  description = "Period of the drift alarm, seconds (drift checks run about this often)."
+  description = "Period of the drift alarm, seconds: at least the interval of the scheduled drift job, since a period without a DriftShare sample raises the alarm."
   type        = number
   default     = 3600
 
   validation {
     condition     = contains([60, 300, 900, 3600, 21600, 86400], var.drift_period_seconds)
     error_message = "drift_period_seconds must be one of 60, 300, 900, 3600, 21600, 86400."
+  }
+}
+
+variable "autoscaling_groups" {
+  description = "Serving autoscaling groups by key (e.g. color): name and min_size. Each gets an alarm on in-service instances below min_size (none when min_size is 0) and one on failed EC2 status checks of its instances."
+  type = map(object({
+    name     = string
+    min_size = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, g in var.autoscaling_groups : can(regex("^[a-z0-9-]{1,20}$", k)) && g.min_size >= 0])
+    error_message = "autoscaling_groups keys must be 1-20 lowercase letters, digits or '-', and min_size at least 0."
   }
 }
 

@@ -129,14 +129,15 @@ resource "aws_iam_role_policy_attachment" "node" {
 }
 
 resource "aws_launch_template" "node" {
-  #checkov:skip=CKV_AWS_341:Pods reach IMDSv2 through the container network, which needs a hop limit of 2; IRSA gives pods their own credentials
   name_prefix = "${var.name}-node-"
   description = "EKS managed nodes: IMDSv2 only, encrypted root volume"
 
   metadata_options {
-    http_endpoint               = "enabled"
-    http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_endpoint = "enabled"
+    http_tokens   = "required"
+    # 1: pods on the container network cannot reach IMDS, so none can take the node role's credentials; they get
+    # their own through IRSA. Host-network pods (VPC CNI, kube-proxy) still reach it.
+    http_put_response_hop_limit = 1
   }
 
   block_device_mappings {
@@ -211,10 +212,11 @@ data "aws_iam_policy_document" "workload_assume" {
       type        = "Federated"
       identifiers = [aws_iam_openid_connect_provider.this.arn]
     }
+    # exactly these service accounts of this namespace (StringEquals with several values: any one of them)
     condition {
       test     = "StringEquals"
       variable = "${local.issuer}:sub"
-      values   = ["system:serviceaccount:${each.value.namespace}:${each.value.service_account}"]
+      values   = [for sa in each.value.service_accounts : "system:serviceaccount:${each.value.namespace}:${sa}"]
     }
     condition {
       test     = "StringEquals"
@@ -228,7 +230,8 @@ resource "aws_iam_role" "workload" {
   for_each           = var.workloads
   name_prefix        = "${substr(var.name, 0, 20)}-${substr(each.key, 0, 10)}-"
   assume_role_policy = data.aws_iam_policy_document.workload_assume[each.key].json
-  tags               = merge(var.tags, { ServiceAccount = "${each.value.namespace}/${each.value.service_account}" })
+  # tag values allow letters, digits, spaces and _ . : / = + - @ (no commas), at most 256 characters
+  tags = merge(var.tags, { ServiceAccounts = substr(join(" ", [for sa in each.value.service_accounts : "${each.value.namespace}/${sa}"]), 0, 256) })
 }
 
 resource "aws_iam_role_policy" "workload" {

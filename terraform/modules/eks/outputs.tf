@@ -19,8 +19,19 @@ output "oidc_provider_arn" {
 }
 
 output "workload_role_arns" {
-  description = "IRSA role ARN per workload; annotate the service account with eks.amazonaws.com/role-arn."
+  description = "IRSA role ARN per workload (the same ARNs, with the names each role trusts, are in workloads)."
   value       = { for k, v in aws_iam_role.workload : k => v.arn }
+}
+
+output "workloads" {
+  description = "Per workload: the namespace and service accounts its IRSA role trusts and the role's ARN ({namespace, service_accounts, role_arn}); the deploy annotates the service account with eks.amazonaws.com/role-arn from it."
+  value = {
+    for k, v in var.workloads : k => {
+      namespace        = v.namespace
+      service_accounts = v.service_accounts
+      role_arn         = aws_iam_role.workload[k].arn
+    }
+  }
 }
 
 output "node_role_arn" {

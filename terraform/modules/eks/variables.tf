@@ -122,13 +122,22 @@ variable "node_max_size" {
 }
 
 variable "workloads" {
-  description = "IRSA roles to create, by workload name: the Kubernetes namespace and service account allowed to assume the role, and its IAM policy JSON (see modules/access-policy)."
+  description = "IRSA roles to create, by workload name: the Kubernetes namespace and the service accounts in it allowed to assume the role (one or more, e.g. one per blue/green color), and its IAM policy JSON (see modules/access-policy)."
   type = map(object({
-    namespace       = string
-    service_account = string
-    policy_json     = string
+    namespace        = string
+    service_accounts = list(string)
+    policy_json      = string
   }))
   default = {}
+
+  validation {
+    condition = alltrue([
+      for w in values(var.workloads) : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", w.namespace)) && length(w.service_accounts) > 0 && alltrue([
+        for sa in w.service_accounts : can(regex("^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$", sa))
+      ])
+    ])
+    error_message = "Each workload needs a Kubernetes namespace (DNS label) and at least one service account name (lower case letters, digits, '-' or '.')."
+  }
 }
 
 variable "tags" {

@@ -42,13 +42,46 @@ variable "service_principals" {
 }
 
 variable "user_role_arns" {
-  description = "IAM role ARNs allowed to use the key directly and to grant it to AWS resources (e.g. the Auto Scaling service-linked role for encrypted EBS)."
+  description = "IAM role ARNs allowed to use the key directly (encrypt, decrypt, generate data keys) and to grant it to AWS resources (e.g. the Auto Scaling service-linked role for encrypted EBS); never to administer it."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for a in var.user_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))])
     error_message = "user_role_arns must be IAM role ARNs (arn:<partition>:iam::<account>:role/...)."
+  }
+}
+
+variable "admin_role_arns" {
+  description = "IAM role ARNs that administer the key (describe, enable/disable, rotation, tags, key policy, deletion; never encrypt or decrypt). Include the role Terraform runs as, or it cannot read or change the key. Empty: administration is delegated to the IAM policies of this account."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.admin_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))])
+    error_message = "admin_role_arns must be IAM role ARNs (arn:<partition>:iam::<account>:role/...)."
+  }
+}
+
+variable "iam_use_via_services" {
+  description = "Services (e.g. s3, ssm) through which IAM policies of this account may grant use of the key (kms:ViaService <service>.<region>.amazonaws.com, kms:CallerAccount this account): how roles that cannot be named in the key policy use it. Empty: only the principals named here may use the key."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.iam_use_via_services : can(regex("^[a-z0-9-]+$", s))])
+    error_message = "iam_use_via_services must be service endpoint prefixes such as s3, ssm or ec2."
+  }
+}
+
+variable "user_role_arn_patterns" {
+  description = "ARN patterns (aws:PrincipalArn, wildcards allowed) of roles in this account that may use the key directly although they cannot be named, because they are created after the key (e.g. the EKS cluster role); their IAM policies must grant the use too."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.user_role_arn_patterns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+", a))])
+    error_message = "user_role_arn_patterns must be IAM role ARN patterns (arn:<partition>:iam::<account>:role/<name, * allowed>)."
   }
 }
 

@@ -31,15 +31,25 @@ module "kms_data" {
   name                    = "${local.name}-data"
   description             = "r5-mlops ${var.environment}: S3 data, model artifacts, capture, EBS volumes, EKS secrets"
   deletion_window_in_days = var.kms_deletion_window_days
+  admin_role_arns         = var.kms_admin_role_arns
   user_role_arns          = var.grant_autoscaling_service_role ? [local.autoscaling_role] : []
-  tags                    = local.tags
+  # the workload roles' identity policies grant the key; they take effect through S3 (buckets) and SSM (the API
+  # keys SecureString) only
+  iam_use_via_services = ["s3", "ssm"]
+  # the EKS cluster role encrypts secrets itself and is created after the key: matched by its name prefix
+  # (modules/eks: "<name, 24 chars>-cluster-")
+  user_role_arn_patterns = var.enable_eks ? ["arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${substr(local.name, 0, 24)}-cluster-*"] : []
+  tags                   = local.tags
 }
 
+# Used only by AWS services (CloudWatch Logs, CloudWatch alarms publishing to the encrypted topic): no IAM
+# delegation, nobody else can use it.
 module "kms_logs" {
   source                  = "../kms"
   name                    = "${local.name}-logs"
   description             = "r5-mlops ${var.environment}: CloudWatch log groups and the alert topic"
   deletion_window_in_days = var.kms_deletion_window_days
+  admin_role_arns         = var.kms_admin_role_arns
   allow_cloudwatch_logs   = true
   service_principals      = ["cloudwatch.amazonaws.com"]
   tags                    = local.tags
@@ -73,7 +83,11 @@ locals {
   buckets = module.s3.bucket_arns
   access = {
     serving = {
-      read  = [{ bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
+      # the model artifacts, and the package the instance installs at boot (serving-asg's package_uri)
+      read = [
+        { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" },
+        { bucket_arn = local.buckets["artifacts"], prefix = "packages/" },
+      ]
       write = [{ bucket_arn = local.buckets["capture"], prefix = "capture/" }]
     }
     drift = {
@@ -176,9 +190,18 @@ module "eks" {
   node_desired_size           = var.eks_node_min_size
   node_max_size               = var.eks_node_max_size
   attach_aws_managed_policies = var.attach_aws_managed_policies
-  workloads = {
-    for k, v in module.access : k => { namespace = "mlops", service_account = k, policy_json = v.json }
-  }
+  # The namespace and service accounts each IRSA role trusts come from the one definition of those names,
+  # core/src/mlops/core/contracts_eks.json, which the deploy checks its rendered manifests against too
+  # (mlops.core.contracts). Read once: the one-element list only binds the decoded file to a name.
+  workloads = merge([
+    for names in [jsondecode(file("${path.module}/../../../core/src/mlops/core/contracts_eks.json"))] : {
+      for k, v in module.access : k => {
+        namespace        = replace(names.namespace, "{environment}", var.environment)
+        service_accounts = names.service_accounts[k]
+        policy_json      = v.json
+      }
+    }
+  ]...)
   tags = local.tags
 }
 
@@ -194,5 +217,24 @@ module "cloudwatch" {
   min_healthy_hosts         = var.serving_min_size > 0 ? var.serving_min_size : 1
   metrics_namespace         = var.metrics_namespace
   model_names               = var.model_names
-  tags                      = local.tags
+  # both colors run warm at the env's sizes, so each keeps min_size instances in service
+  autoscaling_groups = { for color, serving in module.serving : color => { name = serving.autoscaling_group_name, min_size = var.serving_min_size } }
+  tags               = local.tags
+}
+
+# ---- the deploy role Jenkins assumes for this env ----------------------------------------------------------
+module "deploy_role" {
+  source                 = "../deploy-role"
+  name                   = local.name
+  trusted_principal_arns = [for role in var.deployer_role_names : "arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${role}"]
+  listener_arns          = [module.alb.https_listener_arn]
+  autoscaling_group_arns = [for serving in module.serving : serving.autoscaling_group_arn]
+  launch_template_arns   = [for serving in module.serving : serving.launch_template_arn]
+  pass_role_arns         = [for serving in module.serving : serving.instance_role_arn]
+  ecr_repository_arn     = "arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:${local.account}:repository/${var.ecr_repository_name}"
+  artifact_bucket_arn    = local.buckets["artifacts"]
+  # deploy records and this env's live releases (mlops.core.contracts deploy_record_key, live_release_key)
+  record_prefixes = ["deploys/${var.environment}/", "releases/*/${var.environment}.yaml"]
+  kms_key_arns    = [module.kms_data.key_arn]
+  tags            = local.tags
 }

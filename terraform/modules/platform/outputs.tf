@@ -56,6 +56,11 @@ output "eks_workload_role_arns" {
   value       = var.enable_eks ? module.eks[0].workload_role_arns : {}
 }
 
+output "eks_workloads" {
+  description = "Per workload (serving, drift, retraining): the namespace and service accounts its IRSA role trusts and the role ARN, {namespace, service_accounts, role_arn} (EksWorkload in mlops.core.contracts); the deploy fills the serving ServiceAccount's role annotation from it. Empty when enable_eks is false."
+  value       = var.enable_eks ? module.eks[0].workloads : {}
+}
+
 output "alert_topic_arn" {
   description = "SNS topic receiving every alarm."
   value       = module.cloudwatch.alert_topic_arn
@@ -81,4 +86,13 @@ output "services_env" {
     MLOPS_KMS_KEY_ARN       = module.kms_data.key_arn
     MLOPS_METRICS_NAMESPACE = var.metrics_namespace
   }
+}
+
+output "role_arns" {
+  description = "The IAM roles this env's workloads run as: serving instance roles by color (serving-blue, serving-green), the deploy role Jenkins assumes (deploy), and the EKS IRSA roles (irsa-<workload>) when EKS is on."
+  value = merge(
+    { for color, serving in module.serving : "serving-${color}" => serving.instance_role_arn },
+    { deploy = module.deploy_role.role_arn },
+    var.enable_eks ? { for workload, arn in module.eks[0].workload_role_arns : "irsa-${workload}" => arn } : {},
+  )
 }

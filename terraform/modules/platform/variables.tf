@@ -231,3 +231,21 @@ variable "s3_eventbridge_notifications" {
   type        = bool
   default     = true
 }
+
+variable "deployer_role_names" {
+  description = "IAM roles in this account that may assume the env's deploy role: the Jenkins controller's or agents' role (names; wildcards allowed)."
+  type        = list(string)
+  default     = ["mlops-jenkins"]
+}
+
+variable "ecr_repository_name" {
+  description = "ECR repository of the serving image (MLOPS_ECR_REPOSITORY); the deploy role may read it."
+  type        = string
+  default     = "mlops-serve"
+}
+
+variable "kms_admin_role_arns" {
+  description = "IAM roles that administer the env's two KMS keys (never encrypt or decrypt with them); include the role Terraform runs as. Empty: administration is delegated to the IAM policies of the account."
+  type        = list(string)
+  default     = []
+}

@@ -12,16 +12,29 @@ locals {
   all_buckets = merge({ for k, v in aws_s3_bucket.this : k => v }, { logs = aws_s3_bucket.logs })
   # the log bucket always has a policy (it admits the log deliveries); the others only hold the TLS-only deny
   policy_buckets = var.deny_insecure_transport ? local.all_buckets : { logs = aws_s3_bucket.logs }
+  # object lock (when a mode is set) covers the two buckets that cannot be rebuilt: the DVC data and the models;
+  # capture expires by design and is rebuilt from traffic
+  lock_buckets = var.object_lock_mode == null ? {} : { for k, v in var.buckets : k => v if contains(["data", "artifacts"], k) }
+  # replication only of the buckets a destination is given for (validated: data, artifacts)
+  replicated = { for k, v in var.buckets : k => var.replication_destinations[k] if contains(keys(var.replication_destinations), k) }
 }
 
 # Every per-bucket resource iterates var.buckets (not aws_s3_bucket.this): checkov's graph links each setting to
 # its bucket only that way when the module is nested, and the scan must see them linked.
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a per-account disaster-recovery choice; versioning and the CMK protect the objects here
+  #checkov:skip=CKV_AWS_144:Cross-region replication is an opt-in disaster-recovery choice (replication_destinations, off by default); versioning and the CMK protect the objects here
   for_each      = var.buckets
   bucket        = "${var.name_prefix}-${each.key}-${local.suffix}"
   force_destroy = var.force_destroy
   tags          = merge(var.tags, { Purpose = each.key })
+
+  lifecycle {
+    # checked here rather than in a variable validation, which cannot compare variables before Terraform 1.9
+    precondition {
+      condition     = (var.object_lock_mode == null) == (var.object_lock_retention_days == null)
+      error_message = "s3: object_lock_mode and object_lock_retention_days are set together or not at all."
+    }
+  }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
@@ -145,6 +158,135 @@ resource "aws_s3_bucket_notification" "this" {
   for_each    = var.buckets
   bucket      = aws_s3_bucket.this[each.key].id
   eventbridge = var.eventbridge_notifications
+}
+
+# ---- optional: object lock and cross-region replication (both off by default) ---------------------------------
+# Object lock is switched on by this resource rather than by the bucket's object_lock_enabled: that argument
+# replaces the bucket when it changes, so turning the lock on for a platform that already holds data would mean
+# destroying its buckets. S3 enables object lock on an existing versioned bucket in place (and never turns it off).
+# Every new object version gets the default retention; a version cannot be deleted or overwritten before it ends
+# (GOVERNANCE: unless the caller has s3:BypassGovernanceRetention; COMPLIANCE: nobody, not even root).
+resource "aws_s3_bucket_object_lock_configuration" "this" {
+  for_each            = local.lock_buckets
+  bucket              = aws_s3_bucket.this[each.key].id
+  object_lock_enabled = "Enabled"
+  rule {
+    default_retention {
+      mode = var.object_lock_mode
+      days = var.object_lock_retention_days
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.this] # object lock needs versioning first
+}
+
+# The role S3 replicates with exists only when something is replicated. It reads the source versions (and their
+# lock settings), decrypts them with the CMK through S3, and writes replicas encrypted with the destination's key.
+data "aws_iam_policy_document" "replication_assume" {
+  count = length(local.replicated) > 0 ? 1 : 0
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "replication" {
+  count              = length(local.replicated) > 0 ? 1 : 0
+  name_prefix        = "${substr(var.name_prefix, 0, 24)}-s3-repl-"
+  assume_role_policy = data.aws_iam_policy_document.replication_assume[0].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "replication" {
+  count = length(local.replicated) > 0 ? 1 : 0
+  statement {
+    sid       = "ReadTheReplicationConfiguration"
+    actions   = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+    resources = [for k, v in local.replicated : aws_s3_bucket.this[k].arn]
+  }
+  statement {
+    sid = "ReadSourceVersions"
+    actions = [
+      "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
+      "s3:GetObjectRetention", "s3:GetObjectLegalHold",
+    ]
+    resources = [for k, v in local.replicated : "${aws_s3_bucket.this[k].arn}/*"]
+  }
+  statement {
+    sid       = "WriteReplicas"
+    actions   = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+    resources = distinct([for v in values(local.replicated) : "${v.destination_bucket_arn}/*"])
+  }
+  statement {
+    sid       = "DecryptSourceObjectsThroughS3"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${data.aws_region.current.name}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      # with bucket keys the context is the bucket, without them the object
+      values = flatten([for k, v in local.replicated : [aws_s3_bucket.this[k].arn, "${aws_s3_bucket.this[k].arn}/*"]])
+    }
+  }
+  dynamic "statement" {
+    for_each = local.replicated
+    content {
+      sid       = "EncryptReplicas${index(keys(local.replicated), statement.key)}"
+      actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+      resources = [statement.value.destination_kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${split(":", statement.value.destination_kms_key_arn)[3]}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:aws:s3:arn"
+        values   = [statement.value.destination_bucket_arn, "${statement.value.destination_bucket_arn}/*"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "replication" {
+  count  = length(local.replicated) > 0 ? 1 : 0
+  name   = "replicate-${var.name_prefix}"
+  role   = aws_iam_role.replication[0].id
+  policy = data.aws_iam_policy_document.replication[0].json
+}
+
+resource "aws_s3_bucket_replication_configuration" "this" {
+  for_each = local.replicated
+  bucket   = aws_s3_bucket.this[each.key].id
+  role     = aws_iam_role.replication[0].arn
+  rule {
+    id     = "replicate-every-object"
+    status = "Enabled"
+    filter {}
+    # a delete marker here (a mistake, or someone who took over a role) does not hide the replica's object
+    delete_marker_replication {
+      status = "Disabled"
+    }
+    source_selection_criteria {
+      sse_kms_encrypted_objects {
+        status = "Enabled" # every object here is SSE-KMS; without this none would be replicated
+      }
+    }
+    destination {
+      bucket = each.value.destination_bucket_arn
+      encryption_configuration {
+        replica_kms_key_id = each.value.destination_kms_key_arn
+      }
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.this, aws_iam_role_policy.replication] # both sides must be versioned
 }
 
 resource "aws_s3_bucket_versioning" "logs" {

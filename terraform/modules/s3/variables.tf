@@ -75,3 +75,47 @@ variable "deny_insecure_transport" {
   type        = bool
   default     = true
 }
+
+variable "object_lock_mode" {
+  description = "Object lock default retention mode of the data and artifacts buckets: GOVERNANCE (s3:BypassGovernanceRetention can still delete) or COMPLIANCE (nobody can until the retention ends). null (default): no object lock. Once on, object lock cannot be turned off for a bucket."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.object_lock_mode == null ? true : contains(["GOVERNANCE", "COMPLIANCE"], var.object_lock_mode)
+    error_message = "object_lock_mode must be GOVERNANCE, COMPLIANCE or null."
+  }
+}
+
+variable "object_lock_retention_days" {
+  description = "Days every new object version in the data and artifacts buckets is locked (1-36500); set together with object_lock_mode."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.object_lock_retention_days == null ? true : (var.object_lock_retention_days >= 1 && var.object_lock_retention_days <= 36500 && floor(var.object_lock_retention_days) == var.object_lock_retention_days)
+    error_message = "object_lock_retention_days must be a whole number of days from 1 to 36500, or null."
+  }
+}
+
+variable "replication_destinations" {
+  description = "Cross-region replication, by bucket purpose (data, artifacts): the destination bucket ARN (versioned, in another region; its owner must admit the replication role when it is another account) and the KMS key ARN there that encrypts the replicas (its policy must let the replication role encrypt). Empty (default): no replication and no replication role."
+  type = map(object({
+    destination_bucket_arn  = string
+    destination_kms_key_arn = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.replication_destinations) : contains(["data", "artifacts"], k)])
+    error_message = "replication_destinations keys must be data or artifacts (capture expires by design and is not replicated)."
+  }
+
+  validation {
+    condition = alltrue([for v in values(var.replication_destinations) :
+      can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", v.destination_bucket_arn)) &&
+      can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", v.destination_kms_key_arn))
+    ])
+    error_message = "each replication destination needs a bucket ARN (arn:<partition>:s3:::<bucket>) and a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}

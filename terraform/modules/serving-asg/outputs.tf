@@ -22,3 +22,13 @@ output "scaling_policy_names" {
   description = "Names of the target-tracking policies."
   value       = [aws_autoscaling_policy.cpu.name, aws_autoscaling_policy.requests.name]
 }
+
+output "autoscaling_group_arn" {
+  description = "ARN of the autoscaling group (scopes the deploy role)."
+  value       = aws_autoscaling_group.this.arn
+}
+
+output "launch_template_arn" {
+  description = "ARN of the launch template (scopes the deploy role)."
+  value       = aws_launch_template.serving.arn
+}

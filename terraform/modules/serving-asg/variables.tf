@@ -219,13 +219,22 @@ variable "workers" {
 }
 
 variable "settings_env" {
-  description = "Non-secret MLOPS_* settings written to the service environment (e.g. bucket names)."
+  description = "Non-secret MLOPS_* settings written to the service environment (e.g. bucket names). They travel in plain-text user data, so keys that name a secret (API_KEY, SECRET, PASSWORD, TOKEN, CREDENTIAL, PRIVATE_KEY, ACCESS_KEY) are refused."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.settings_env) : can(regex("^MLOPS_[A-Z0-9_]+$", k)) && !can(regex("(SECRET|PASSWORD|TOKEN)", k))])
-    error_message = "settings_env keys must be MLOPS_* names and must not be secrets (SECRET, PASSWORD, TOKEN)."
+    condition     = alltrue([for k in keys(var.settings_env) : can(regex("^MLOPS_[A-Z0-9_]+$", k))])
+    error_message = "settings_env keys must be MLOPS_* names (upper case letters, digits and '_')."
+  }
+
+  # User data is readable by anyone allowed ec2:DescribeLaunchTemplateVersions or DescribeInstanceAttribute and is
+  # stored in the Terraform state, so a secret must never be in it: MLOPS_SERVE_API_KEYS in particular, which the
+  # instances read from SSM at boot instead (api_keys_parameter_name). The same pattern is in
+  # tests/unit/infra/test_hardening.py, which checks it refuses every secret setting of mlops.core.settings.
+  validation {
+    condition     = length([for k in keys(var.settings_env) : k if can(regex("(API_?KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY)", upper(k)))]) == 0
+    error_message = "settings_env must not carry secrets, it is written into plain-text user data: ${join(", ", [for k in keys(var.settings_env) : k if can(regex("(API_?KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY)", upper(k)))])}. Put a secret in an SSM SecureString the instances read at boot, as the API keys are (api_keys_parameter_name)."
   }
 }
 

@@ -11,9 +11,12 @@ Buckets (settings, created by Terraform or the local stack):
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from pathlib import Path
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,6 +74,62 @@ class Tags:
 # EC2 instance tags a deploy sets on the launch template and the user data reads (terraform/modules/serving-asg)
 MODEL_VERSION_INSTANCE_TAG: Final = "mlops:model-version"  # "<model>/<version>"
 SERVING_ENV_INSTANCE_TAG: Final = "mlops:serving-env"  # "KEY=VALUE KEY=VALUE": non-secret MLOPS_* settings
+
+
+# ---- Kubernetes names on EKS --------------------------------------------------------------------------------
+# The namespace and service accounts each workload runs as, defined once in contracts_eks.json beside this file:
+# Terraform reads the same file to pin each IRSA role's trust (terraform/modules/platform, module "eks") and outputs
+# what it made as `eks_workloads`; the deploy fills the serving ServiceAccount's role annotation from that output and
+# refuses to render names the role does not trust (mlops.delivery.rollout.render_overlay).
+EKS_NAMES_FILE: Final = Path(__file__).with_name("contracts_eks.json")
+EKS_WORKLOADS_OUTPUT: Final = "eks_workloads"  # Terraform output of every env: workload -> EksWorkload
+IRSA_ROLE_ANNOTATION: Final = "eks.amazonaws.com/role-arn"
+# What the serving ServiceAccount carries in Git instead of a role ARN (services/serving/k8s/base): never a valid ARN,
+# replaced by the deploy's render, which refuses to leave it in place.
+IRSA_ROLE_PLACEHOLDER: Final = "set-at-deploy-from-terraform-output-eks_workloads.serving.role_arn"
+
+
+@functools.cache
+def _eks_names() -> dict[str, Any]:
+    names: dict[str, Any] = json.loads(EKS_NAMES_FILE.read_text())
+    return names
+
+
+def eks_workload_names() -> tuple[str, ...]:
+    """The workloads with an IRSA role: serving, drift, retraining."""
+    return tuple(_eks_names()["service_accounts"])
+
+
+def eks_namespace(environment: str) -> str:
+    """The Kubernetes namespace every workload of `environment` runs in (`mlops-<env>`)."""
+    return str(_eks_names()["namespace"]).replace("{environment}", environment)
+
+
+def eks_service_accounts(workload: str) -> tuple[str, ...]:
+    """The service accounts `workload`'s IRSA role trusts (serving: one per color)."""
+    accounts = _eks_names()["service_accounts"]
+    if workload not in accounts:
+        raise KeyError(f"no EKS workload {workload!r} in {EKS_NAMES_FILE.name}: expected one of {', '.join(accounts)}")
+    return tuple(accounts[workload])
+
+
+def irsa_subject(namespace: str, service_account: str) -> str:
+    """The `sub` claim of a service account's token, which an IRSA role's trust condition lists."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+class EksWorkload(BaseModel):
+    """One workload of an env's `eks_workloads` Terraform output: where it runs on EKS and the IRSA role it gets."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    namespace: str = Field(min_length=1)
+    service_accounts: list[str] = Field(min_length=1, description="the service accounts the role's trust names")
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$", description="the IRSA role")
+
+    @property
+    def subjects(self) -> list[str]:
+        return [irsa_subject(self.namespace, account) for account in self.service_accounts]
 
 
 # ---- model references ----------------------------------------------------------------------------------------

@@ -82,3 +82,65 @@ run "an_unsupported_retention_is_refused" {
   }
   expect_failures = [var.log_retention_days]
 }
+
+run "a_dead_drift_job_alarms_and_a_quiet_retrainer_does_not" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.drift["demo-model"].treat_missing_data == "breaching"
+    error_message = "every drift run publishes DriftShare: no data means the drift job is dead and must alarm"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.retrain_failures["demo-model"].treat_missing_data == "notBreaching"
+    error_message = "RetrainFailures is published only on failures: no data is the normal state"
+  }
+}
+
+run "each_serving_group_has_capacity_and_status_check_alarms" {
+  command = plan
+  variables {
+    autoscaling_groups = {
+      blue  = { name = "mlops-prod-blue-serving-1", min_size = 3 }
+      green = { name = "mlops-prod-green-serving-2", min_size = 3 }
+    }
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.group_in_service["green"].metric_name == "GroupInServiceInstances" &&
+      aws_cloudwatch_metric_alarm.group_in_service["green"].dimensions.AutoScalingGroupName == "mlops-prod-green-serving-2" &&
+      aws_cloudwatch_metric_alarm.group_in_service["green"].comparison_operator == "LessThanThreshold" &&
+      aws_cloudwatch_metric_alarm.group_in_service["green"].threshold == 3 &&
+      aws_cloudwatch_metric_alarm.group_in_service["green"].treat_missing_data == "breaching"
+    )
+    error_message = "a serving group with fewer in-service instances than its minimum (or reporting none) must alarm"
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.group_status_check["blue"].namespace == "AWS/EC2" &&
+      aws_cloudwatch_metric_alarm.group_status_check["blue"].metric_name == "StatusCheckFailed" &&
+      aws_cloudwatch_metric_alarm.group_status_check["blue"].dimensions.AutoScalingGroupName == "mlops-prod-blue-serving-1"
+    )
+    error_message = "failed status checks of a group's instances must alarm, aggregated by AutoScalingGroupName"
+  }
+  assert {
+    condition     = length(setintersection(output.alarm_names, ["mlops-prod-blue-in-service", "mlops-prod-green-in-service", "mlops-prod-blue-status-check", "mlops-prod-green-status-check"])) == 4
+    error_message = "alarm_names must list the serving groups' alarms"
+  }
+  assert {
+    condition     = output.color_alarm_names.green == ["mlops-prod-green-5xx-rate", "mlops-prod-green-latency-p99", "mlops-prod-green-healthy-hosts"]
+    error_message = "the alarms a canary watches stay the target group's three"
+  }
+}
+
+run "a_group_without_a_minimum_gets_no_capacity_alarm" {
+  command = plan
+  variables {
+    autoscaling_groups = { blue = { name = "mlops-dev-blue-serving-1", min_size = 0 } }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.group_in_service) == 0 && length(aws_cloudwatch_metric_alarm.group_status_check) == 1
+    error_message = "min_size 0 has no capacity to alarm on; the status checks stay"
+  }
+}

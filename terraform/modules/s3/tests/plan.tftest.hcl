@@ -32,3 +32,94 @@ run "buckets_are_cmk_encrypted_versioned_private_and_logged" {
     error_message = "the log bucket must use SSE-S3 (the only encryption AWS log delivery accepts)"
   }
 }
+
+# What the platform (and so envs/dev, applied on moto) gets: neither replication nor object lock, so the local
+# apply creates only what moto round-trips. tests/unit/infra/test_hardening.py checks the platform passes neither.
+run "replication_and_object_lock_are_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_s3_bucket_replication_configuration.this) == 0 && length(aws_iam_role.replication) == 0 && output.replication_role_arn == null
+    error_message = "no replication and no replication role unless a destination is given"
+  }
+  assert {
+    condition     = length(aws_s3_bucket_object_lock_configuration.this) == 0
+    error_message = "no object lock unless a mode is given"
+  }
+}
+
+run "replication_of_the_data_bucket_to_another_region" {
+  command = plan
+  variables {
+    replication_destinations = {
+      data = {
+        destination_bucket_arn  = "arn:aws:s3:::mlops-prod-data-dr-111122223333"
+        destination_kms_key_arn = "arn:aws:kms:eu-central-1:111122223333:key/11111111-1111-1111-1111-111111111111"
+      }
+    }
+  }
+
+  assert {
+    condition     = keys(aws_s3_bucket_replication_configuration.this) == ["data"] && length(aws_iam_role.replication) == 1
+    error_message = "only the bucket given a destination replicates, with its own role"
+  }
+  assert {
+    condition = (
+      one(aws_s3_bucket_replication_configuration.this["data"].rule).source_selection_criteria[0].sse_kms_encrypted_objects[0].status == "Enabled" &&
+      one(aws_s3_bucket_replication_configuration.this["data"].rule).destination[0].encryption_configuration[0].replica_kms_key_id == var.replication_destinations.data.destination_kms_key_arn &&
+      one(aws_s3_bucket_replication_configuration.this["data"].rule).destination[0].bucket == var.replication_destinations.data.destination_bucket_arn
+    )
+    error_message = "the CMK-encrypted objects must replicate, encrypted there with the destination's key"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_replication_configuration.this["data"].rule).delete_marker_replication[0].status == "Disabled"
+    error_message = "a delete here must not hide the replica"
+  }
+}
+
+run "object_lock_on_the_data_and_artifacts_buckets" {
+  command = plan
+  variables {
+    object_lock_mode           = "GOVERNANCE"
+    object_lock_retention_days = 30
+  }
+
+  assert {
+    condition     = toset(keys(aws_s3_bucket_object_lock_configuration.this)) == toset(["data", "artifacts"])
+    error_message = "object lock covers the data and artifacts buckets, not capture"
+  }
+  assert {
+    condition     = alltrue([for r in aws_s3_bucket_object_lock_configuration.this : r.object_lock_enabled == "Enabled" && one(r.rule).default_retention[0].mode == "GOVERNANCE" && one(r.rule).default_retention[0].days == 30])
+    error_message = "every new version gets the default retention"
+  }
+}
+
+run "object_lock_without_a_retention_is_refused" {
+  command = plan
+  variables {
+    object_lock_mode = "COMPLIANCE"
+  }
+  expect_failures = [aws_s3_bucket.this]
+}
+
+run "an_unknown_object_lock_mode_is_refused" {
+  command = plan
+  variables {
+    object_lock_mode           = "FOREVER"
+    object_lock_retention_days = 30
+  }
+  expect_failures = [var.object_lock_mode]
+}
+
+run "replicating_the_capture_bucket_is_refused" {
+  command = plan
+  variables {
+    replication_destinations = {
+      capture = {
+        destination_bucket_arn  = "arn:aws:s3:::mlops-prod-capture-dr"
+        destination_kms_key_arn = "arn:aws:kms:eu-central-1:111122223333:key/11111111-1111-1111-1111-111111111111"
+      }
+    }
+  }
+  expect_failures = [var.replication_destinations]
+}

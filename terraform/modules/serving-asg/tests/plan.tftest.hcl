@@ -64,3 +64,31 @@ run "min_greater_than_max_is_refused" {
   }
   expect_failures = [aws_autoscaling_group.this]
 }
+
+run "non_secret_settings_are_accepted" {
+  command = plan
+  variables {
+    settings_env = { MLOPS_DATA_BUCKET = "mlops-prod-data-111122223333", MLOPS_KMS_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/x" }
+  }
+
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.serving.user_data), "MLOPS_KMS_KEY_ARN=")
+    error_message = "non-secret settings (a key ARN is not a key) reach the service environment"
+  }
+}
+
+run "the_api_keys_in_settings_env_are_refused" {
+  command = plan
+  variables {
+    settings_env = { MLOPS_SERVE_API_KEYS = "k1,k2" } # pragma: allowlist secret
+  }
+  expect_failures = [var.settings_env]
+}
+
+run "a_token_in_settings_env_is_refused" {
+  command = plan
+  variables {
+    settings_env = { MLOPS_REGION = "eu-west-1", MLOPS_GITHUB_TOKEN = "t" }
+  }
+  expect_failures = [var.settings_env]
+}

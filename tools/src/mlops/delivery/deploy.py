@@ -31,7 +31,7 @@ from mlops.delivery.preflight import (
 )
 from mlops.delivery.record import DeployRecord
 from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg
-from mlops.delivery.targets import Color, DeployError, load_targets
+from mlops.delivery.targets import Color, DeployError, load_targets, serving_workload
 
 Say = Callable[[str], None]
 
@@ -89,6 +89,8 @@ def run_rollout(
     plan = canary_plan(settings)
     # every check first: nothing changes until all of them pass
     targets = load_targets(environment, targets_file)
+    # EKS: the namespace, service account and IRSA role come from the env's Terraform output, never the overlay
+    serving = None if targets.serving_target == "asg" else serving_workload(environment)
     identity = check_credentials(settings)
     image_uri, digest = find_image(aws_client("ecr", settings), image.repository, tag=image.tag, digest=image.digest)
     registry = Registry(settings=settings)
@@ -100,15 +102,15 @@ def run_rollout(
     elbv2, cloudwatch = aws_client("elbv2", settings), aws_client("cloudwatch", settings)
     new_color: Color = "green" if live_color(current_weights(elbv2, targets)) == "blue" else "blue"
     say(f"deploying {model_name} v{model_version} ({image_uri}) to {environment}/{new_color}")
-    if targets.serving_target == "asg":
+    if serving is None:  # the env serves from its autoscaling groups
         version = roll_asg(
             aws_client("autoscaling", settings), aws_client("ec2", settings), targets, new_color, artifact,
             instance_refresh,
         )  # fmt: skip
         say(f"{targets.asg_names[new_color]}: launch template version {version}")
     else:
-        manifests = render_overlay(SERVING_OVERLAYS / environment, new_color, artifact)
-        apply_manifests(manifests, namespace=f"mlops-{environment}")
+        manifests = render_overlay(SERVING_OVERLAYS / environment, new_color, artifact, serving)
+        apply_manifests(manifests, namespace=serving.namespace)
     result = run_canary(elbv2, cloudwatch, targets, plan, new_color)
 
     record = DeployRecord(

@@ -2,8 +2,9 @@
 
 EC2 (asg): a new launch template version whose instances are tagged with the image and the model version (the
 serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh.
-EKS: the env's kustomize overlay rendered with the new image and model version for the idle color; kubectl applies
-it and waits for the rollout.
+EKS: the env's kustomize overlay rendered with the new image and model version for the idle color, its service
+account bound to the env's IRSA role of serving (Terraform output `eks_workloads`); kubectl applies it and waits for
+the rollout.
 """
 
 from __future__ import annotations
@@ -12,10 +13,18 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, SERVING_ENV_INSTANCE_TAG
+from mlops.core.contracts import (
+    EKS_WORKLOADS_OUTPUT,
+    IRSA_ROLE_ANNOTATION,
+    IRSA_ROLE_PLACEHOLDER,
+    MODEL_VERSION_INSTANCE_TAG,
+    SERVING_ENV_INSTANCE_TAG,
+    EksWorkload,
+)
 from mlops.delivery.preflight import Artifact
 from mlops.delivery.targets import Color, DeployError, DeployTargets
 
@@ -69,11 +78,14 @@ def roll_asg(autoscaling, ec2, targets: DeployTargets, color: Color, artifact: A
     return str(version)
 
 
-def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
+def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWorkload) -> str:
     """`kubectl kustomize` of the env's overlay as one color, serving exactly this model version and image.
 
     The color goes into names and selectors (blue and green run side by side, each behind its own Service and
-    target group); the model URI is pinned to the version; the image is pinned by digest.
+    target group); the model URI is pinned to the version; the image is pinned by digest. The ServiceAccount gets
+    the IRSA role of `serving` (the env's `eks_workloads` Terraform output, mlops.delivery.targets.serving_workload),
+    after checking that the role trusts the namespace and service account rendered: DeployError naming both sides
+    when it does not (the overlays carry a placeholder, never a role ARN).
     """
     with tempfile.TemporaryDirectory() as tmp:
         kustomization = {
@@ -116,7 +128,47 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact) -> str:
             # the release's replica count is the floor the autoscaler scales up from
             document["spec"]["minReplicas"] = artifact.replicas
             document["spec"]["maxReplicas"] = max(document["spec"]["maxReplicas"], artifact.replicas)
-    return yaml.safe_dump_all(documents, sort_keys=False)
+    bind_service_account(documents, serving, overlay)
+    rendered = yaml.safe_dump_all(documents, sort_keys=False)
+    if IRSA_ROLE_PLACEHOLDER in rendered:  # copied somewhere the render does not fill (another annotation, ...)
+        raise DeployError(
+            f"{overlay} still carries the role placeholder {IRSA_ROLE_PLACEHOLDER!r} after the render: only the "
+            f"ServiceAccount's {IRSA_ROLE_ANNOTATION} annotation is filled from {EKS_WORKLOADS_OUTPUT}"
+        )
+    return rendered
+
+
+def bind_service_account(documents: list[dict[str, Any]], serving: EksWorkload, source: Path | str) -> None:
+    """Annotate the rendered ServiceAccount with the IRSA role of `serving`, after checking that the role trusts it:
+    every document in the role's namespace, the ServiceAccount one of the role's service accounts, the Deployment
+    running as it. DeployError naming what was rendered and what the role trusts when they differ."""
+    trusted = ", ".join(f"{serving.namespace}/{account}" for account in serving.service_accounts)
+    role = f"the IRSA role of serving ({serving.role_arn}) trusts {trusted}"
+    accounts = [d for d in documents if d.get("kind") == "ServiceAccount"]
+    if not accounts:
+        raise DeployError(f"{source} renders no ServiceAccount, so no pod can take the IRSA role: {role}")
+    for document in documents:
+        metadata = document.get("metadata", {})
+        namespace = metadata.get("namespace")
+        if namespace != serving.namespace:
+            raise DeployError(
+                f"{source} renders {document.get('kind')} {metadata.get('name')} in namespace {namespace!r}, "
+                f"but {role} (namespace {serving.namespace!r})"
+            )
+    names = {account["metadata"]["name"] for account in accounts}
+    for account in accounts:
+        name = account["metadata"]["name"]
+        if name not in serving.service_accounts:
+            raise DeployError(f"{source} renders service account {serving.namespace}/{name}, but {role}")
+        account["metadata"].setdefault("annotations", {})[IRSA_ROLE_ANNOTATION] = serving.role_arn
+    for document in documents:
+        if document.get("kind") == "Deployment":
+            runs_as = document["spec"]["template"]["spec"].get("serviceAccountName")
+            if runs_as not in names:
+                raise DeployError(
+                    f"{source}: Deployment {document['metadata']['name']} runs as service account {runs_as!r}, "
+                    f"which it does not render ({', '.join(sorted(names))}); {role}"
+                )
 
 
 def apply_manifests(manifests: str, namespace: str, timeout_seconds: int = 600) -> None:

@@ -2,7 +2,8 @@
 
 On AWS these come from the env's Terraform outputs (`terraform output -json` of terraform/envs/ENV, output
 `deploy_targets`); any JSON file of the same shape works too (`--targets FILE`), which is how the tests use
-resources made on the moto server.
+resources made on the moto server. On EKS the deploy also reads the output `eks_workloads`: the namespace, service
+accounts and IRSA role ARN of each workload (EksWorkload in mlops.core.contracts).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from mlops.core.contracts import ENVIRONMENTS, Environment
+from mlops.core.contracts import EKS_WORKLOADS_OUTPUT, ENVIRONMENTS, EksWorkload, Environment
 from mlops.core.errors import MlopsError
 from mlops.core.settings import get_settings
 from mlops.core.terraform import Terraform
@@ -83,3 +84,42 @@ def load_targets(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise DeployError(f"invalid deploy targets in {source}: {problems}") from None
+
+
+def load_eks_workloads(environment: str, terraform_dir: Path | None = None) -> dict[str, EksWorkload]:
+    """The env's `eks_workloads` Terraform output (terraform/envs/ENV by default): per workload, the namespace and
+    service accounts its IRSA role trusts and the role's ARN. DeployError naming the output when it cannot be read,
+    is empty (the env runs without EKS) or is malformed."""
+    if environment not in ENVIRONMENTS:
+        raise DeployError(f"unknown env {environment!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    tf = Terraform.for_env(environment, get_settings(), terraform_dir)
+    source = f"terraform output {EKS_WORKLOADS_OUTPUT} in {tf.workdir}"
+    try:
+        raw = tf.output(EKS_WORKLOADS_OUTPUT)
+    except MlopsError as exc:  # Terraform missing, not initialised, or the output not there
+        raise DeployError(str(exc)) from None
+    if not isinstance(raw, dict):
+        raise DeployError(f"{source} is not a JSON object")
+    if not raw:
+        raise DeployError(f"{source} is empty: {environment} has no EKS cluster (enable_eks = false)")
+    workloads: dict[str, EksWorkload] = {}
+    problems: list[str] = []
+    for name, value in raw.items():
+        try:
+            workloads[name] = EksWorkload.model_validate(value)
+        except ValidationError as exc:
+            problems += [f"{'.'.join(map(str, (name, *e['loc'])))}: {e['msg']}" for e in exc.errors()]
+    if problems:
+        raise DeployError(f"invalid {source}: {'; '.join(problems)}")
+    return workloads
+
+
+def serving_workload(environment: str, terraform_dir: Path | None = None) -> EksWorkload:
+    """Serving's entry of the env's `eks_workloads` output (see load_eks_workloads)."""
+    workloads = load_eks_workloads(environment, terraform_dir)
+    if "serving" not in workloads:
+        raise DeployError(
+            f"terraform output {EKS_WORKLOADS_OUTPUT} of {environment} has no serving workload "
+            f"(it has {', '.join(sorted(workloads))})"
+        )
+    return workloads["serving"]

@@ -168,6 +168,7 @@ class LocalStack:
                 stderr=log,
                 stdin=_devnull(),
                 env={**os.environ, **env},
+                cwd=self.dir,  # what a service writes beside itself (moto's recordings) stays in the state dir
                 start_new_session=True,  # its own process group, so `down` stops its workers too
             )
         record = {

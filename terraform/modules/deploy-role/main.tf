@@ -1,0 +1,111 @@
+# The role Jenkins assumes to deploy one environment (`mlops deploy canary`, `mlops release deploy`): it moves the
+# env's listener weights, rolls the env's serving groups onto new launch template versions, reads the serving
+# image from ECR and writes the deploy record and the live release into the artifacts bucket. Nothing else: no
+# Terraform apply (that is a separate, broader role), no other env's resources.
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+}
+
+# Trust the account, narrowed to the named principals by aws:PrincipalArn: AWS refuses a trust policy whose
+# principal does not exist yet, and the Jenkins role may be created after this one. Nobody else in the account
+# can assume it, whatever their own policies say.
+data "aws_iam_policy_document" "trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = var.trusted_principal_arns
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name_prefix          = "${substr(var.name, 0, 24)}-deploy-"
+  description          = "Deploys ${var.name}: traffic weights, serving launch templates, deploy records"
+  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  max_session_duration = 3600 # a deploy, canary included, fits in an hour; credentials never outlive it
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "deploy" {
+  # Only what mlops.delivery calls. These Describe actions take no resource in IAM ("*" is all AWS accepts).
+  statement {
+    sid = "ReadDeployState"
+    actions = [
+      "elasticloadbalancing:DescribeListeners",
+      "autoscaling:DescribeAutoScalingGroups",
+      "ec2:DescribeLaunchTemplateVersions",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "WatchThisEnvsAlarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["arn:${local.partition}:cloudwatch:${data.aws_region.current.name}:${local.account}:alarm:${var.name}-*"]
+  }
+
+  statement {
+    sid       = "MoveTrafficOnThisEnvsListener"
+    actions   = ["elasticloadbalancing:ModifyListener"]
+    resources = var.listener_arns
+  }
+
+  statement {
+    sid       = "RollThisEnvsServingGroups"
+    actions   = ["autoscaling:UpdateAutoScalingGroup", "autoscaling:StartInstanceRefresh"]
+    resources = var.autoscaling_group_arns
+  }
+
+  statement {
+    sid       = "NewVersionsOfThisEnvsLaunchTemplates"
+    actions   = ["ec2:CreateLaunchTemplateVersion"]
+    resources = var.launch_template_arns
+  }
+
+  # a group that launches from a template with an instance profile needs its caller to pass that role to EC2
+  statement {
+    sid       = "PassOnlyTheServingRoleToEc2"
+    actions   = ["iam:PassRole"]
+    resources = var.pass_role_arns
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ec2.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTheServingImage"
+    actions   = ["ecr:DescribeImages", "ecr:DescribeRepositories"]
+    resources = [var.ecr_repository_arn]
+  }
+
+  statement {
+    sid       = "WriteDeployRecordsAndLiveReleases"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = [for prefix in var.record_prefixes : "${var.artifact_bucket_arn}/${prefix}*"]
+  }
+
+  statement {
+    sid       = "EncryptRecordsWithTheBucketKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = var.kms_key_arns
+  }
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  name   = "deploy-one-environment"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.deploy.json
+}
