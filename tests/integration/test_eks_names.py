@@ -1,6 +1,8 @@
 """The EKS path wired from one source of names: every serving overlay, rendered the way the deploy renders it (the
 real `render_overlay`, `kubectl kustomize`), runs in the namespace and as the service accounts that the IRSA role of
-serving trusts in a Terraform plan of the platform with EKS on, and carries that role's ARN.
+serving trusts in a Terraform plan of the platform with EKS on, and carries that role's ARN; so does every overlay of
+the ops workloads (the drift CronJob, the retraining service: the real `render_workload`) with its own role, and the
+Job `mlops retrain run --backend kubernetes --env ENV` renders.
 
 The plan comes from `terraform test -json -verbose` on a small root that calls modules/platform for each env, with
 the AWS provider mocked (terraform/testing/aws: no account, no network). `-verbose` prints each run's plan as JSON:
@@ -30,8 +32,9 @@ from mlops.core.contracts import (
 )
 from mlops.core.paths import SERVING_OVERLAYS, TERRAFORM_DIR
 from mlops.delivery.preflight import Artifact
-from mlops.delivery.rollout import render_overlay
+from mlops.delivery.rollout import OPS_OVERLAYS, pod_template, render_overlay, render_workload
 from mlops.delivery.targets import COLORS
+from mlops.retraining import scale
 from tests.support.terraform import init_and_run
 
 pytestmark = pytest.mark.integration
@@ -151,45 +154,48 @@ def plans(tmp_path_factory) -> dict[str, dict]:
     return found
 
 
-def name_mismatches(environment: str, rendered: dict[str, list[dict]], trusted: set[str], arn: str) -> list[str]:
-    """What the manifests the deploy renders (color -> documents) do differently from what the IRSA role of serving
-    trusts and is; each problem names both sides."""
+def name_mismatches(
+    environment: str, rendered: dict[str, list[dict]], trusted: set[str], arn: str, workload: str = "serving"
+) -> list[str]:
+    """What the manifests the deploy renders (render -> documents: serving's by color, an ops workload's as one) do
+    differently from what the IRSA role of `workload` trusts and is; each problem names both sides."""
     problems = []
     namespaces = {subject.split(":")[2] for subject in trusted}
     subjects = {}
-    for color, documents in rendered.items():
+    for label, documents in rendered.items():
         for document in documents:
             kind, metadata = document["kind"], document["metadata"]
             if metadata.get("namespace") not in namespaces:
                 problems.append(
-                    f"{environment}/{color}: the deploy renders {kind} {metadata['name']} in namespace "
-                    f"{metadata.get('namespace')!r}, but the IRSA role of serving trusts namespace(s) "
+                    f"{environment}/{label}: the deploy renders {kind} {metadata['name']} in namespace "
+                    f"{metadata.get('namespace')!r}, but the IRSA role of {workload} trusts namespace(s) "
                     f"{sorted(namespaces)}"
                 )
             if kind == "ServiceAccount":
                 subject = irsa_subject(metadata.get("namespace", ""), metadata["name"])
-                subjects[subject] = color
+                subjects[subject] = label
                 if subject not in trusted:
                     problems.append(
-                        f"{environment}/{color}: the deploy renders service account {subject}, but the IRSA role of "
-                        f"serving trusts {sorted(trusted)}"
+                        f"{environment}/{label}: the deploy renders service account {subject}, but the IRSA role of "
+                        f"{workload} trusts {sorted(trusted)}"
                     )
                 annotation = metadata.get("annotations", {}).get(IRSA_ROLE_ANNOTATION)
                 if annotation != arn:
                     problems.append(
-                        f"{environment}/{color}: ServiceAccount {metadata['name']} has {IRSA_ROLE_ANNOTATION} "
+                        f"{environment}/{label}: ServiceAccount {metadata['name']} has {IRSA_ROLE_ANNOTATION} "
                         f"{annotation!r}, but the role that trusts it is {arn!r}"
                     )
-            if kind == "Deployment":
-                runs_as = document["spec"]["template"]["spec"].get("serviceAccountName")
+            pod = pod_template(document)  # a Deployment's, a CronJob's, a Job's
+            if pod is not None:
+                runs_as = pod["spec"].get("serviceAccountName")
                 if irsa_subject(metadata.get("namespace", ""), str(runs_as)) not in trusted:
                     problems.append(
-                        f"{environment}/{color}: Deployment {metadata['name']} runs as {runs_as!r}, which the IRSA "
-                        f"role of serving does not trust ({sorted(trusted)})"
+                        f"{environment}/{label}: {kind} {metadata['name']} runs as {runs_as!r}, which the IRSA "
+                        f"role of {workload} does not trust ({sorted(trusted)})"
                     )
     for subject in sorted(trusted - set(subjects)):
         problems.append(
-            f"{environment}: the IRSA role of serving trusts {subject}, but no color renders it (rendered: "
+            f"{environment}: the IRSA role of {workload} trusts {subject}, but no render renders it (rendered: "
             f"{sorted(subjects)})"
         )
     return problems
@@ -216,6 +222,27 @@ def test_rendered_overlays_run_as_what_the_irsa_role_of_serving_trusts(plans, en
     # and both are the one definition of the names: mlops-<env>, one service account per color
     expected = {irsa_subject(eks_namespace(environment), sa) for sa in eks_service_accounts("serving")}
     assert plan["trust"]["serving"] == expected and len(expected) == len(COLORS)
+
+
+@pytest.mark.parametrize("workload", sorted(OPS_OVERLAYS))
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_ops_overlays_run_as_what_their_irsa_roles_trust(plans, environment, workload):
+    plan = plans[environment]
+    # what the render is given after an apply: the workload's entry of the env's eks_workloads output
+    output = EksWorkload.model_validate(plan["eks_workloads"][workload])
+    assert output.role_arn == plan["role_arns"][workload] == role_arn(environment, workload)
+    text = render_workload(OPS_OVERLAYS[workload] / environment, output, name=workload)
+    rendered = {workload: list(yaml.safe_load_all(text))}
+    trusted, arn = plan["trust"][workload], plan["role_arns"][workload]
+    problems = name_mismatches(environment, rendered, trusted, arn, workload)
+    assert not problems, "\n".join(problems)
+    assert any(pod_template(d) for d in rendered[workload]), f"{workload} renders no pods"
+    if workload == "retraining":
+        # the Job `mlops retrain run --backend kubernetes --env ENV` renders: the same namespace and service account
+        job = scale.kubernetes_job("churn", "abc12345", "img:1", eks_namespace(environment),
+                                   eks_service_accounts("retraining")[0], "2", "8Gi")  # fmt: skip
+        problems = name_mismatches(environment, {**rendered, "scale-job": [job]}, trusted, arn, workload)
+        assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -251,3 +278,12 @@ def test_a_mismatched_name_fails_the_comparison_naming_both_sides(plans):
 
     other_role = name_mismatches("staging", rendered, trusted, plan["role_arns"]["drift"])
     assert other_role and all(arn in p and plan["role_arns"]["drift"] in p for p in other_role)
+
+    # an ops workload: the drift CronJob moved to the retraining role's account, checked against drift's trust
+    drift = EksWorkload.model_validate(plan["eks_workloads"]["drift"])
+    ops = {"drift": list(yaml.safe_load_all(render_workload(OPS_OVERLAYS["drift"] / "staging", drift, name="drift")))}
+    (cronjob,) = [d for d in ops["drift"] if d["kind"] == "CronJob"]
+    pod_template(cronjob)["spec"]["serviceAccountName"] = "mlops-retrain"
+    problems = "\n".join(name_mismatches("staging", ops, plan["trust"]["drift"], plan["role_arns"]["drift"], "drift"))
+    assert "CronJob mlops-drift runs as 'mlops-retrain'" in problems  # what was rendered
+    assert "system:serviceaccount:mlops-staging:mlops-drift" in problems  # what the role of drift trusts

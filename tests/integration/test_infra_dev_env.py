@@ -61,6 +61,10 @@ def test_min_greater_than_max_fails_at_plan(local_stack):
 
 @pytest.mark.iam
 def test_dev_applies_checks_out_deploys_under_its_roles_replans_clean_and_destroys(local_stack, tmp_path):
+    # the env's ECR repository is Terraform's; the canary tests of this session pushed to one of that name
+    ecr = local_stack.boto3_client("ecr")
+    with contextlib.suppress(ecr.exceptions.RepositoryNotFoundException):
+        ecr.delete_repository(repositoryName=local_stack.settings.ecr_repository, force=True)
     apply = run_mlops("infra", "apply", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
     assert apply.returncode == 0, apply.stdout[-3000:] + apply.stderr[-3000:]
     try:
@@ -196,10 +200,17 @@ def _canary_from_the_terraform_output(stack, tmp_path, outputs) -> None:
     elb, autoscaling = stack.boto3_client("elbv2"), stack.boto3_client("autoscaling")
     assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 100, "green": 0}
 
-    # what the deploy preflight needs: an image in ECR and a model version with a passing gate decision
+    # the env's repository (immutable tags, scanned on push, the data key) and the MLflow the env was given
     ecr = stack.boto3_client("ecr")
-    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):  # the canary test may have made it
-        ecr.create_repository(repositoryName=stack.settings.ecr_repository)
+    (repository,) = ecr.describe_repositories(repositoryNames=[stack.settings.ecr_repository])["repositories"]
+    assert repository["repositoryArn"] == outputs["ecr_repository_arn"]
+    assert repository["imageTagMutability"] == "IMMUTABLE"
+    assert repository["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repository["encryptionConfiguration"]["kmsKey"] == outputs["data_kms_key_arn"]
+    assert ecr.get_lifecycle_policy(repositoryName=stack.settings.ecr_repository)["lifecyclePolicyText"]
+    assert outputs["mlflow_tracking_uri"] == stack.env["MLFLOW_TRACKING_URI"]
+
+    # what the deploy preflight needs: an image in ECR and a model version with a passing gate decision
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
     ecr.put_image(repositoryName=stack.settings.ecr_repository, imageManifest=json.dumps(manifest), imageTag="bg1")
     from mlflow import MlflowClient

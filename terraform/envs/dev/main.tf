@@ -22,6 +22,10 @@ module "platform" {
   serving_desired_capacity = coalesce(var.serving_min_size, 1)
   mlflow_tracking_uri      = var.mlflow_tracking_uri
 
+  managed_mlflow              = var.managed_mlflow
+  mlflow_tracking_server_size = "Small"
+  ecr_force_delete            = true # teardown deletes the repository with its images
+
   enable_eks              = var.enable_eks
   eks_public_access_cidrs = var.eks_public_access_cidrs
   eks_node_instance_types = ["t3.large"]

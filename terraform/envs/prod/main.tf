@@ -22,6 +22,9 @@ module "platform" {
   serving_desired_capacity = coalesce(var.serving_min_size, 3)
   mlflow_tracking_uri      = var.mlflow_tracking_uri
 
+  managed_mlflow              = var.managed_mlflow
+  mlflow_tracking_server_size = "Medium"
+
   enable_eks              = var.enable_eks
   eks_public_access_cidrs = var.eks_public_access_cidrs
   eks_node_instance_types = ["m6i.xlarge"]

@@ -73,3 +73,18 @@ output "role_arns" {
   description = "IAM roles by workload: serving-blue, serving-green, deploy (Jenkins), irsa-<workload> with EKS."
   value       = module.platform.role_arns
 }
+
+output "ecr_repository_url" {
+  description = "Serving image repository URL (docker push/pull)."
+  value       = module.platform.ecr_repository_url
+}
+
+output "ecr_repository_arn" {
+  description = "Serving image repository ARN."
+  value       = module.platform.ecr_repository_arn
+}
+
+output "mlflow_tracking_uri" {
+  description = "MLFLOW_TRACKING_URI of this env: the given mlflow_tracking_uri, or the managed tracking server's ARN (needs the sagemaker-mlflow plugin)."
+  value       = module.platform.mlflow_tracking_uri
+}

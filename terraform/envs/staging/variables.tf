@@ -35,8 +35,15 @@ variable "certificate_arn" {
 }
 
 variable "mlflow_tracking_uri" {
-  description = "URL of the MLflow tracking server (no credentials in it)."
+  description = "MLflow tracking URI of an existing server (an http(s) URL without credentials, or a SageMaker tracking server ARN); null uses the env's managed tracking server (managed_mlflow)."
   type        = string
+  default     = null
+}
+
+variable "managed_mlflow" {
+  description = "Create the env's SageMaker MLflow tracking server (true on AWS; false on moto, which has no MLflow tracking servers: `mlops infra --local` passes the local stack's MLflow as mlflow_tracking_uri)."
+  type        = bool
+  default     = true
 }
 
 variable "serving_min_size" {

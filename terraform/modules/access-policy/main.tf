@@ -1,6 +1,7 @@
 # A least-privilege IAM policy document for one workload: exactly the bucket prefixes it reads and writes, the
-# KMS keys behind them, and PutMetricData in one CloudWatch namespace. Shared by the EKS IRSA roles and the
-# serving instance role, so the two ways of running serving get the same permissions.
+# KMS keys behind them, PutMetricData in one CloudWatch namespace and, optionally, one SageMaker MLflow tracking
+# server (read, or read and write). Shared by the EKS IRSA roles and the serving instance role, so the two ways of
+# running serving get the same permissions.
 locals {
   buckets = distinct([for p in concat(var.read, var.write) : p.bucket_arn])
   prefixes = {
@@ -28,6 +29,15 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
+    for_each = length(var.delete) > 0 ? [1] : []
+    content {
+      sid       = "DeleteObjects"
+      actions   = ["s3:DeleteObject"]
+      resources = distinct([for p in var.delete : "${p.bucket_arn}/${p.prefix}"])
+    }
+  }
+
+  dynamic "statement" {
     for_each = local.prefixes
     content {
       sid       = "List${index(local.buckets, statement.key)}"
@@ -47,6 +57,30 @@ data "aws_iam_policy_document" "this" {
       sid       = "UseKeys"
       actions   = length(var.write) > 0 ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
       resources = var.kms_key_arns
+    }
+  }
+
+  # SageMaker MLflow: the caller's own credentials sign every tracking call, so its identity policy decides. Get*,
+  # Search* and List* are the read-level actions (models, versions, aliases, runs, experiments, artifact listings).
+  dynamic "statement" {
+    for_each = var.mlflow_tracking_server_arn == null ? [] : [1]
+    content {
+      sid       = "ReadTheTrackingServer"
+      actions   = ["sagemaker-mlflow:Get*", "sagemaker-mlflow:Search*", "sagemaker-mlflow:List*"]
+      resources = [var.mlflow_tracking_server_arn]
+    }
+  }
+
+  # What training, registration and promotion call; no deletion but moving an alias (promotion deletes the old one)
+  dynamic "statement" {
+    for_each = var.mlflow_tracking_server_arn != null && var.mlflow_write ? [1] : []
+    content {
+      sid = "WriteRunsAndModelsOnTheTrackingServer"
+      actions = [
+        "sagemaker-mlflow:Create*", "sagemaker-mlflow:Log*", "sagemaker-mlflow:Set*", "sagemaker-mlflow:Update*",
+        "sagemaker-mlflow:DeleteRegisteredModelAlias",
+      ]
+      resources = [var.mlflow_tracking_server_arn]
     }
   }
 

@@ -102,6 +102,19 @@ data "aws_iam_policy_document" "deploy" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = var.kms_key_arns
   }
+
+  # the deploy's preflight reads the version's gate decision, and a release moves the env's alias
+  dynamic "statement" {
+    for_each = var.mlflow_tracking_server_arn == null ? [] : [1]
+    content {
+      sid = "ReadGateDecisionsAndMoveTheEnvsAlias"
+      actions = [
+        "sagemaker-mlflow:Get*", "sagemaker-mlflow:Search*",
+        "sagemaker-mlflow:SetRegisteredModelAlias", "sagemaker-mlflow:DeleteRegisteredModelAlias",
+      ]
+      resources = [var.mlflow_tracking_server_arn]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "deploy" {

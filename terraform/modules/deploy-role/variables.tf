@@ -53,6 +53,12 @@ variable "kms_key_arns" {
   type        = list(string)
 }
 
+variable "mlflow_tracking_server_arn" {
+  description = "SageMaker MLflow tracking server the deploy reads gate decisions from and moves aliases on; null for a self-hosted MLflow (not an IAM resource)."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for the role."
   type        = map(string)

@@ -66,6 +66,39 @@ module "s3" {
   eventbridge_notifications = var.s3_eventbridge_notifications
 }
 
+# ---- the serving image and the tracking server ------------------------------------------------------------
+module "ecr" {
+  source       = "../ecr"
+  name         = var.ecr_repository_name
+  kms_key_arn  = module.kms_data.key_arn
+  force_delete = var.ecr_force_delete
+  tags         = local.tags
+}
+
+# SageMaker's managed MLflow, its artifact store in the artifacts bucket's mlflow/ prefix (the prefix the workloads
+# already read and write). Off only where it cannot exist: moto has no MLflow tracking servers, so
+# `mlops infra --local` turns it off and passes the local stack's MLflow URI instead.
+module "mlflow" {
+  source              = "../mlflow"
+  count               = var.managed_mlflow ? 1 : 0
+  name                = local.name
+  artifact_bucket_arn = module.s3.bucket_arns["artifacts"]
+  artifact_prefix     = "mlflow"
+  kms_key_arn         = module.kms_data.key_arn
+  size                = var.mlflow_tracking_server_size
+  tags                = local.tags
+}
+
+locals {
+  # an explicit URI wins (an existing server); otherwise the managed server's, whose ARN is its tracking URI
+  # (clients need the sagemaker-mlflow plugin). Neither: the mlflow_tracking_uri output refuses the plan.
+  mlflow_tracking_uri        = var.mlflow_tracking_uri != null ? var.mlflow_tracking_uri : (var.managed_mlflow ? module.mlflow[0].tracking_uri : null)
+  mlflow_tracking_server_arn = var.managed_mlflow ? module.mlflow[0].tracking_server_arn : null
+  # never null for the serving groups, so that the one error without a URI is the mlflow_tracking_uri output's
+  # (it names the fix); the .invalid name (RFC 2606) cannot resolve, and that precondition refuses the plan anyway
+  serving_mlflow_tracking_uri = coalesce(local.mlflow_tracking_uri, "http://mlflow-tracking-uri-missing.invalid")
+}
+
 module "network" {
   source                  = "../network"
   name                    = local.name
@@ -88,19 +121,33 @@ locals {
         { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" },
         { bucket_arn = local.buckets["artifacts"], prefix = "packages/" },
       ]
-      write = [{ bucket_arn = local.buckets["capture"], prefix = "capture/" }]
+      write  = [{ bucket_arn = local.buckets["capture"], prefix = "capture/" }]
+      delete = []
     }
+    # the key layouts are mlops.core.contracts' (capture_key, drift_event_key, retrain_alert_key, ...)
     drift = {
       read = [
         { bucket_arn = local.buckets["capture"], prefix = "capture/" },
         { bucket_arn = local.buckets["capture"], prefix = "labels/" },
         { bucket_arn = local.buckets["data"], prefix = "" },
+        # the reference profile: a managed MLflow hands clients s3:// artifact URIs to read themselves
+        { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" },
       ]
-      write = [{ bucket_arn = local.buckets["data"], prefix = "events/drift/" }, { bucket_arn = local.buckets["data"], prefix = "reports/drift/" }]
+      write  = [{ bucket_arn = local.buckets["data"], prefix = "events/drift/" }, { bucket_arn = local.buckets["data"], prefix = "reports/drift/" }]
+      delete = []
     }
     retraining = {
-      read  = [{ bucket_arn = local.buckets["data"], prefix = "" }, { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
-      write = [{ bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
+      read = [{ bucket_arn = local.buckets["data"], prefix = "" }, { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" }]
+      write = [
+        { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" },
+        # a consumed drift event's marker (else every poll retrains again), a failed retrain's alert, the audit
+        # record of each alias move and its intent marker
+        { bucket_arn = local.buckets["data"], prefix = "events/drift-consumed/" },
+        { bucket_arn = local.buckets["data"], prefix = "events/alerts/retrain/" },
+        { bucket_arn = local.buckets["data"], prefix = "audit/promotions/" },
+      ]
+      # the intent marker (audit/promotions/<model>/pending.json) is removed once the alias move is recorded
+      delete = [{ bucket_arn = local.buckets["data"], prefix = "audit/promotions/*/pending.json" }]
     }
   }
 }
@@ -110,8 +157,13 @@ module "access" {
   for_each          = local.access
   read              = each.value.read
   write             = each.value.write
+  delete            = each.value.delete
   kms_key_arns      = [module.kms_data.key_arn]
   metrics_namespace = var.metrics_namespace
+  # the managed tracking server, when there is one (a self-hosted MLflow is not an IAM resource): retraining logs
+  # runs, registers model versions and moves aliases; serving and drift only read
+  mlflow_tracking_server_arn = local.mlflow_tracking_server_arn
+  mlflow_write               = each.key == "retraining"
 }
 
 # ---- serving, blue/green --------------------------------------------------------------------------------
@@ -157,7 +209,7 @@ module "serving" {
   desired_capacity        = var.serving_desired_capacity
   package_uri             = "s3://${module.s3.bucket_names["artifacts"]}/packages/r5_mlops-${var.package_version}-py3-none-any.whl"
   model_uri               = "models:/${var.model_names[0]}@champion"
-  mlflow_tracking_uri     = var.mlflow_tracking_uri
+  mlflow_tracking_uri     = local.serving_mlflow_tracking_uri
   log_group_name          = local.log_groups.serving
   policy_json             = module.access["serving"].json
   settings_env = {
@@ -231,10 +283,12 @@ module "deploy_role" {
   autoscaling_group_arns = [for serving in module.serving : serving.autoscaling_group_arn]
   launch_template_arns   = [for serving in module.serving : serving.launch_template_arn]
   pass_role_arns         = [for serving in module.serving : serving.instance_role_arn]
-  ecr_repository_arn     = "arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:${local.account}:repository/${var.ecr_repository_name}"
+  ecr_repository_arn     = module.ecr.repository_arn
   artifact_bucket_arn    = local.buckets["artifacts"]
   # deploy records and this env's live releases (mlops.core.contracts deploy_record_key, live_release_key)
   record_prefixes = ["deploys/${var.environment}/", "releases/*/${var.environment}.yaml"]
   kms_key_arns    = [module.kms_data.key_arn]
   tags            = local.tags
+
+  mlflow_tracking_server_arn = local.mlflow_tracking_server_arn
 }

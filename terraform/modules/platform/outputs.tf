@@ -77,8 +77,10 @@ output "log_group_names" {
 }
 
 output "services_env" {
-  description = "MLOPS_* settings for the services in this environment."
+  description = "Settings for the services in this environment: MLOPS_* and MLFLOW_TRACKING_URI."
   value = {
+    MLFLOW_TRACKING_URI     = local.mlflow_tracking_uri
+    MLOPS_ECR_REPOSITORY    = module.ecr.repository_name
     MLOPS_REGION            = data.aws_region.current.name
     MLOPS_DATA_BUCKET       = module.s3.bucket_names["data"]
     MLOPS_ARTIFACT_BUCKET   = module.s3.bucket_names["artifacts"]
@@ -95,4 +97,29 @@ output "role_arns" {
     { deploy = module.deploy_role.role_arn },
     var.enable_eks ? { for workload, arn in module.eks[0].workload_role_arns : "irsa-${workload}" => arn } : {},
   )
+}
+
+output "ecr_repository_url" {
+  description = "URL of the serving image repository (docker push/pull), <account>.dkr.ecr.<region>.amazonaws.com/<ecr_repository_name>."
+  value       = module.ecr.repository_url
+}
+
+output "ecr_repository_arn" {
+  description = "ARN of the serving image repository."
+  value       = module.ecr.repository_arn
+}
+
+output "mlflow_tracking_uri" {
+  description = "The MLflow tracking URI of this environment (MLFLOW_TRACKING_URI): mlflow_tracking_uri when given, else the managed tracking server's ARN (clients need the sagemaker-mlflow plugin)."
+  value       = local.mlflow_tracking_uri
+
+  precondition {
+    condition     = local.mlflow_tracking_uri != null
+    error_message = "No MLflow tracking URI: managed_mlflow is false and mlflow_tracking_uri is not set. Set mlflow_tracking_uri to your tracking server, or turn managed_mlflow on for a SageMaker MLflow tracking server."
+  }
+}
+
+output "mlflow_tracking_server_url" {
+  description = "HTTPS URL of the managed MLflow tracking server's UI (SigV4-signed; clients use mlflow_tracking_uri); null when managed_mlflow is false."
+  value       = var.managed_mlflow ? module.mlflow[0].tracking_server_url : null
 }

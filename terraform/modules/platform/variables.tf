@@ -151,8 +151,31 @@ variable "package_version" {
 }
 
 variable "mlflow_tracking_uri" {
-  description = "URL of the MLflow tracking server the serving instances load models from."
+  description = "MLflow tracking URI the services use (an http(s) URL without credentials, or a SageMaker tracking server ARN); null uses the managed tracking server's (managed_mlflow). Given, it wins over the managed server."
   type        = string
+  default     = null
+
+  validation {
+    condition     = var.mlflow_tracking_uri == null ? true : can(regex("^(https?://[^@/]+(/.*)?|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:mlflow-tracking-server/[A-Za-z0-9-]+)$", var.mlflow_tracking_uri))
+    error_message = "mlflow_tracking_uri must be an http(s) URL without user:password@ or a SageMaker MLflow tracking server ARN."
+  }
+}
+
+variable "managed_mlflow" {
+  description = "Create the env's SageMaker MLflow tracking server (modules/mlflow) and give the workloads access to it (true on AWS; false on moto, which has no MLflow tracking servers: the local stack's MLflow is passed as mlflow_tracking_uri)."
+  type        = bool
+  default     = true
+}
+
+variable "mlflow_tracking_server_size" {
+  description = "Size of the managed MLflow tracking server: Small, Medium or Large."
+  type        = string
+  default     = "Small"
+
+  validation {
+    condition     = contains(["Small", "Medium", "Large"], var.mlflow_tracking_server_size)
+    error_message = "mlflow_tracking_server_size must be Small, Medium or Large."
+  }
 }
 
 variable "model_names" {
@@ -239,9 +262,15 @@ variable "deployer_role_names" {
 }
 
 variable "ecr_repository_name" {
-  description = "ECR repository of the serving image (MLOPS_ECR_REPOSITORY); the deploy role may read it."
+  description = "ECR repository of the serving image (MLOPS_ECR_REPOSITORY), created here (modules/ecr); the deploy role may read it."
   type        = string
   default     = "mlops-serve"
+}
+
+variable "ecr_force_delete" {
+  description = "Let terraform destroy delete the serving image repository while it still holds images (dev only, for teardown)."
+  type        = bool
+  default     = false
 }
 
 variable "kms_admin_role_arns" {

@@ -192,12 +192,12 @@ variable "model_uri" {
 }
 
 variable "mlflow_tracking_uri" {
-  description = "MLflow tracking server URL (no credentials in it: they must not appear in user data)."
+  description = "MLflow tracking URI: an http(s) URL (no credentials in it: they must not appear in user data), or a SageMaker MLflow tracking server's ARN (the sagemaker-mlflow plugin, in mlops-core, resolves it)."
   type        = string
 
   validation {
-    condition     = can(regex("^https?://[^@/]+(/.*)?$", var.mlflow_tracking_uri))
-    error_message = "mlflow_tracking_uri must be an http(s) URL without user:password@."
+    condition     = can(regex("^(https?://[^@/]+(/.*)?|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:mlflow-tracking-server/[A-Za-z0-9-]+)$", var.mlflow_tracking_uri))
+    error_message = "mlflow_tracking_uri must be an http(s) URL without user:password@, or a SageMaker MLflow tracking server ARN."
   }
 }
 

@@ -86,7 +86,7 @@ EKS_WORKLOADS_OUTPUT: Final = "eks_workloads"  # Terraform output of every env: 
 IRSA_ROLE_ANNOTATION: Final = "eks.amazonaws.com/role-arn"
 # What the serving ServiceAccount carries in Git instead of a role ARN (services/serving/k8s/base): never a valid ARN,
 # replaced by the deploy's render, which refuses to leave it in place.
-IRSA_ROLE_PLACEHOLDER: Final = "set-at-deploy-from-terraform-output-eks_workloads.serving.role_arn"
+IRSA_ROLE_PLACEHOLDER: Final = "set-at-deploy-from-terraform-output-eks_workloads-role_arn"
 
 
 @functools.cache

@@ -4,16 +4,21 @@ EC2 (asg): a new launch template version whose instances are tagged with the ima
 serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh.
 EKS: the env's kustomize overlay rendered with the new image and model version for the idle color, its service
 account bound to the env's IRSA role of serving (Terraform output `eks_workloads`); kubectl applies it and waits for
-the rollout.
+the rollout. The ops workloads (the drift CronJob, the retraining service) are rendered the same way, bound to
+their own IRSA roles (`render_workload`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -25,12 +30,22 @@ from mlops.core.contracts import (
     SERVING_ENV_INSTANCE_TAG,
     EksWorkload,
 )
+from mlops.core.paths import REPO_ROOT
 from mlops.delivery.preflight import Artifact
 from mlops.delivery.targets import Color, DeployError, DeployTargets
 
 SERVING_IMAGE = "mlops-serve"  # the image name in services/serving/k8s
 SERVING_CONFIG_MAP = "mlops-serve"
 IMAGE_TAG_KEY = "mlops:image"
+# the ops workloads' overlays (dev, staging, prod under each), by the workload name of `eks_workloads`
+OPS_OVERLAYS: Final = {
+    "drift": REPO_ROOT / "services" / "drift" / "k8s" / "overlays",
+    "retraining": REPO_ROOT / "services" / "retraining" / "k8s" / "overlays",
+}
+# on each pod template of a render_workload: a digest of the ConfigMaps the pods read, so that `kubectl apply` of a
+# changed config restarts them (the ops ConfigMaps keep stable names, which kustomize's hash suffix would change)
+CONFIG_CHECKSUM_ANNOTATION: Final = "mlops/config-sha256"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def roll_asg(autoscaling, ec2, targets: DeployTargets, color: Color, artifact: Artifact, instance_refresh: bool) -> str:
@@ -107,15 +122,7 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWo
             ],
         }
         Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
-        result = subprocess.run(
-            ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", tmp],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if result.returncode != 0:
-        raise DeployError(f"kubectl kustomize failed for {overlay}: {result.stderr.strip()}")
-    documents = list(yaml.safe_load_all(result.stdout))
+        documents = _kustomize(Path(tmp), overlay)
     pinned = f"{artifact.image_uri.rpartition(':')[0]}@{artifact.image_digest}"
     for document in documents:
         if document.get("kind") == "Deployment":
@@ -129,6 +136,43 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWo
             document["spec"]["minReplicas"] = artifact.replicas
             document["spec"]["maxReplicas"] = max(document["spec"]["maxReplicas"], artifact.replicas)
     bind_service_account(documents, serving, overlay)
+    return _dump_without_placeholder(documents, overlay)
+
+
+def render_workload(
+    overlay: Path, workload: EksWorkload, *, name: str, settings: Mapping[str, str | None] | None = None
+) -> str:
+    """`kubectl kustomize` of an ops workload's overlay (OPS_OVERLAYS[name] / env: the drift CronJob, the retraining
+    Deployment), its ServiceAccount bound to the IRSA role of `workload` (entry `name` of the env's `eks_workloads`
+    Terraform output, mlops.delivery.targets.load_eks_workloads) exactly as serving's is: every document in the
+    role's namespace, the ServiceAccount one the role trusts, every pod template running as it; DeployError naming
+    both sides otherwise, and when the role placeholder is left anywhere.
+
+    `settings` (e.g. the env's `terraform output services_env`: the real bucket names) are merged into every
+    ConfigMap the pods take their environment from, over what the overlay says. Each pod template gets the
+    CONFIG_CHECKSUM_ANNOTATION of the ConfigMaps it reads, so applying a changed config restarts the service.
+    """
+    documents = _kustomize(overlay, overlay)
+    if settings:
+        _merge_settings(documents, settings, overlay)
+    _annotate_config_checksums(documents)
+    bind_service_account(documents, workload, overlay, name=name)
+    return _dump_without_placeholder(documents, overlay)
+
+
+def _kustomize(root: Path, overlay: Path) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DeployError(f"kubectl kustomize failed for {overlay}: {result.stderr.strip()}")
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def _dump_without_placeholder(documents: list[dict[str, Any]], overlay: Path) -> str:
     rendered = yaml.safe_dump_all(documents, sort_keys=False)
     if IRSA_ROLE_PLACEHOLDER in rendered:  # copied somewhere the render does not fill (another annotation, ...)
         raise DeployError(
@@ -138,37 +182,114 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWo
     return rendered
 
 
-def bind_service_account(documents: list[dict[str, Any]], serving: EksWorkload, source: Path | str) -> None:
-    """Annotate the rendered ServiceAccount with the IRSA role of `serving`, after checking that the role trusts it:
-    every document in the role's namespace, the ServiceAccount one of the role's service accounts, the Deployment
-    running as it. DeployError naming what was rendered and what the role trusts when they differ."""
-    trusted = ", ".join(f"{serving.namespace}/{account}" for account in serving.service_accounts)
-    role = f"the IRSA role of serving ({serving.role_arn}) trusts {trusted}"
+def pod_template(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template of a workload document (a Deployment's, a Job's, a CronJob's job template's, ...), or the Pod
+    itself; None for documents that run no pods."""
+    kind, spec = document.get("kind"), document.get("spec") or {}
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        template: dict[str, Any] | None = spec.get("template")
+        return template
+    if kind == "CronJob":
+        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    if kind == "Pod":
+        return document
+    return None
+
+
+def _config_maps_read(pod: dict[str, Any]) -> set[str]:
+    """The ConfigMaps a pod template reads: envFrom, env valueFrom, volumes (projected ones too)."""
+    spec = pod.get("spec") or {}
+    names = set()
+    for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+        names |= {ref["configMapRef"]["name"] for ref in container.get("envFrom", []) if "configMapRef" in ref}
+        for variable in container.get("env", []):
+            key_ref = (variable.get("valueFrom") or {}).get("configMapKeyRef")
+            if key_ref:
+                names.add(key_ref["name"])
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            names.add(volume["configMap"]["name"])
+        for source in (volume.get("projected") or {}).get("sources", []):
+            if "configMap" in source:
+                names.add(source["configMap"]["name"])
+    return names
+
+
+def _merge_settings(documents: list[dict[str, Any]], settings: Mapping[str, str | None], overlay: Path) -> None:
+    bad = sorted(key for key in settings if not _ENV_NAME.match(key))
+    if bad:
+        raise DeployError(f"settings for {overlay} with names that are not environment variables: {', '.join(bad)}")
+    unset = sorted(key for key, value in settings.items() if value is None)
+    if unset:  # a Terraform output that is null: the overlay's value would stay, silently wrong
+        raise DeployError(f"settings for {overlay} without a value: {', '.join(unset)}")
+    env_maps = {
+        ref["configMapRef"]["name"]
+        for document in documents
+        if (pod := pod_template(document))
+        for container in (pod.get("spec") or {}).get("containers", [])
+        for ref in container.get("envFrom", [])
+        if "configMapRef" in ref
+    }
+    targets = [d for d in documents if d.get("kind") == "ConfigMap" and d["metadata"]["name"] in env_maps]
+    if not targets:
+        raise DeployError(
+            f"{overlay} renders no ConfigMap that its pods take their environment from: nowhere to put the "
+            f"settings {', '.join(sorted(settings))}"
+        )
+    for config_map in targets:
+        config_map.setdefault("data", {}).update({key: str(value) for key, value in settings.items()})
+
+
+def _annotate_config_checksums(documents: list[dict[str, Any]]) -> None:
+    config_maps = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "ConfigMap"}
+    for document in documents:
+        pod = pod_template(document)
+        if pod is None or pod is document:
+            continue
+        read = sorted(_config_maps_read(pod) & set(config_maps))
+        if not read:
+            continue
+        content = [[name, config_maps[name].get("data", {}), config_maps[name].get("binaryData", {})] for name in read]
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        pod.setdefault("metadata", {}).setdefault("annotations", {})[CONFIG_CHECKSUM_ANNOTATION] = digest
+
+
+def bind_service_account(
+    documents: list[dict[str, Any]], workload: EksWorkload, source: Path | str, *, name: str = "serving"
+) -> None:
+    """Annotate the rendered ServiceAccount with the IRSA role of `workload` (the `name` entry of `eks_workloads`),
+    after checking that the role trusts it: every document in the role's namespace, the ServiceAccount one of the
+    role's service accounts, every pod template (a Deployment's, a Job's, a CronJob's, ...) running as it.
+    DeployError naming what was rendered and what the role trusts when they differ."""
+    trusted = ", ".join(f"{workload.namespace}/{account}" for account in workload.service_accounts)
+    role = f"the IRSA role of {name} ({workload.role_arn}) trusts {trusted}"
     accounts = [d for d in documents if d.get("kind") == "ServiceAccount"]
     if not accounts:
         raise DeployError(f"{source} renders no ServiceAccount, so no pod can take the IRSA role: {role}")
     for document in documents:
         metadata = document.get("metadata", {})
         namespace = metadata.get("namespace")
-        if namespace != serving.namespace:
+        if namespace != workload.namespace:
             raise DeployError(
                 f"{source} renders {document.get('kind')} {metadata.get('name')} in namespace {namespace!r}, "
-                f"but {role} (namespace {serving.namespace!r})"
+                f"but {role} (namespace {workload.namespace!r})"
             )
     names = {account["metadata"]["name"] for account in accounts}
     for account in accounts:
-        name = account["metadata"]["name"]
-        if name not in serving.service_accounts:
-            raise DeployError(f"{source} renders service account {serving.namespace}/{name}, but {role}")
-        account["metadata"].setdefault("annotations", {})[IRSA_ROLE_ANNOTATION] = serving.role_arn
+        account_name = account["metadata"]["name"]
+        if account_name not in workload.service_accounts:
+            raise DeployError(f"{source} renders service account {workload.namespace}/{account_name}, but {role}")
+        account["metadata"].setdefault("annotations", {})[IRSA_ROLE_ANNOTATION] = workload.role_arn
     for document in documents:
-        if document.get("kind") == "Deployment":
-            runs_as = document["spec"]["template"]["spec"].get("serviceAccountName")
-            if runs_as not in names:
-                raise DeployError(
-                    f"{source}: Deployment {document['metadata']['name']} runs as service account {runs_as!r}, "
-                    f"which it does not render ({', '.join(sorted(names))}); {role}"
-                )
+        pod = pod_template(document)
+        if pod is None:
+            continue
+        runs_as = (pod.get("spec") or {}).get("serviceAccountName")
+        if runs_as not in names:
+            raise DeployError(
+                f"{source}: {document['kind']} {document['metadata']['name']} runs as service account {runs_as!r}, "
+                f"which it does not render ({', '.join(sorted(names))}); {role}"
+            )
 
 
 def apply_manifests(manifests: str, namespace: str, timeout_seconds: int = 600) -> None:

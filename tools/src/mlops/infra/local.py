@@ -20,17 +20,24 @@ from mlops.core.paths import BOOTSTRAP_DIR
 from mlops.core.settings import Settings
 from mlops.core.terraform import OVERRIDE_FILE, Terraform, local_data_dir
 
-# every AWS service the configurations call (the provider needs an endpoint per service)
+# every AWS service the configurations call (the provider needs an endpoint per service; sagemaker too, although
+# managed_mlflow is off here, so that nothing can ever reach AWS from a local run)
 SERVICES = (
-    "acm", "autoscaling", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "eks", "elbv2", "iam", "kms",
-    "s3", "sns", "ssm", "sts", "wafv2",
+    "acm", "autoscaling", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "eks", "elbv2", "iam", "kms",
+    "s3", "sagemaker", "sns", "ssm", "sts", "wafv2",
 )  # fmt: skip
 CERTIFICATE_DOMAIN = "serving.mlops.local"
 
 # what differs on moto, and why (the variables' descriptions say the same):
 # - the ALB is torn down by the tests, so its deletion protection is off;
-# - moto does not report S3 EventBridge notifications back, so they would show as drift on every plan.
-LOCAL_ENV_VARS = {"alb_deletion_protection": "false", "s3_eventbridge_notifications": "false"}
+# - moto does not report S3 EventBridge notifications back, so they would show as drift on every plan;
+# - moto has no SageMaker MLflow tracking servers, so the managed one is off and the local stack's MLflow is
+#   passed as mlflow_tracking_uri instead (mlops.infra.envs).
+LOCAL_ENV_VARS = {
+    "alb_deletion_protection": "false",
+    "s3_eventbridge_notifications": "false",
+    "managed_mlflow": "false",
+}
 
 
 class LocalStackMissing(MlopsError):

@@ -11,8 +11,11 @@ from pathlib import Path
 import click
 
 from mlops.core.cli import friendly
-from mlops.core.contracts import ENVIRONMENTS
+from mlops.core.contracts import ENVIRONMENTS, eks_namespace, eks_service_accounts
 from mlops.core.settings import get_settings
+
+# the service account the IRSA role of retraining trusts (core/src/mlops/core/contracts_eks.json), in every env
+RETRAIN_SERVICE_ACCOUNT = eks_service_accounts("retraining")[0]
 
 config_option = click.option(
     "--config",
@@ -50,8 +53,20 @@ def retrain() -> None:
     help="local runs here; kubernetes/sagemaker print the Job / CreateTrainingJob spec that runs it there.",
 )
 @click.option("--image", help="Container image with `mlops` (kubernetes, sagemaker).")
-@click.option("--namespace", default="mlops", show_default=True, help="Kubernetes namespace.")
-@click.option("--service-account", default="mlops-retrain", show_default=True, help="Kubernetes service account.")
+@click.option(
+    "--env",
+    "environment",
+    type=click.Choice(ENVIRONMENTS),
+    help="kubernetes: the EKS env the Job runs in: namespace mlops-ENV, where the IRSA role of retraining trusts "
+    "the service account and the retraining service's ConfigMaps are.",
+)
+@click.option("--namespace", help="kubernetes: the namespace, when not the env's (default: mlops-ENV of --env).")
+@click.option(
+    "--service-account",
+    default=RETRAIN_SERVICE_ACCOUNT,
+    show_default=True,
+    help="kubernetes: the service account (the one the IRSA role of retraining trusts).",
+)
 @click.option("--role-arn", help="SageMaker execution role ARN.")
 @click.option("--instance-type", default="ml.m5.4xlarge", show_default=True, help="SageMaker instance type.")
 @friendly
@@ -62,7 +77,8 @@ def run(
     release_env: str | None,
     backend: str,
     image: str | None,
-    namespace: str,
+    environment: str | None,
+    namespace: str | None,
     service_account: str,
     role_arn: str | None,
     instance_type: str,
@@ -81,7 +97,8 @@ def run(
         repo = model.release.repo if model.release else None
         model = model.model_copy(update={"release": ReleaseTarget(env=release_env, repo=repo)})
     if backend != "local":
-        _render(backend, model_name, image, namespace, service_account, role_arn, instance_type, settings)
+        where = (environment, namespace, service_account)
+        _render(backend, model_name, image, where, role_arn, instance_type, settings)
         return
     outcome = do_retrain(settings, model, trigger)
     textfile = Path(settings.state_dir) / "retrain" / f"metrics-{model_name}.prom"
@@ -108,7 +125,33 @@ def serve(config_path: Path | None, max_ticks: int | None) -> None:
     do_serve(settings, config, stop, max_ticks)
 
 
-def _render(backend, model_name, image, namespace, service_account, role_arn, instance_type, settings) -> None:
+def _kubernetes_namespace(environment: str | None, namespace: str | None, service_account: str) -> str:
+    """Where the Job runs: the env's namespace, as the IRSA role of retraining trusts it; refuse names it does not
+    trust for that env (the Job could not take the role), naming both sides."""
+    if environment is None:
+        if namespace is None:
+            raise click.UsageError(
+                "--backend kubernetes needs --env (the Job runs in mlops-ENV as "
+                f"{RETRAIN_SERVICE_ACCOUNT}, which the IRSA role of retraining trusts) or --namespace"
+            )
+        return namespace  # a cluster of one's own: the caller vouches for the names
+    expected = eks_namespace(environment)
+    trusted = eks_service_accounts("retraining")
+    if namespace not in (None, expected):
+        raise click.BadParameter(
+            f"{namespace!r}, but the IRSA role of retraining in {environment} trusts namespace {expected!r} only",
+            param_hint="--namespace",
+        )
+    if service_account not in trusted:
+        raise click.BadParameter(
+            f"{service_account!r}, but the IRSA role of retraining in {environment} trusts "
+            f"{', '.join(f'{expected}/{account}' for account in trusted)} only",
+            param_hint="--service-account",
+        )
+    return expected
+
+
+def _render(backend, model_name, image, where, role_arn, instance_type, settings) -> None:
     import uuid
 
     import yaml
@@ -119,6 +162,8 @@ def _render(backend, model_name, image, namespace, service_account, role_arn, in
         raise click.UsageError(f"--backend {backend} needs --image (an image with `mlops` installed)")
     run_id = uuid.uuid4().hex[:8]
     if backend == "kubernetes":
+        environment, namespace, service_account = where
+        namespace = _kubernetes_namespace(environment, namespace, service_account)
         job = scale.kubernetes_job(model_name, run_id, image, namespace, service_account, "2", "8Gi")
         click.echo(yaml.safe_dump(job, sort_keys=False), nl=False)
         return
