@@ -121,7 +121,9 @@ def test_an_unreachable_registry_fails_clis_fast_and_serving_keeps_serving(serve
     for (seconds, result), args in zip(results, commands, strict=True):
         assert result.returncode == 1, (args, result.stderr[-2000:])
         assert cause in result.stderr and "Traceback" not in result.stderr, (args, result.stderr[-2000:])
-        assert seconds < 15, (args, seconds)
+        # the probe gives up after 2 tries of 3 s; the rest is start-up and imports, which a busy machine stretches
+        # (16 s seen with other jobs running). A hang, MLflow's own retries, would last minutes.
+        assert seconds < 30, (args, seconds)
     ready = httpx.get(server.url + "/health/ready", timeout=5)
     _wait(lambda: "registry" in httpx.get(server.url + "/health/ready", timeout=5).json(), 15)
     ready = httpx.get(server.url + "/health/ready", timeout=5)
