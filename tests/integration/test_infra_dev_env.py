@@ -16,7 +16,7 @@ import os
 import pytest
 
 from mlops.core import contracts
-from mlops.core.terraform import ENVS_DIR, Terraform, terraform_env
+from mlops.core.terraform import Terraform
 from mlops.delivery.targets import DeployTargets
 from tests.conftest import run_mlops
 from tests.support import iam
@@ -58,7 +58,8 @@ def test_dev_applies_checks_out_deploys_under_its_roles_replans_clean_and_destro
     assert apply.returncode == 0, apply.stdout[-3000:] + apply.stderr[-3000:]
     try:
         _check_what_exists(local_stack)
-        outputs = Terraform(ENVS_DIR / "dev", terraform_env(), _data_dir(local_stack)).outputs()
+        # found the way `mlops deploy canary --env dev` without --targets finds it: from the --local override
+        outputs = Terraform.for_env("dev", local_stack.settings).outputs()
         _canary_from_the_terraform_output(local_stack, tmp_path, outputs)
         # after the deploy moved the weights and the green group's launch template version: nothing to change
         replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, timeout=TIMEOUT)
@@ -68,10 +69,6 @@ def test_dev_applies_checks_out_deploys_under_its_roles_replans_clean_and_destro
         destroy = run_mlops("infra", "destroy", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
     assert destroy.returncode == 0, destroy.stdout[-3000:] + destroy.stderr[-3000:]
     assert not [v for v in _vpcs(local_stack) if _tag(local_stack, v) == "mlops-dev"]
-
-
-def _data_dir(stack):
-    return stack.settings.state_dir.resolve() / "terraform" / "dev"  # where `mlops infra --local` keeps it
 
 
 def _tag(stack, vpc_id: str) -> str | None:

@@ -174,10 +174,9 @@ def allowed(policies: list[str], action: str, resource: str) -> bool:
     return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
 
 
-def resources_of(stack, call: Call) -> list[str]:
+def resources_of(stack, call: Call, account: str) -> list[str]:
     """The ARNs IAM authorizes `call` against on AWS (["*"] for the calls IAM cannot scope to a resource)."""
     region, p = stack.settings.region, call.params
-    account = stack.boto3_client("sts").get_caller_identity()["Account"]
     service = call.action.split(":", 1)[0]
     if service == "s3":
         return [f"arn:aws:s3:::{p['bucket']}/{p['key']}" if "key" in p else f"arn:aws:s3:::{p['bucket']}"]
@@ -207,11 +206,12 @@ def denied_calls(stack, calls: list[Call], policies: list[str]) -> list[str]:
     """Each call the policies would refuse on AWS, as "action on resource" (sts:GetCallerIdentity needs no grant),
     and each call this module cannot place, so an unknown call fails the test instead of passing it."""
     denied = []
+    account = stack.boto3_client("sts").get_caller_identity()["Account"]
     for call in calls:
         if call.action == "sts:GetCallerIdentity":
             continue
         try:
-            resources = resources_of(stack, call)
+            resources = resources_of(stack, call, account)
         except LookupError as unknown:
             denied.append(str(unknown))
             continue
