@@ -13,7 +13,7 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
+.PHONY: apply canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -58,15 +58,24 @@ jenkins/lint/node_modules/.installed: jenkins/lint/package-lock.json
 lint-jenkins: jenkins/lint/node_modules/.installed ## npm-groovy-lint (pinned in jenkins/lint) on Jenkinsfile and jenkins/vars
 	jenkins/lint/node_modules/.bin/npm-groovy-lint --failon error --output txt Jenkinsfile jenkins/vars
 
-plan: setup ## Terraform plan for ENV (dev|staging|prod); the plan text lands in reports/plan-ENV.txt
-	@mkdir -p reports
-	$(BIN)/mlops infra plan --env $(ENV) | tee reports/plan-$(ENV).txt
+# infra (terraform/): ENV=dev|staging|prod; LOCAL=1 runs against the local stack (mlops stack up first)
+INFRA_FLAGS = --env $(ENV) $(if $(LOCAL),--local)
+PLANS := reports/plans
+plan: setup ## Terraform plan of ENV, saved for `make apply`: reports/plans/ENV.tfplan and its text ENV.txt (LOCAL=1: local stack)
+	@mkdir -p $(PLANS)
+	set -o pipefail; $(BIN)/mlops infra plan $(INFRA_FLAGS) --out $(PLANS)/$(ENV).tfplan | tee $(PLANS)/$(ENV).txt
+
+apply: setup ## Apply the plan `make plan` saved for ENV (never a fresh one); writes ENV's deploy targets for `make deploy`
+	$(BIN)/mlops infra apply $(INFRA_FLAGS) --plan $(PLANS)/$(ENV).tfplan --targets-out reports/targets/$(ENV).json
 
 image: setup ## Build the serving image and push it to ECR as IMAGE_TAG (needs a Docker engine: Jenkins agents)
 	$(BIN)/mlops deploy image --tag $(IMAGE_TAG)
 
+# the targets `make apply` wrote (the deploy role cannot read the Terraform state); moto has no instance refresh
+DEPLOY_FLAGS = $(if $(wildcard reports/targets/$(ENV).json),--targets reports/targets/$(ENV).json) \
+	$(if $(LOCAL),--no-instance-refresh)
 deploy: setup ## Deploy what deploy/MODEL/ENV.yaml says: re-check, canary with rollback, live release, @ENV alias
-	$(BIN)/mlops release deploy --env $(ENV) --model $(MODEL) --rollout
+	$(BIN)/mlops release deploy --env $(ENV) --model $(MODEL) --rollout $(DEPLOY_FLAGS)
 
 canary: setup ## Canary deploy of IMAGE_TAG and MODEL's champion to ENV, outside a release (mlops deploy canary)
 	$(BIN)/mlops deploy canary --env $(ENV) --model $(MODEL) --image-tag $(IMAGE_TAG)
@@ -116,14 +125,6 @@ bench-reliability: setup system-deps ## Serving soak (10 min, hot reloads), fuzz
 bench-footprint: setup ## Per part, envs from uv.lock: installed size, import, start-to-ready; vs monolith, 550f0ce
 	$(BIN)/python benchmarks/footprint/bench.py
 
-# infra (terraform/): ENV=dev|staging|prod; LOCAL=1 runs against the local stack (mlops stack up first)
-.PHONY: infra-plan infra-apply infra-destroy
-INFRA_FLAGS = --env $(or $(ENV),dev) $(if $(LOCAL),--local)
-infra-plan: setup ## Terraform plan of ENV (LOCAL=1: on the local stack)
-	$(BIN)/mlops infra plan $(INFRA_FLAGS)
-
-infra-apply: setup ## Terraform apply of ENV (LOCAL=1: on the local stack), asks unless AUTO_APPROVE=1
-	$(BIN)/mlops infra apply $(INFRA_FLAGS) $(if $(AUTO_APPROVE),--auto-approve)
-
+.PHONY: infra-destroy
 infra-destroy: setup ## Terraform destroy of ENV (LOCAL=1: on the local stack), asks unless AUTO_APPROVE=1
 	$(BIN)/mlops infra destroy $(INFRA_FLAGS) $(if $(AUTO_APPROVE),--auto-approve)

@@ -1,28 +1,30 @@
 """Every make call a Jenkins build makes, dry-run by the real `make -n`: the target resolves with its prerequisites,
-and the mlops commands make would run are the ones the static reading of the Makefile finds (which the unit tests
-in tests/unit/delivery/test_jenkins_pipeline.py parse with click)."""
+and the mlops commands make would run are the ones the static reading of the Makefile finds (which
+tests/integration/test_jenkins_pipeline.py parses with click)."""
 
 import os
+import shlex
 import subprocess
 
 import pytest
 
 from mlops.core.paths import REPO_ROOT
-from tests.support.jenkins_pipeline import Make, Pipeline
+from tests.integration.test_jenkins_pipeline import NODE, RecordingAgent
+from tests.support.jenkins_pipeline import Build, Trigger
 from tests.support.makefile import Makefile, mlops_invocations
 
 pytestmark = pytest.mark.integration
 
-PIPELINE = Pipeline()
 MAKEFILE = Makefile()
-BUILD_ENV = {"GIT_COMMIT": "0123abcd"}
-# a main build with model code changed runs every stage; a PR runs the checks; post runs after either
-CALLS = sorted(
-    {a for _, a in PIPELINE.build("main", ["pipelines/src/mlops/training/stages.py"], BUILD_ENV) if isinstance(a, Make)}
-    | {a for _, a in PIPELINE.build("PR-7", [], BUILD_ENV) if isinstance(a, Make)}
-    | {a for c in PIPELINE.post for a in PIPELINE.post_actions(c, BUILD_ENV) if isinstance(a, Make)},
-    key=lambda m: m.argv,
-)
+
+
+def _calls(tmp_path_factory) -> list[list[str]]:
+    """A merge with model code changed runs every stage (approved); a PR runs the checks."""
+    found = set()
+    for trigger in (Trigger("main", ["pipelines/src/mlops/training/stages.py"]), Trigger("PR-7", [], "main")):
+        agent = RecordingAgent(tmp_path_factory.mktemp("agent"))
+        found |= set(Build(trigger, agent, NODE, approve=lambda _: True).run().make_calls())
+    return [shlex.split(script) for script in sorted(found)]
 
 
 def _environment() -> dict[str, str]:
@@ -31,18 +33,13 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-@pytest.mark.parametrize("call", CALLS, ids=lambda m: " ".join(m.argv[1:]))
-def test_make_dry_run_resolves_and_runs_the_mlops_commands_the_makefile_reading_finds(call):
-    make, *args = call.argv
-    result = subprocess.run(
-        [make, "-n", "--no-print-directory", *args],
-        cwd=REPO_ROOT,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"{' '.join(call.argv)}: {result.stderr}"
-    dry_run = [argv for line in result.stdout.splitlines() for argv in mlops_invocations(line)]
-    assert dry_run == MAKEFILE.mlops_commands(call.target, call.vars)
+def test_make_dry_run_resolves_and_runs_the_mlops_commands_the_makefile_reading_finds(tmp_path_factory):
+    for make, *args in _calls(tmp_path_factory):
+        result = subprocess.run(
+            [make, "-n", "--no-print-directory", *args], cwd=REPO_ROOT, env=_environment(), capture_output=True,
+            text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, f"make {' '.join(args)}: {result.stderr}"
+        variables = dict(a.split("=", 1) for a in args[1:])
+        dry_run = [argv for line in result.stdout.splitlines() for argv in mlops_invocations(line)]
+        assert dry_run == MAKEFILE.mlops_commands(args[0], variables), args

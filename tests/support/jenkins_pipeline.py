@@ -1,530 +1,561 @@
-"""The Jenkinsfile and its shared library (jenkins/vars) read as a pipeline, without a Jenkins controller (none can
-run here; see jenkins/README.md): which stages a build runs for a branch and a change set, and what each stage does,
-as `make` calls (target and variables) and manual input gates.
+"""A declarative Jenkinsfile and its shared library (jenkins/vars) run as a build runs them, without a controller
+(none can run here; jenkins/README.md says what only a controller proves).
 
-It reads the declarative subset this repository uses: `stage`, `when` (`branch`, `changeset`, `allOf`, `anyOf`,
-`not`), `environment`, `steps` with library steps and `input`, `post`; and in the library steps, `def call(...)`,
-calls to other steps, closures over a list parameter (`each`, `collect`, `collectEntries`), and the one `sh` step.
-Anything else raises `Unsupported`, so a new construct in the pipeline fails the tests loudly instead of being
-silently skipped."""
+Parsing is Groovy's own: tests/support/groovy_ast.groovy compiles each file to the CONVERSION phase with the Groovy
+that npm-groovy-lint ships (the parser CodeNarc uses) and prints the AST as JSON. This module walks that AST:
+- the declarative directives: agent, options, environment, stages (nested), when, steps, post;
+- the steps the library calls, each recorded as an event; `sh` goes to an Agent, which runs it (or, for a stage a
+  test names, `make -n` of it), and `withAWS` asks the Agent for the role's credentials;
+- Groovy in the library steps: calls with default parameters, closures, `each`/`collect`/`collectEntries`/`join`,
+  if/else, GStrings, `env.NAME` and `env.getProperty(NAME)`.
+A construct it does not know raises Unsupported, so a new one fails the tests instead of being skipped. A GString
+that interpolates an env variable the build does not set raises MissingVariable: Jenkins would say "null" there.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-import itertools
-import re
-import shlex
+import functools
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlops.core.paths import REPO_ROOT
 
 JENKINSFILE = REPO_ROOT / "Jenkinsfile"
 LIBRARY_DIR = REPO_ROOT / "jenkins" / "vars"
-
-_TOKEN = re.compile(
-    r"""(?P<nl>\n)|(?P<ws>[ \t\r]+)|(?P<comment>//[^\n]*|/\*.*?\*/)
-    |(?P<str>'(?:[^'\\]|\\.)*')|(?P<gstr>"(?:[^"\\]|\\.)*")|(?P<arrow>->)
-    |(?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)|(?P<num>\d+(?:\.\d+)?)|(?P<op>.)""",
-    re.X | re.S,
-)
-_CLOSURE_METHODS = ("each", "collect", "collectEntries")
+CASC = REPO_ROOT / "jenkins" / "casc" / "jenkins.yaml"
+GROOVY_LIB = REPO_ROOT / "jenkins" / "lint" / "node_modules" / "npm-groovy-lint" / "lib" / "java" / "groovy" / "lib"
+AST_SCRIPT = Path(__file__).with_name("groovy_ast.groovy")
 
 
 class Unsupported(Exception):
-    """A Groovy construct this reader does not model."""
+    """A Groovy or declarative construct this runner does not model."""
 
 
-# ---- tokens and values -----------------------------------------------------------------------------------------
+class MissingVariable(Exception):
+    """The build interpolates an env variable that nothing sets."""
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    value: str
+class BuildFailed(Exception):
+    """`error(...)`, or a step that failed: the build stops, as in Jenkins."""
 
 
-def tokenize(text: str) -> list[Token]:
-    return [Token(m.lastgroup, m.group()) for m in _TOKEN.finditer(text) if m.lastgroup not in ("ws", "comment")]
+# ---- parsing -------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ref:
-    name: str  # a variable, a parameter, or env.NAME
+def parse(paths: list[Path]) -> dict[Path, dict[str, Any]]:
+    """Each file's AST (statements and methods), parsed by Groovy in one JVM run; cached by content."""
+    key = tuple((str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths)
+    return {Path(k): v for k, v in _parse_cached(key).items()}
 
 
-@dataclass(frozen=True)
-class GString:
-    template: str  # a double-quoted string: ${...} is interpolated
-
-
-@dataclass(frozen=True)
-class Call:
-    name: str
-    args: tuple[Any, ...]
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-
-def _matching(tokens: list[Token], start: int) -> int:
-    """Index of the bracket closing the one at `start`."""
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    opening, closing, depth = tokens[start].value, pairs[tokens[start].value], 0
-    for i in range(start, len(tokens)):
-        if tokens[i].kind == "op" and tokens[i].value == opening:
-            depth += 1
-        elif tokens[i].kind == "op" and tokens[i].value == closing:
-            depth -= 1
-            if depth == 0:
-                return i
-    raise Unsupported(f"unbalanced {opening}")
-
-
-def _split_top(tokens: list[Token], separator: str = ",") -> list[list[Token]]:
-    parts: list[list[Token]] = [[]]
-    depth = 0
-    for token in tokens:
-        if token.kind == "nl":
-            continue
-        if token.kind == "op" and token.value in "([{":
-            depth += 1
-        elif token.kind == "op" and token.value in ")]}":
-            depth -= 1
-        if depth == 0 and token.kind == "op" and token.value == separator:
-            parts.append([])
-        else:
-            parts[-1].append(token)
-    return [p for p in parts if p]
-
-
-def parse_value(tokens: list[Token]) -> Any:
-    tokens = [t for t in tokens if t.kind != "nl"]
-    if not tokens:
-        raise Unsupported("an empty value")
-    first = tokens[0]
-    if len(tokens) == 1 and first.kind == "str":
-        return first.value[1:-1].replace("\\'", "'")
-    if len(tokens) == 1 and first.kind == "gstr":
-        return GString(first.value[1:-1])
-    if len(tokens) == 1 and first.kind == "num":
-        return float(first.value) if "." in first.value else int(first.value)
-    if len(tokens) == 1 and first.kind == "name":
-        return {"true": True, "false": False}.get(first.value, Ref(first.value))
-    if first.kind == "name" and tokens[1].value == "(" and _matching(tokens, 1) == len(tokens) - 1:
-        args, kwargs = parse_arguments(tokens[2:-1])
-        return Call(first.value, tuple(args), tuple(kwargs.items()))
-    if first.value == "[" and _matching(tokens, 0) == len(tokens) - 1:
-        inner = tokens[1:-1]
-        if [t.value for t in inner] == [":"]:
-            return {}
-        items = _split_top(inner)
-        if items and _is_entry(items[0]):
-            entries = {}
-            for item in items:
-                colon = _entry_colon(item)
-                key_tokens = item[:colon]
-                key = parse_value(key_tokens[1:-1]) if key_tokens[0].value == "(" else key_tokens[0].value.strip("'\"")
-                entries[key] = parse_value(item[colon + 1 :])
-            return entries
-        return [parse_value(item) for item in items]
-    raise Unsupported(f"the value {' '.join(t.value for t in tokens)}")
-
-
-def _entry_colon(item: list[Token]) -> int:
-    depth = 0
-    for i, token in enumerate(item):
-        if token.kind == "op" and token.value in "([{":
-            depth += 1
-        elif token.kind == "op" and token.value in ")]}":
-            depth -= 1
-        elif depth == 0 and token.kind == "op" and token.value == ":":
-            return i
-    return -1
-
-
-def _is_entry(item: list[Token]) -> bool:
-    return _entry_colon(item) > 0
-
-
-def parse_arguments(tokens: list[Token]) -> tuple[list[Any], dict[str, Any]]:
-    args, kwargs = [], {}
-    for item in _split_top(tokens):
-        if len(item) > 2 and item[0].kind == "name" and item[1].value == ":":
-            kwargs[item[0].value] = parse_value(item[2:])
-        else:
-            args.append(parse_value(item))
-    return args, kwargs
-
-
-def evaluate(value: Any, bindings: dict[str, Any], env: dict[str, str]) -> Any:
-    """A parsed value with its variables (parameters, closure variables, env.NAME) filled in."""
-    if isinstance(value, Ref):
-        return _lookup(value.name, bindings, env)
-    if isinstance(value, GString):
-        return interpolate(value.template, lambda name: _lookup(name, bindings, env))
-    if isinstance(value, list):
-        return [evaluate(v, bindings, env) for v in value]
-    if isinstance(value, dict):
-        return {evaluate(k, bindings, env) if isinstance(k, Ref) else k: evaluate(v, bindings, env)
-                for k, v in value.items()}  # fmt: skip
-    return value
-
-
-def interpolate(template: str, lookup) -> str:
-    return re.sub(r"\$\{\s*([\w.]+)\s*\}|\$(\w+)", lambda m: str(lookup(m.group(1) or m.group(2))), template)
-
-
-def _lookup(name: str, bindings: dict[str, Any], env: dict[str, str]) -> Any:
-    if name in bindings:
-        return bindings[name]
-    if name.startswith("env."):
-        if name[4:] not in env:
-            raise Unsupported(f"the build has no env.{name[4:]} (pass it in env=)")
-        return env[name[4:]]
-    raise Unsupported(f"unknown variable {name}")
-
-
-# ---- statements --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Node:
-    head: list[Token]
-    body: list[Node] | None = None
-
-    @property
-    def text(self) -> str:
-        return " ".join(t.value for t in self.head)
-
-    def call(self) -> Call:
-        """The statement as a call: `name(args)`, `name arg, key: value` (command syntax) or `name { ... }`."""
-        head = self.head
-        if not head or head[0].kind != "name":
-            raise Unsupported(f"the statement {self.text!r}")
-        if len(head) == 1:
-            return Call(head[0].value, ())
-        if head[1].value == "(" and _matching(head, 1) == len(head) - 1:
-            args, kwargs = parse_arguments(head[2:-1])
-        else:
-            args, kwargs = parse_arguments(head[1:])
-        return Call(head[0].value, tuple(args), tuple(kwargs.items()))
-
-    def assignment(self) -> tuple[str, Any] | None:
-        """`NAME = value` (or `Type NAME = value`), else None."""
-        for i, token in enumerate(self.head[:3]):
-            if token.kind == "op" and token.value == "=" and i >= 1 and self.head[i - 1].kind == "name":
-                return self.head[i - 1].value, parse_value(self.head[i + 1 :])
-        return None
-
-    def child(self, name: str) -> Node | None:
-        return next((n for n in self.body or [] if n.head and n.head[0].value == name and n.body is not None), None)
-
-
-def parse_statements(tokens: list[Token], start: int = 0) -> tuple[list[Node], int]:
-    """Statements up to the `}` closing the current block: a `{` outside brackets opens a statement's body."""
-    nodes: list[Node] = []
-    head: list[Token] = []
-    depth, i = 0, start
-    while i < len(tokens):
-        token = tokens[i]
-        if token.kind == "op" and depth == 0 and token.value == "}":
-            if head:
-                nodes.append(Node(head))
-            return nodes, i + 1
-        if token.kind == "op" and depth == 0 and token.value == "{":
-            body, i = parse_statements(tokens, i + 1)
-            nodes.append(Node(head, body))
-            head = []
-            continue
-        if token.kind == "op" and token.value in "([":
-            depth += 1
-        elif token.kind == "op" and token.value in ")]":
-            depth -= 1
-        if depth == 0 and (token.kind == "nl" or (token.kind == "op" and token.value == ";")):
-            if head:
-                nodes.append(Node(head))
-            head = []
-        elif token.kind != "nl":
-            head.append(token)
-        i += 1
-    if head:
-        nodes.append(Node(head))
-    return nodes, i
+@functools.cache
+def _parse_cached(key: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    if not GROOVY_LIB.is_dir():
+        raise Unsupported(f"no Groovy at {GROOVY_LIB}: `make lint-jenkins` installs npm-groovy-lint, which ships it")
+    result = subprocess.run(
+        ["java", "-cp", f"{GROOVY_LIB}/*", "groovy.ui.GroovyMain", str(AST_SCRIPT), *(p for p, _ in key)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise Unsupported(f"Groovy could not parse {[p for p, _ in key]}: {result.stderr[-2000:]}")
+    return json.loads(result.stdout)
 
 
 # ---- what a build does ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Make:
-    target: str
-    variables: tuple[tuple[str, str], ...]  # make command-line variables, in the order the step passes them
-    argv: tuple[str, ...]  # the command the library's `sh` step runs for it
-
-    @property
-    def vars(self) -> dict[str, str]:
-        return dict(self.variables)
+class Event:
+    kind: str  # stage, sh, assume, input, milestone, lock, stash, unstash, step, skip, agent
+    stage: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Input:
-    message: str
-    submitter: str | None
+class Agent(Protocol):
+    """Where `sh` runs: a workspace and the agent's own environment (its node's, before the build adds any)."""
 
-
-@dataclass(frozen=True)
-class OtherStep:
-    name: str  # a step that is neither a library step nor `input` (junit, archiveArtifacts, mail, ...)
-
-
-Action = Make | Input | OtherStep
+    def checkout(self) -> Path: ...
+    def sh(self, stage: str, script: str, env: dict[str, str], workspace: Path) -> int: ...
+    def assume_role(self, role_arn: str, session: str, duration: int, env: dict[str, str]) -> dict[str, str]: ...
 
 
 @dataclass
-class LibraryStep:
-    """One jenkins/vars/NAME.groovy: `def call(params) { body }`."""
+class Trigger:
+    """What started the build: the branch job (main, or PR-N for a pull request) and the files it changed."""
 
-    name: str
+    branch: str
+    changes: list[str]
+    change_target: str | None = None  # a pull request's target branch
+
+    def jenkins_env(self, build_number: int, commit: str) -> dict[str, str]:
+        """What a multibranch job sets for every build (jenkins.io: pipeline global variables)."""
+        env = {
+            "BRANCH_NAME": self.branch, "BUILD_NUMBER": str(build_number), "GIT_COMMIT": commit,
+            "JOB_NAME": f"r5-mlops/{self.branch}", "BUILD_TAG": f"jenkins-r5-mlops-{self.branch}-{build_number}",
+            "BUILD_URL": f"https://jenkins.example.com/job/r5-mlops/job/{self.branch}/{build_number}/",
+            "JENKINS_URL": "https://jenkins.example.com/",
+        }  # fmt: skip
+        if self.change_target:
+            env |= {"CHANGE_ID": self.branch.removeprefix("PR-"), "CHANGE_TARGET": self.change_target}
+        return env
+
+
+@dataclass
+class Closure:
     params: list[str]
-    body: list[Token]  # the tokens of the body, newlines kept
+    body: list[dict[str, Any]]
+    scope: dict[str, Any]
 
-    @classmethod
-    def read(cls, path: Path) -> LibraryStep:
-        tokens = tokenize(path.read_text())
-        values = [t.value for t in tokens]
-        for i in range(len(tokens) - 2):
-            if values[i] == "def" and values[i + 1] == "call" and values[i + 2] == "(":
-                close = _matching(tokens, i + 2)
-                params = []
-                for part in _split_top(tokens[i + 3 : close]):
-                    names = [t.value for t in itertools.takewhile(lambda t: t.value != "=", part) if t.kind == "name"]
-                    params.append(names[-1])
-                open_body = next(j for j in range(close, len(tokens)) if values[j] == "{")
-                body = tokens[open_body + 1 : _matching(tokens, open_body)]
-                branching = {"if", "else", "switch", "for", "while", "try", "catch", "return"}
-                if found := branching & {t.value for t in body if t.kind == "name"}:
-                    # every call in a step's body is taken to run; control flow would make that untrue
-                    raise Unsupported(f"{path.name}: {sorted(found)} in a library step")
-                return cls(path.stem, params, body)
-        raise Unsupported(f"{path} has no `def call(...)`")
 
-    def shell_commands(self) -> list[int]:
-        """Positions of the `sh` steps in the body."""
-        return [i for i, t in enumerate(self.body) if t.kind == "name" and t.value == "sh"]
+class Build:
+    """One build of the pipeline: `run()` walks it and returns its events and result (SUCCESS, UNSTABLE, FAILURE,
+    or WAITING when an approval nobody answers stops it, which is where a dry run ends)."""
 
-    def calls(self, names: set[str]) -> list[tuple[int, Call]]:
-        """The calls of the steps `names` in the body, with their position."""
+    def __init__(self, trigger: Trigger, agent: Agent, node_env: dict[str, str], *, approve: Callable[[dict], bool]
+                 | None = None, jenkinsfile: Path = JENKINSFILE, library_dir: Path = LIBRARY_DIR,
+                 build_number: int = 7, commit: str = "0123abcd"):  # fmt: skip
+        self.trigger, self.agent, self.approve = trigger, agent, approve or (lambda _: False)
+        library = sorted(library_dir.glob("*.groovy"))
+        asts = parse([jenkinsfile, *library])
+        self.library = {p.stem: asts[p]["methods"]["call"] for p in library}
+        self.script = asts[jenkinsfile]["statements"]
+        self.env = {**node_env, **trigger.jenkins_env(build_number, commit)}
+        self.events: list[Event] = []
+        self.result = "SUCCESS"
+        self.stashes: dict[str, dict[str, bytes]] = {}
+        self.stage = ""
+        self.workspace: Path | None = None
+
+    # -- declarative ------------------------------------------------------------------------------------------------
+
+    def run(self) -> Build:
+        (pipeline,) = [s["expr"] for s in self.script if s["expr"].get("name") == "pipeline"]
+        self.libraries = [s["expr"]["args"][0]["v"] for s in self.script if s["expr"].get("name") == "library"]
+        body = _directives(_closure_arg(pipeline))
+        if _agent(body) is not None:
+            raise Unsupported("a pipeline-wide agent: approvals would hold an executor")
+        env = {**self.env, **self._environment(body.get("environment"), self.env)}
+        try:
+            self._stages(_directives(_closure_arg(body["stages"])).get("stage", []), env)
+        except _Waiting:
+            self.result = "WAITING"
+            return self
+        except BuildFailed as failure:
+            self.result = "FAILURE"
+            self.failure = str(failure)
+        self._post(body.get("post"), env, "")
+        return self
+
+    def _stages(self, stages: list[dict], env: dict[str, str]) -> None:
+        for stage in stages:
+            name = stage["args"][0]["v"]
+            self.stage = name
+            inner = _directives(_closure_arg(stage))
+            if not self._when(inner.get("when")):
+                self.events.append(Event("skip", name))
+                continue
+            self.events.append(Event("stage", name))
+            options = self._options(inner.get("options"))
+            label = _agent(inner)
+            stage_env = {**env, **self._environment(inner.get("environment"), env)}
+            if label:
+                self.workspace = self.agent.checkout()  # a stage's agent checks the commit out into its workspace
+                self.events.append(Event("agent", name, {"label": label, "workspace": str(self.workspace)}))
+            try:
+                if "steps" in inner:
+                    self._block(_closure_arg(inner["steps"]), stage_env, {})
+                elif "stages" in inner:
+                    self._stages(_directives(_closure_arg(inner["stages"])).get("stage", []), stage_env)
+                    self.stage = name
+                else:
+                    raise Unsupported(f"stage {name!r} has neither steps nor stages")
+            except BuildFailed:
+                self.result = "FAILURE"
+                self._post(inner.get("post"), stage_env, name)
+                raise
+            self._post(inner.get("post"), stage_env, name)
+            if label:
+                self.workspace = None
+            del options
+
+    def _options(self, node: dict | None) -> list[dict]:
         found = []
-        for i, token in enumerate(self.body):
-            if (
-                token.kind == "name"
-                and token.value in names
-                and i + 1 < len(self.body)
-                and self.body[i + 1].value == "("
-            ):
-                close = _matching(self.body, i + 1)
-                args, kwargs = parse_arguments(self.body[i + 2 : close])
-                found.append((i, Call(token.value, tuple(args), tuple(kwargs.items()))))
+        for option in _calls(node):
+            args = self._args(option, {}, self.env)
+            self.events.append(Event("option", self.stage, {"name": option["name"], **args}))
+            if option["name"] == "lock":
+                self.events.append(Event("lock", self.stage, args))
+            found.append(option)
         return found
 
-    def closures(self) -> list[tuple[str, list[str], int, int]]:
-        """`LIST.each|collect|collectEntries { [Type] a[, b] -> ... }`: (LIST, [a, b], body start, body end)."""
-        found = []
-        for i, token in enumerate(self.body[:-1]):
-            receiver, _, method = token.value.rpartition(".")
-            if token.kind == "name" and method in _CLOSURE_METHODS and self.body[i + 1].value == "{":
-                end = _matching(self.body, i + 1)
-                arrow = next((j for j in range(i + 2, end) if self.body[j].kind == "arrow"), None)
-                if arrow is None:
-                    raise Unsupported(f"{self.name}: a closure without parameters on {receiver}")
-                names = [part[-1].value for part in _split_top(self.body[i + 2 : arrow])]  # `Type name` or `name`
-                found.append((receiver, names, arrow + 1, end))
-        return found
+    def _when(self, node: dict | None) -> bool:
+        return node is None or all(self._condition(c) for c in _calls(node) if c["name"] != "beforeAgent")
 
+    def _condition(self, call: dict) -> bool:
+        name = call["name"]
+        if name == "branch":
+            return fnmatch.fnmatchcase(self.trigger.branch, call["args"][0]["v"])
+        if name == "changeset":
+            return any(ant_match(call["args"][0]["v"], path) for path in self.trigger.changes)
+        if name == "changeRequest":
+            return self.trigger.change_target is not None
+        if name == "triggeredBy":
+            return False  # a dry run is started by a push or a PR, never by the timer
+        if name in ("allOf", "anyOf", "not"):
+            results = [self._condition(c) for c in _calls(call)]
+            return {"allOf": all, "anyOf": any, "not": lambda r: not r[0]}[name](results)
+        raise Unsupported(f"the when condition {name}")
 
-class Pipeline:
-    def __init__(self, jenkinsfile: Path = JENKINSFILE, library_dir: Path = LIBRARY_DIR):
-        self.jenkinsfile, self.library_dir = jenkinsfile, library_dir
-        self.steps = {p.stem: LibraryStep.read(p) for p in sorted(library_dir.glob("*.groovy"))}
-        nodes, _ = parse_statements(tokenize(jenkinsfile.read_text()))
-        (pipeline,) = [n for n in nodes if n.head and n.head[0].value == "pipeline"]
-        self.libraries = [n.call().args[0] for n in nodes if n.body is None and n.head and n.head[0].value == "library"]
-        stages = pipeline.child("stages")
-        if stages is None:
-            raise Unsupported("the pipeline has no stages")
-        self.stages = [Stage.read(n) for n in stages.body or []]
-        post = pipeline.child("post")
-        self.post = {n.head[0].value: n.body or [] for n in (post.body if post else [])}
-        self.environment = _assignments(pipeline.child("environment"))
+    def _environment(self, node: dict | None, env: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for statement in _closure_arg(node) if node else []:
+            expr = statement.get("expr", {})
+            if expr.get("k") != "assign":
+                raise Unsupported(f"the environment entry {expr}")
+            out[expr["target"]["name"]] = str(self._eval(expr["value"], {}, {**env, **out}))
+        return out
 
-    @property
-    def make_step(self) -> LibraryStep:
-        """The one library step that runs a shell command: every other step ends in it."""
-        (step,) = [s for s in self.steps.values() if s.shell_commands()]
-        return step
+    def _post(self, node: dict | None, env: dict[str, str], stage: str) -> None:
+        conditions = {c["name"]: c for c in _calls(node)}
+        unknown = set(conditions) - {"always", "success", "failure", "unstable", "fixed", "cleanup", "aborted"}
+        if unknown:
+            raise Unsupported(f"post conditions {unknown}")
+        runs = {"always": True, "success": self.result == "SUCCESS", "failure": self.result == "FAILURE",
+                "unstable": self.result == "UNSTABLE", "fixed": False, "aborted": False, "cleanup": True}  # fmt: skip
+        for name in ("always", "success", "failure", "unstable", "fixed", "aborted", "cleanup"):
+            if name in conditions and runs[name]:
+                self.stage = stage
+                try:
+                    self._block(_closure_arg(conditions[name]), env, {})
+                except BuildFailed:
+                    self.result = "FAILURE"
 
-    def stage(self, name: str) -> Stage:
-        return next(s for s in self.stages if s.name == name)
+    # -- Groovy ------------------------------------------------------------------------------------------------------
 
-    def build(self, branch: str, changes: list[str], env: dict[str, str] | None = None) -> list[tuple[str, Action]]:
-        """(stage name, action) for every action a build of `branch` with `changes` runs, in order."""
-        merged = self._env(env)
-        return [(s.name, a) for s in self.stages if s.runs(branch, changes) for a in self.actions(s.steps, merged)]
-
-    def stage_actions(self, name: str, env: dict[str, str] | None = None) -> list[Action]:
-        """What stage `name` does when it runs, whatever its `when` says."""
-        return self.actions(self.stage(name).steps, self._env(env))
-
-    def post_actions(self, condition: str, env: dict[str, str] | None = None) -> list[Action]:
-        return self.actions(self.post.get(condition, []), self._env(env))
-
-    def _env(self, env: dict[str, str] | None) -> dict[str, str]:
-        pipeline_env = {k: v for k, v in self.environment.items() if isinstance(v, str)}
-        return {**pipeline_env, **(env or {})}
-
-    def actions(self, nodes: list[Node], env: dict[str, str]) -> list[Action]:
-        out: list[Action] = []
-        for node in nodes:
-            call = node.call()
-            if call.name in self.steps:
-                args = [evaluate(a, {}, env) for a in call.args]
-                out += self.run_step(call.name, args, env)
-            elif call.name == "input":
-                kwargs = {k: evaluate(v, {}, env) for k, v in call.kwargs}
-                out.append(Input(kwargs.get("message", ""), kwargs.get("submitter")))
-            elif node.body is not None:  # timeout(...) { }, withCredentials(...) { }, script { }
-                out += self.actions(node.body, env)
+    def _block(self, statements: list[dict], env: dict[str, str], scope: dict[str, Any]) -> Any:
+        """Run statements; the value is an explicit `return`'s (wrapped in _Return) or the last expression's."""
+        value = None
+        for statement in statements:
+            kind = statement["k"]
+            if kind == "expr":
+                value = self._eval(statement["expr"], scope, env)
+            elif kind == "if":
+                branch = statement["then"] if self._eval(statement["cond"], scope, env) else statement["else"]
+                value = self._block(branch, env, scope)
+                if isinstance(value, _Return):
+                    return value
+            elif kind == "return":
+                return _Return(self._eval(statement["expr"], scope, env))
             else:
-                out.append(OtherStep(call.name))
+                raise Unsupported(f"the statement {kind}")
+        return value
+
+    def _eval(self, e: dict, scope: dict[str, Any], env: dict[str, str]) -> Any:  # noqa: C901, PLR0911, PLR0912
+        k = e["k"]
+        if k == "const":
+            return e["v"]
+        if k == "gstring":
+            values = [self._eval(v, scope, env) for v in e["values"]]
+            for value, node in zip(values, e["values"], strict=True):
+                if value is None:
+                    raise MissingVariable(f"stage {self.stage!r}: {_describe(node)} is not set, Jenkins would say null")
+            parts = [e["strings"][0]]
+            for value, text in zip(values, e["strings"][1:], strict=False):
+                parts += [str(value), text]
+            return "".join(parts)
+        if k == "var":
+            if e["name"] in scope:
+                return scope[e["name"]]
+            if e["name"] == "env":
+                return _Env(env)
+            raise Unsupported(f"stage {self.stage!r}: unknown variable {e['name']}")
+        if k == "prop":
+            owner = self._eval(e["obj"], scope, env)
+            if isinstance(owner, _Env):
+                return owner.values.get(e["name"])
+            raise Unsupported(f"the property {e['name']} of {owner!r}")
+        if k == "list":
+            return [self._eval(i, scope, env) for i in e["items"]]
+        if k == "map":
+            return {self._eval(a, scope, env): self._eval(b, scope, env) for a, b in e["entries"]}
+        if k == "closure":
+            return Closure(e["params"], e["body"], scope)
+        if k == "assign":
+            value = self._eval(e["value"], scope, env)
+            scope[e["target"]["name"]] = value
+            return value
+        if k == "not":
+            return not self._eval(e["expr"], scope, env)
+        if k == "binary":
+            return _binary(e["op"], self._eval(e["left"], scope, env), lambda: self._eval(e["right"], scope, env))
+        if k == "elvis":
+            return self._eval(e["left"], scope, env) or self._eval(e["right"], scope, env)
+        if k == "call":
+            return self._call(e, scope, env)
+        raise Unsupported(f"the expression {k}")
+
+    def _call(self, e: dict, scope: dict[str, Any], env: dict[str, str]) -> Any:
+        if e["obj"] is not None:
+            return self._method(self._eval(e["obj"], scope, env), e["name"], self._positional(e, scope, env), env)
+        name = e["name"]
+        if name in scope and isinstance(scope[name], Closure):
+            return self._closure(scope[name], self._positional(e, scope, env), env)
+        if name in self.library:
+            return self._library(name, self._positional(e, scope, env), env)
+        return self._step(name, e, scope, env)
+
+    def _positional(self, e: dict, scope: dict[str, Any], env: dict[str, str]) -> list[Any]:
+        out: list[Any] = []
+        for arg in e["args"]:
+            if arg["k"] == "named":
+                out.append({key: self._eval(v, scope, env) for key, v in arg["entries"]})
+            else:
+                out.append(self._eval(arg, scope, env))
         return out
 
-    def run_step(self, name: str, args: list[Any], env: dict[str, str]) -> list[Action]:
-        step = self.steps[name]
-        params = dict(zip(step.params, args, strict=False))
-        if step is self.make_step:
-            target, variables = args[0], {k: str(v) for k, v in (args[1] if len(args) > 1 else {}).items()}
-            return [Make(target, tuple(variables.items()), tuple(self.make_command(target, variables)))]
-        out: list[Action] = []
-        closures = step.closures()
-        for position, call in step.calls(set(self.steps)):
-            loops = [c for c in closures if c[2] <= position < c[3]]
-            for combination in itertools.product(*(_loop_values(c, params) for c in loops)):
-                bindings = {**params}
-                for values in combination:
-                    bindings.update(values)
-                out += self.run_step(call.name, [evaluate(a, bindings, env) for a in call.args], env)
-        return out
+    def _args(self, e: dict, scope: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+        """A step's named arguments (and a lone positional one as `value`); closures excluded."""
+        args: dict[str, Any] = {}
+        for value in self._positional(e, scope, env):
+            if isinstance(value, dict):
+                args |= value
+            elif not isinstance(value, Closure):
+                args.setdefault("value", value)
+        return args
 
-    def make_command(self, target: str, variables: dict[str, str]) -> list[str]:
-        """The argv of the make step's `sh` for these arguments: its command string interpolated as Groovy would
-        (locals built with `PARAM.collect { k, v -> "..." }.join(SEP)` included), then split as the shell splits."""
-        step = self.make_step
-        body = step.body
-        (position,) = step.shell_commands()
-        i = position + 1 + (body[position + 1].value == "(")
-        if body[i].kind != "gstr" and body[i].kind != "str":
-            raise Unsupported(f"{step.name}: sh of something other than a string literal")
-        bindings: dict[str, Any] = dict(zip(step.params, (target, variables), strict=False))
-        for receiver, names, start, end in step.closures():
-            owner = receiver.split(".")[0]
-            template = [t for t in body[start:end] if t.kind != "nl"]
-            if owner not in bindings or len(template) != 1 or template[0].kind != "gstr":
-                raise Unsupported(f"{step.name}: the closure on {receiver}")
-            assigned = _assigned_name(body, start)
-            join = _join_separator(body, end)
-            items = bindings[owner].items() if isinstance(bindings[owner], dict) else enumerate(bindings[owner])
-            rendered = [interpolate(template[0].value[1:-1], dict(zip(names, item, strict=True)).__getitem__)
-                        for item in items]  # fmt: skip
-            bindings[assigned] = join.join(rendered)
-        command = interpolate(body[i].value[1:-1], bindings.__getitem__)
-        if [t.value for t in body[i + 1 : i + 4]] == [".", "trim", "("]:
-            command = command.strip()
-        return shlex.split(command)
+    def _library(self, name: str, args: list[Any], env: dict[str, str]) -> Any:
+        method = self.library[name]
+        if len(args) > len(method["params"]):
+            raise Unsupported(f"{name} takes {len(method['params'])} arguments, got {len(args)}")
+        scope: dict[str, Any] = {}
+        for i, param in enumerate(method["params"]):
+            if i < len(args):
+                scope[param["name"]] = args[i]
+            elif param["default"] is not None:
+                scope[param["name"]] = self._eval(param["default"], {}, env)
+            else:
+                raise Unsupported(f"{name}: no value for {param['name']}")
+        result = self._block(method["body"], env, scope)
+        return result.value if isinstance(result, _Return) else result
 
-    def credentials_used(self) -> set[str]:
-        """Every credential ID the Jenkinsfile and the library steps ask Jenkins for."""
-        used = set()
-        for tokens in [tokenize(self.jenkinsfile.read_text())] + [s.body for s in self.steps.values()]:
-            values = [t for t in tokens if t.kind != "nl"]
-            for i, token in enumerate(values[:-2]):
-                if token.value == "credentials" and values[i + 1].value == "(" and values[i + 2].kind == "str":
-                    used.add(values[i + 2].value[1:-1])
-                if token.value == "credentialsId" and values[i + 1].value == ":" and values[i + 2].kind == "str":
-                    used.add(values[i + 2].value[1:-1])
-        return used
+    def _closure(self, closure: Closure, args: list[Any], env: dict[str, str]) -> Any:
+        scope = dict(closure.scope)
+        scope.update(zip(closure.params, args, strict=False))
+        result = self._block(closure.body, env, scope)
+        for key in closure.scope:  # assignments to the enclosing scope's locals stay visible there
+            closure.scope[key] = scope[key]
+        return result.value if isinstance(result, _Return) else result
+
+    def _method(self, owner: Any, name: str, args: list[Any], env: dict[str, str]) -> Any:  # noqa: PLR0911
+        if isinstance(owner, _Env) and name == "getProperty":
+            return owner.values.get(args[0])
+        if isinstance(owner, str) and name in ("toUpperCase", "toLowerCase", "trim"):
+            return {"toUpperCase": owner.upper, "toLowerCase": owner.lower, "trim": owner.strip}[name]()
+        if isinstance(owner, list) and name == "contains":
+            return args[0] in owner
+        if isinstance(owner, list) and name == "join":
+            return args[0].join(str(x) for x in owner)
+        items = list(owner.items()) if isinstance(owner, dict) else owner
+        if isinstance(owner, list | dict) and name in ("each", "collect", "collectEntries"):
+            closure = args[0]
+            results = [self._closure(closure, list(i) if isinstance(owner, dict) else [i], env) for i in items]
+            if name == "collectEntries":
+                return {k: v for r in results for k, v in r.items()}
+            return results if name == "collect" else owner
+        raise Unsupported(f"the method {name} on {type(owner).__name__}")
+
+    # -- steps -------------------------------------------------------------------------------------------------------
+
+    def _step(self, name: str, e: dict, scope: dict[str, Any], env: dict[str, str]) -> Any:  # noqa: C901, PLR0911, PLR0912
+        values = self._positional(e, scope, env)
+        body = next((v for v in values if isinstance(v, Closure)), None)
+        args = self._args(e, scope, env)
+        if name == "sh":
+            return self._sh(args, env)
+        if name == "error":
+            raise BuildFailed(args["value"])
+        if name == "unstable":
+            self.result = "UNSTABLE"
+            self.events.append(Event("step", self.stage, {"name": "unstable", **args}))
+            return None
+        if name == "withAWS":
+            return self._with_aws(args, body, env)
+        if name == "withCredentials":
+            bound = {}
+            for binding in args["value"]:
+                if binding.get("step") != "gitUsernamePassword":
+                    raise Unsupported(f"the credential binding {binding}")
+                self.events.append(Event("credentials", self.stage, binding))
+                bound |= {"GIT_ASKPASS": "(git-askpass of " + binding["credentialsId"] + ")"}
+            return self._closure(body, [], {**env, **bound})
+        if name == "gitUsernamePassword":
+            return {"step": name, **args}
+        if name == "parallel":
+            branches = args if body is None else {}
+            with ThreadPoolExecutor(max_workers=len(branches)) as pool:
+                futures = [pool.submit(self._closure, branch, [], env) for branch in branches.values()]
+                for future in futures:
+                    future.result()
+            return None
+        if name == "input":
+            self.events.append(Event("input", self.stage, args))
+            if not self.approve(args):
+                raise _Waiting(args)
+            return None
+        if name in ("milestone", "stash", "unstash", "archiveArtifacts", "junit", "cleanWs", "mail", "echo"):
+            self.events.append(Event(name if name in ("milestone", "stash", "unstash") else "step", self.stage,
+                                     {"name": name, **args}))  # fmt: skip
+            if name in ("stash", "unstash", "cleanWs"):
+                self._workspace_step(name, args)
+            return None
+        if name in ("timeout", "lock", "timestamps"):
+            self.events.append(Event(name, self.stage, args))
+            return self._closure(body, [], env) if body else None
+        raise Unsupported(f"stage {self.stage!r}: the step {name}")
+
+    def _sh(self, args: dict[str, Any], env: dict[str, str]) -> Any:
+        script = args.get("script", args.get("value"))
+        if self.workspace is None:
+            raise Unsupported(f"stage {self.stage!r}: sh outside an agent (no workspace)")
+        self.events.append(Event("sh", self.stage, {"script": script, "env": dict(env)}))
+        status = self.agent.sh(self.stage, script, env, self.workspace)
+        if args.get("returnStatus"):
+            return status
+        if status != 0:
+            raise BuildFailed(f"script returned exit code {status}: {script}")
+        return None
+
+    def _with_aws(self, args: dict[str, Any], body: Closure | None, env: dict[str, str]) -> Any:
+        role, account = args["role"], args.get("roleAccount")
+        if not account:
+            raise MissingVariable(f"stage {self.stage!r}: withAWS for {role} has no roleAccount")
+        arn = f"arn:aws:iam::{account}:role/{role}"
+        session, duration = args.get("roleSessionName", "jenkins"), int(args.get("duration", 3600))
+        self.events.append(Event("assume", self.stage, {"role": role, "arn": arn, "session": session,
+                                                        "use_node": args.get("useNode", False)}))  # fmt: skip
+        credentials = self.agent.assume_role(arn, session, duration, env)
+        region = {"AWS_REGION": args["region"], "AWS_DEFAULT_REGION": args["region"]} if args.get("region") else {}
+        assert body is not None
+        return self._closure(body, [], {**env, **credentials, **region})
+
+    def _workspace_step(self, name: str, args: dict[str, Any]) -> None:
+        """stash/unstash move files between stages (and agents) of a build; cleanWs empties the workspace."""
+        if self.workspace is None:
+            raise Unsupported(f"stage {self.stage!r}: {name} outside an agent")
+        if name == "cleanWs":
+            shutil.rmtree(self.workspace)
+            self.workspace.mkdir()
+        elif name == "stash":
+            files = {str(p.relative_to(self.workspace)): p.read_bytes() for p in self.workspace.rglob("*")
+                     if p.is_file() and ant_match(args["includes"], str(p.relative_to(self.workspace)))}  # fmt: skip
+            if not files:
+                raise BuildFailed(f"stash {args['name']}: no files match {args['includes']}")
+            self.stashes[args.get("name", args.get("value"))] = files
+        else:
+            stash = self.stashes.get(args.get("name", args.get("value")))
+            if stash is None:
+                raise BuildFailed(f"no such saved stash {args}")
+            for relative, data in stash.items():
+                (self.workspace / relative).parent.mkdir(parents=True, exist_ok=True)
+                (self.workspace / relative).write_bytes(data)
+
+    # -- reading the result ------------------------------------------------------------------------------------------
+
+    def of(self, kind: str, stage: str | None = None) -> list[Event]:
+        return [e for e in self.events if e.kind == kind and (stage is None or e.stage == stage)]
+
+    def stages_run(self) -> list[str]:
+        return [e.stage for e in self.of("stage")]
+
+    def make_calls(self, stage: str | None = None) -> list[str]:
+        return [e.detail["script"] for e in self.of("sh", stage)]
 
 
-def _assigned_name(body: list[Token], closure_start: int) -> str:
-    """The local a closure's result is assigned to: the name before the `=` on the closure's line."""
-    i = closure_start
-    while i > 0 and body[i].kind != "nl":
-        i -= 1
-    line = [t for t in body[i:closure_start] if t.kind != "nl"]
-    equals = next(j for j, t in enumerate(line) if t.value == "=")
-    return line[equals - 1].value
+class _Waiting(Exception):  # noqa: N818 (not an error: the build waits at an approval nobody answered)
+    pass
 
 
-def _join_separator(body: list[Token], closure_end: int) -> str:
-    rest = [t.value for t in body[closure_end + 1 : closure_end + 6]]
-    if rest[:3] != [".", "join", "("] or rest[4] != ")":
-        raise Unsupported("a collect closure not followed by .join(SEPARATOR)")
-    return rest[3][1:-1]
+@dataclass
+class _Return:
+    value: Any
 
 
-def _loop_values(closure: tuple[str, list[str], int, int], params: dict[str, Any]) -> list[dict[str, Any]]:
-    receiver, names, _, _ = closure
-    if receiver not in params or not isinstance(params[receiver], list) or len(names) != 1:
-        raise Unsupported(f"a closure over {receiver}, which is not a list parameter")
-    return [{names[0]: value} for value in params[receiver]]
+@dataclass
+class _Env:
+    values: dict[str, str]
 
 
-def _assignments(node: Node | None) -> dict[str, Any]:
-    out = {}
-    for child in (node.body if node else None) or []:
-        found = child.assignment()
-        if found is None:
-            raise Unsupported(f"the environment entry {child.text!r}")
-        out[found[0]] = found[1]
+def _binary(op: str, left: Any, right: Callable[[], Any]) -> Any:
+    if op == "&&":
+        return left and right()
+    if op == "||":
+        return left or right()
+    value = right()
+    ops = {"==": lambda: left == value, "!=": lambda: left != value, "+": lambda: left + value,
+           "in": lambda: left in value}  # fmt: skip
+    if op not in ops:
+        raise Unsupported(f"the operator {op}")
+    return ops[op]()
+
+
+def _describe(node: dict) -> str:
+    if node["k"] == "prop" and node["obj"].get("name") == "env":
+        return f"env.{node['name']}"
+    return json.dumps(node)[:80]
+
+
+def _closure_arg(call: dict) -> list[dict]:
+    """The body of `name(...) { ... }`: its closure argument's statements."""
+    closures = [a for a in call["args"] if a["k"] == "closure"]
+    if len(closures) != 1:
+        raise Unsupported(f"{call.get('name')} without exactly one block")
+    return closures[0]["body"]
+
+
+def _calls(node: dict | None) -> list[dict]:
+    return [s["expr"] for s in _closure_arg(node)] if node else []
+
+
+def _directives(statements: list[dict]) -> dict[str, Any]:
+    """A declarative block's directives by name (`stage` repeats, so it is a list)."""
+    out: dict[str, Any] = {}
+    for statement in statements:
+        call = statement.get("expr", {})
+        if call.get("k") != "call":
+            raise Unsupported(f"the declarative statement {call}")
+        if call["name"] == "stage":
+            out.setdefault("stage", []).append(call)
+        else:
+            out[call["name"]] = call
     return out
 
 
-@dataclass
-class Stage:
-    name: str
-    when: list[Node] | None
-    environment: dict[str, Any] = field(default_factory=dict)
-    steps: list[Node] = field(default_factory=list)
-
-    @classmethod
-    def read(cls, node: Node) -> Stage:
-        call = node.call()
-        if call.name != "stage" or node.body is None:
-            raise Unsupported(f"{node.text!r} in stages")
-        when = node.child("when")
-        steps = node.child("steps")
-        if steps is None:
-            raise Unsupported(f"stage {call.args[0]!r} has no steps (parallel or nested stages?)")
-        return cls(call.args[0], when.body if when else None, _assignments(node.child("environment")), steps.body or [])
-
-    def runs(self, branch: str, changes: list[str]) -> bool:
-        """Whether a build of `branch` whose changes are `changes` runs this stage (no `when`: always)."""
-        return self.when is None or all(_condition(c, branch, changes) for c in self.when)
-
-
-def _condition(node: Node, branch: str, changes: list[str]) -> bool:
-    call = node.call()
-    if call.name == "branch":
-        return fnmatch.fnmatchcase(branch, call.args[0])
-    if call.name == "changeset":
-        return any(ant_match(call.args[0], path) for path in changes)
-    if call.name in ("allOf", "anyOf", "not") and node.body is not None:
-        results = [_condition(c, branch, changes) for c in node.body]
-        return {"allOf": all, "anyOf": any}[call.name](results) if call.name != "not" else not results[0]
-    raise Unsupported(f"the when condition {node.text!r}")
+def _agent(directives: dict[str, Any]) -> str | None:
+    """A stage's agent label; None for `agent none` or no agent."""
+    agent = directives.get("agent")
+    if agent is None:
+        return None
+    arg = agent["args"][0]
+    if arg["k"] == "var" and arg["name"] == "none":
+        return None
+    if arg["k"] == "closure":
+        (label,) = [s["expr"] for s in arg["body"] if s["expr"]["name"] == "label"]
+        return label["args"][0]["v"]
+    raise Unsupported(f"the agent {arg}")
 
 
 def ant_match(pattern: str, path: str) -> bool:
-    """Jenkins `changeset` patterns are Ant globs: `**` any number of directories, `*` within one."""
+    """Jenkins patterns (changeset, stash includes) are Ant globs: `**` any number of directories, `*` within one."""
+    import re
+
     regex = ""
     parts = pattern.split("/")
     for i, part in enumerate(parts):

@@ -11,6 +11,7 @@ endpoints_override.tf, after the bootstrap configuration has created the state b
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -93,8 +94,10 @@ def plan(env_name, local, variables, var_file, out, detailed_exitcode) -> None:
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, resolve_path=True, path_type=Path),
               help="Apply this saved plan (from `plan --out`) instead of planning again.")  # fmt: skip
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--targets-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Then write the env's deploy_targets output here (JSON), for `deploy --targets`.")  # fmt: skip
 @friendly
-def apply(env_name, local, variables, var_file, plan_file, auto_approve) -> None:
+def apply(env_name, local, variables, var_file, plan_file, auto_approve, targets_out) -> None:
     """Create or update an environment."""
     prepared = prepare(env_name, local, variables, var_file)
     if plan_file:  # a saved plan carries its own variables
@@ -102,6 +105,12 @@ def apply(env_name, local, variables, var_file, plan_file, auto_approve) -> None
     else:
         approve = ["-auto-approve"] if auto_approve else []
         prepared.tf.run("apply", *approve, *prepared.var_args)
+    if targets_out:
+        # the deploy stage's role cannot read the state (it may hold secrets): the apply hands the targets over
+        targets = prepared.tf.output("deploy_targets")
+        targets_out.parent.mkdir(parents=True, exist_ok=True)
+        targets_out.write_text(json.dumps(targets, indent=2) + "\n")
+        click.echo(f"{env_name}: deploy targets written to {targets_out}")
 
 
 @infra.command()
