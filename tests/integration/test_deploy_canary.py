@@ -1,11 +1,22 @@
 """Canary and rollback against the moto server: real ELBv2 listener weights, ASGs, launch templates, ECR, alarms,
-and a real MLflow registry for the gate decision."""
+target health, and a real MLflow registry for the gate decision.
+
+What moto 5.2 does for target health, which the wait tests build on: an ASG created with TargetGroupARNs registers
+the instances it launches in those target groups by itself, and every registered instance is `healthy` at once (moto
+runs no health checks); a stopped instance is `unused` (Target.InvalidState) while its group still counts it
+InService. So a new color is made unhealthy here by stopping its instance, and healthy again by starting it.
+moto has no instance refresh (StartInstanceRefresh and DescribeInstanceRefreshes are not implemented), so the
+deploys run with --no-instance-refresh; the refresh wait is unit-tested (tests/unit/delivery/test_health_wait.py)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_mlops
+from tests.conftest import REPO_ROOT, run_mlops
 from tests.support.moto_serving import make_serving, push_image
 
 pytestmark = pytest.mark.integration
@@ -118,7 +129,7 @@ def test_alarm_in_alarm_state_rolls_back(local_stack, serving_env, tmp_path):
     cloudwatch = local_stack.boto3_client("cloudwatch")
     cloudwatch.set_alarm_state(AlarmName="serving-5xx-rate", StateValue="ALARM", StateReason="5xx burst")
     try:
-        result = _deploy(serving_env, tmp_path, "--image-tag", "abc123")
+        result = _deploy(serving_env, tmp_path, "--image-tag", "abc123", "--force")  # green runs it already
     finally:
         cloudwatch.set_alarm_state(AlarmName="serving-5xx-rate", StateValue="OK", StateReason="recovered")
     assert result.returncode == 1
@@ -130,7 +141,9 @@ def test_alarm_in_alarm_state_rolls_back(local_stack, serving_env, tmp_path):
 
 
 def test_a_record_that_cannot_reach_s3_is_kept_locally_and_named(local_stack, serving_env, tmp_path):
-    result = _deploy(serving_env, tmp_path, "--image-tag", "abc123", env={"MLOPS_ARTIFACT_BUCKET": "no-such-bucket"})
+    result = _deploy(
+        serving_env, tmp_path, "--image-tag", "abc123", "--force", env={"MLOPS_ARTIFACT_BUCKET": "no-such-bucket"}
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "but its record could not be stored in s3://no-such-bucket" in result.stderr
     (kept,) = tmp_path.glob("*.json")
@@ -149,8 +162,121 @@ def test_with_alarms_by_color_only_the_new_colors_alarms_roll_back(local_stack, 
     try:
         args = ["deploy", "canary", "--env", "dev", "--model", "canary-model", "--targets", str(by_color)]
         result = run_mlops(*args, "--image-tag", "abc123", "--no-instance-refresh", "--record-dir", str(tmp_path),
-                           env=FAST_CANARY)  # fmt: skip
+                           "--force", env=FAST_CANARY)  # fmt: skip
     finally:
         cloudwatch.set_alarm_state(AlarmName=serving.alarm, StateValue="OK", StateReason="recovered")
     assert result.returncode == 0, result.stderr
     assert _weights(local_stack, serving_env) == {live: 0, new: 100}
+
+
+@pytest.fixture(scope="module")
+def waiting_env(local_stack, serving_env, tmp_path_factory):
+    """Another env's serving on moto (one instance per color), whose settings give the health wait its shortest
+    real budget: no grace period, no warmup, the ALB's minimum of 2 checks 5 s apart: 10 s."""
+    serving = make_serving(local_stack, "wait", 44)
+    autoscaling, elbv2 = local_stack.boto3_client("autoscaling"), local_stack.boto3_client("elbv2")
+    for color in ("blue", "green"):
+        autoscaling.update_auto_scaling_group(AutoScalingGroupName=serving.asg_names[color], HealthCheckGracePeriod=0)
+        elbv2.modify_target_group(
+            TargetGroupArn=serving.groups[color],
+            HealthCheckIntervalSeconds=5,
+            HealthCheckTimeoutSeconds=2,
+            HealthyThresholdCount=2,
+        )
+    targets = tmp_path_factory.mktemp("deploy-wait") / "dev.json"
+    targets.write_text(json.dumps(serving.targets()))
+    return {"targets": targets, "serving": serving, "template": serving.template}
+
+
+def _instance(local_stack, group: str) -> str:
+    found = local_stack.boto3_client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    (instance,) = found["AutoScalingGroups"][0]["Instances"]
+    return str(instance["InstanceId"])
+
+
+def _deploy_args(waiting_env, tmp_path, *extra) -> list[str]:
+    args = ["deploy", "canary", "--env", "dev", "--model", "canary-model", "--targets", str(waiting_env["targets"])]
+    return [*args, "--image-tag", "abc123", "--no-instance-refresh", "--record-dir", str(tmp_path), *extra]
+
+
+def test_the_canary_waits_for_healthy_targets_before_the_first_weight_step(local_stack, waiting_env, tmp_path):
+    """The green instance is stopped (moto: target `unused`), so the deploy waits; while it waits no weight has
+    moved; once the instance runs again (moto: `healthy`) the canary steps follow."""
+    ec2, green = local_stack.boto3_client("ec2"), _instance(local_stack, "wait-green")
+    ec2.stop_instances(InstanceIds=[green])
+    mlops = Path(sys.executable).parent / "mlops"
+    deploy = subprocess.Popen(
+        [str(mlops), *_deploy_args(waiting_env, tmp_path)],
+        env={**os.environ, **FAST_CANARY, "PYTHONUNBUFFERED": "1"},
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert deploy.stdout is not None
+        lines = []
+        for line in deploy.stdout:  # up to the waiting line (the deploy gives up on its own after 10 s)
+            lines.append(line)
+            if "waiting for" in line:
+                break
+        assert lines and lines[-1].startswith("dev: waiting for green: 1/1 in service, 0/1 healthy in wait-green ")
+        assert "(up to 10s: grace 0s + warmup 0s (none set: the grace period) + ALB 2x5s)" in lines[-1]
+        assert _weights(local_stack, waiting_env) == {"blue": 1, "green": 0}  # nothing moved while waiting
+        ec2.start_instances(InstanceIds=[green])
+        rest, errors = deploy.communicate(timeout=120)
+    finally:
+        if deploy.poll() is None:
+            deploy.kill()
+            deploy.communicate()
+    assert deploy.returncode == 0, errors
+    out = "".join(lines) + rest
+    order = [
+        "dev: waiting for green:",
+        "dev: green ready: 1/1 in service, 1/1 healthy in wait-green",
+        "dev: 10% to green",
+        "dev: 50% to green",
+        "dev: 100% to green",
+        "dev: green is live with canary-model v1",
+    ]
+    positions = [out.find(line) for line in order]
+    assert -1 not in positions and positions == sorted(positions), out
+    assert out.count("waiting for green") == 1  # one line while waiting, not one per poll
+    assert _weights(local_stack, waiting_env) == {"blue": 0, "green": 100}
+
+
+def test_a_second_identical_deploy_is_a_no_op(local_stack, waiting_env, tmp_path):
+    ec2 = local_stack.boto3_client("ec2")
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=waiting_env["template"])["LaunchTemplateVersions"]
+    records = _records(local_stack)
+    result = run_mlops(*_deploy_args(waiting_env, tmp_path), env=FAST_CANARY)
+    assert result.returncode == 0, result.stderr
+    image = local_stack.boto3_client("ecr").describe_images(
+        repositoryName="mlops-serve", imageIds=[{"imageTag": "abc123"}]
+    )
+    digest = image["imageDetails"][0]["imageDigest"]
+    assert result.stdout == f"dev already serves canary-model v1 (image {digest}): nothing to deploy\n"
+    after = ec2.describe_launch_template_versions(LaunchTemplateId=waiting_env["template"])["LaunchTemplateVersions"]
+    assert after == versions
+    assert _weights(local_stack, waiting_env) == {"blue": 0, "green": 100}
+    assert _records(local_stack) == records and not list(tmp_path.iterdir())
+
+
+def test_a_color_that_never_gets_healthy_takes_no_traffic(local_stack, waiting_env, tmp_path):
+    ec2, blue = local_stack.boto3_client("ec2"), _instance(local_stack, "wait-blue")
+    ec2.stop_instances(InstanceIds=[blue])
+    try:
+        result = run_mlops(*_deploy_args(waiting_env, tmp_path, "--force"), env=FAST_CANARY)
+    finally:
+        ec2.start_instances(InstanceIds=[blue])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        f"dev: blue not ready after 10s: 1/1 in service, 0/1 healthy in wait-blue ({blue} unused "
+        "(Target.InvalidState)); no traffic moved, green stays live"
+    ) in result.stderr
+    assert result.stdout.count("waiting for blue") == 1 and "% to blue" not in result.stdout
+    assert _weights(local_stack, waiting_env) == {"blue": 0, "green": 100}
+    (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert record["outcome"] == "unhealthy" and record["live_color"] == "green" and record["weights"] == []
+    assert record["unhealthy"] == [f"{blue} unused (Target.InvalidState)"]
+    assert record in _records(local_stack)

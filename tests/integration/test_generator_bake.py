@@ -35,6 +35,9 @@ import yaml
 
 from mlops.core.terraform import terraform_env
 from tests.conftest import REPO_ROOT, run_mlops
+from tests.support.jenkins_dryrun import EXAMPLE_CONTROLLER, RecordingAgent, node_environment
+from tests.support.jenkins_pipeline import Build, Trigger, parse
+from tests.support.makefile import Makefile
 from tests.support.serving import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.bake]
@@ -221,6 +224,28 @@ def test_each_envs_overlay_follows_its_own_alias_as_its_own_role(projects):
             assert config["MLFLOW_TRACKING_URI"] == f"https://mlflow.{env}.mlops.internal"
             role = docs["ServiceAccount"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
             assert role == f"arn:aws:iam::111122223333:role/mlops-{env}-{slug}-serving"  # the project's Terraform
+
+
+def test_jenkinsfiles_run_the_platforms_shared_steps_on_their_own_make_targets(projects, tmp_path):
+    """Walked as a merge to main with every approval given (tests/support/jenkins_pipeline.py): the same roles,
+    approvals, locks and clean-up as the platform's pipeline, and every make call has a rule in the project."""
+    node = node_environment(EXAMPLE_CONTROLLER)
+    for slug, root in projects.items():
+        agent = RecordingAgent(tmp_path / slug)
+        build = Build(Trigger("main", ["src/x.py"]), agent, node, approve=lambda _: True,
+                      jenkinsfile=root / "Jenkinsfile").run()  # fmt: skip
+        assert build.result == "SUCCESS", slug
+        steps = {s["expr"]["name"] for s in parse([root / "Jenkinsfile"])[root / "Jenkinsfile"]["statements"]}
+        assert steps == {"library", "pipeline"}
+        targets = Makefile(root / "Makefile").targets
+        for script in build.make_calls():
+            assert script.split()[1] in targets, f"{slug}: `{script}` has no rule"
+        assert [e.detail["submitter"] for e in build.of("input")] == [node["MLOPS_APPROVERS_STAGING"],
+                                                                      node["MLOPS_APPROVERS_PROD"]]  # fmt: skip
+        assert [e.detail["resource"] for e in build.of("lock")] == [f"{slug}-{e}" for e in ("dev", "staging", "prod")]
+        assert {e.detail["role"] for e in build.of("assume") if "apply" in e.detail["role"]} == {
+            f"mlops-{e}-terraform-apply" for e in ("dev", "staging", "prod")}  # fmt: skip
+        assert "make image IMAGE_TAG='0123abcd'" not in build.make_calls()
 
 
 def test_jenkinsfiles_lint_in_one_call(projects):

@@ -1,8 +1,11 @@
-"""envs/dev applied for real on the local stack's moto server through `mlops infra --local`: bad variables fail
-at plan before anything exists (min > max capacity is refused the same way, proven in modules/serving-asg/tests);
-then apply, check with boto3 what was built, run a real blue/green canary deploy under the env's deploy role from
-its `deploy_targets` output, re-plan with no changes (Terraform leaves the deploy's listener weights and launch
-template versions alone), run the roles against the IAM-enforcing moto (tests/support/iam.py), destroy.
+"""envs/dev applied for real on the local stack's moto server: bad variables fail at plan before anything exists
+(min > max capacity is refused the same way, proven in modules/serving-asg/tests); then the Jenkins dry run of a
+merge to main (tests/support/jenkins_dryrun.py): in clean clones of the checkout, with the environment the
+Jenkinsfile, library and JCasC give, it plans every env under its plan role, applies dev's saved plan under its
+apply role, and deploys the merged dev release with a blue/green canary under the deploy role, the targets handed
+over by the apply; it stops at the staging approval. Then check with boto3 what was built, re-plan with no changes
+(Terraform leaves the deploy's listener weights and launch template versions alone), run the roles against the
+IAM-enforcing moto (tests/support/iam.py), destroy.
 
 EKS is left out here (`enable_eks=false`) to keep the run inside the test budget: moto's EKS cluster delete alone
 waits ~50 s. The EKS module is validated and plan-checked by the unit tests; set MLOPS_TEST_EKS=1 to apply it too.
@@ -16,16 +19,22 @@ import os
 import pytest
 
 from mlops.core import contracts
-from mlops.core.terraform import Terraform
+from mlops.core.terraform import Terraform, terraform_env
 from mlops.delivery.targets import DeployTargets
+from mlops.infra.local import bootstrap
 from tests.conftest import run_mlops
+from tests.integration.test_release_gitops import LINEAGE, NUMBERS
 from tests.support import iam
+from tests.support import jenkins_dryrun as dryrun
+from tests.support.jenkins_dryrun import LocalAgent, node_environment, snapshot_origin
+from tests.support.jenkins_pipeline import Build, Trigger
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 600
 EKS = os.environ.get("MLOPS_TEST_EKS") == "1"
 EXTRA = [] if EKS else ["--var", "enable_eks=false"]
+MODEL = "demo-model"  # the Makefile's MODEL when the agent names none
 
 
 def _vpcs(stack) -> set[str]:
@@ -49,18 +58,36 @@ def test_invalid_variable_fails_at_plan_with_its_message(local_stack, variable, 
 
 
 @pytest.mark.iam
-def test_dev_applies_checks_out_deploys_under_its_roles_replans_clean_and_destroys(local_stack, tmp_path):
+def test_a_merge_to_main_plans_applies_and_deploys_dev_as_jenkins_then_roles_replan_and_destroy(local_stack, tmp_path):
+    """The Jenkins dry run of a main build (tests/support/jenkins_dryrun.py): the merge of a dev release, built in
+    clean clones with exactly the environment the Jenkinsfile, the library and the JCasC give it; then the env is
+    checked, its roles run under IAM enforcement, it re-plans empty and is destroyed."""
     # the env's ECR repository is Terraform's; the canary tests of this session pushed to one of that name
     ecr = local_stack.boto3_client("ecr")
     with contextlib.suppress(ecr.exceptions.RepositoryNotFoundException):
         ecr.delete_repository(repositoryName=local_stack.settings.ecr_repository, force=True)
-    apply = run_mlops("infra", "apply", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
-    assert apply.returncode == 0, apply.stdout[-3000:] + apply.stderr[-3000:]
+    # the account as its admin leaves it before Jenkins runs: terraform/bootstrap applied (state, Jenkins roles)
+    bootstrap(local_stack.settings, terraform_env())
+    origin = snapshot_origin(tmp_path)
+    version = _merged_dev_release(local_stack, origin)
+    agent = LocalAgent(local_stack, origin, tmp_path, recorded_targets={"deploy"}, eks=EKS)
+    account = agent.account
+    controller = {"MLOPS_GITHUB_ORG": "acme", "MLOPS_NOTIFY_TO": "mlops@acme.example",
+                  **{f"MLOPS_ACCOUNT_{e.upper()}": account for e in ("dev", "staging", "prod")}}  # fmt: skip
+    node = {**agent.process_env(), **node_environment(controller)}
     try:
-        _check_what_exists(local_stack)
-        # found the way `mlops deploy canary --env dev` without --targets finds it: from the --local override
+        build = Build(Trigger("main", [f"deploy/{MODEL}/dev.yaml"]), agent, node).run()
+        assert build.result == "WAITING", agent.failures() or getattr(build, "failure", "")
+        assert build.stages_run()[-1] == "Approve staging" and not agent.failures()
+        (request,) = [e.detail for e in build.of("input")]
+        assert request["submitter"] == "acme*mlops-model-owners"
+        assert sorted(build.stashes["terraform-plans"]) == [f"reports/plans/{e}.{x}" for e in ("dev", "prod", "staging")
+                                                            for x in ("tfplan", "txt")]  # fmt: skip
+        ran = [(stage, command.split()[2]) for stage, command, _, _ in agent.log if command.startswith("make ")]
+        assert ("Deploy dev", "apply") in ran and ("Deploy dev", "deploy") in ran, ran
         outputs = Terraform.for_env("dev", local_stack.settings).outputs()
-        _canary_from_the_terraform_output(local_stack, tmp_path, outputs)
+        _check_what_exists(local_stack)
+        _deploy_as_jenkins(local_stack, agent, outputs, version)
         # after the deploy moved the weights and the green group's launch template version: nothing to change
         replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, timeout=TIMEOUT)
         assert replan.returncode == 0, "second plan is not empty:\n" + replan.stdout[-4000:]
@@ -69,6 +96,23 @@ def test_dev_applies_checks_out_deploys_under_its_roles_replans_clean_and_destro
         destroy = run_mlops("infra", "destroy", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
     assert destroy.returncode == 0, destroy.stdout[-3000:] + destroy.stderr[-3000:]
     assert not [v for v in _vpcs(local_stack) if _tag(local_stack, v) == "mlops-dev"]
+
+
+def _merged_dev_release(stack, origin) -> str:
+    """What the merge carries: a version that passed its gate, proposed to dev with the image the build pushes
+    (`mlops release propose`; dev merges itself into the origin's main)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(stack.env["MLFLOW_TRACKING_URI"])
+    with contextlib.suppress(Exception):
+        client.create_registered_model(MODEL)
+    version = client.create_model_version(MODEL, source="s3://mlops-artifacts/none").version
+    for key, value in {**LINEAGE, "mlops.gate.decision": "passed", "mlops.gate.numbers": json.dumps(NUMBERS)}.items():
+        client.set_model_version_tag(MODEL, version, key, value)
+    proposed = run_mlops("release", "propose", "--env", "dev", "--model", MODEL, "--version", version,
+                         "--image-digest", dryrun.IMAGE_DIGEST, "--repo", str(origin), timeout=TIMEOUT)  # fmt: skip
+    assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+    return version
 
 
 def _tag(stack, vpc_id: str) -> str | None:
@@ -171,10 +215,10 @@ def _weights(elb, listener_arn: str, target_groups: dict[str, str]) -> dict[str,
     return {color[g["TargetGroupArn"]]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
 
 
-def _canary_from_the_terraform_output(stack, tmp_path, outputs) -> None:
-    """`mlops deploy canary --env dev` as Jenkins runs it: under the env's deploy role, with the `deploy_targets`
-    output the apply stage handed over (the deploy role cannot read the Terraform state, which may hold secrets).
-    Every AWS call the deploy makes is checked against that role's policy."""
+def _deploy_as_jenkins(stack, agent, outputs, version: str) -> None:
+    """What the build's `make deploy ENV=dev` did, under the deploy role its stage assumed with the targets its
+    apply handed over (the deploy role cannot read the Terraform state, which may hold secrets): waited for healthy
+    targets, moved the traffic, wrote its record; every AWS call it made is allowed by that role's policy."""
     raw = outputs["deploy_targets"]
     assert set(raw) == set(DeployTargets.model_fields)  # nothing missing, nothing the schema does not know
     targets = DeployTargets.model_validate(raw)
@@ -183,50 +227,25 @@ def _canary_from_the_terraform_output(stack, tmp_path, outputs) -> None:
     assert targets.alarms_for("green") == [
         "mlops-dev-green-5xx-rate", "mlops-dev-green-latency-p99", "mlops-dev-green-healthy-hosts",
     ]  # fmt: skip
-    elb, autoscaling = stack.boto3_client("elbv2"), stack.boto3_client("autoscaling")
-    assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 100, "green": 0}
-
-    # the env's repository (immutable tags, scanned on push, the data key) and the MLflow the env was given
     ecr = stack.boto3_client("ecr")
     (repository,) = ecr.describe_repositories(repositoryNames=[stack.settings.ecr_repository])["repositories"]
     assert repository["repositoryArn"] == outputs["ecr_repository_arn"]
     assert repository["imageTagMutability"] == "IMMUTABLE"
     assert repository["imageScanningConfiguration"]["scanOnPush"] is True
     assert repository["encryptionConfiguration"]["kmsKey"] == outputs["data_kms_key_arn"]
-    assert ecr.get_lifecycle_policy(repositoryName=stack.settings.ecr_repository)["lifecyclePolicyText"]
     assert outputs["mlflow_tracking_uri"] == stack.env["MLFLOW_TRACKING_URI"]
 
-    # what the deploy preflight needs: an image in ECR and a model version with a passing gate decision
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
-    ecr.put_image(repositoryName=stack.settings.ecr_repository, imageManifest=json.dumps(manifest), imageTag="bg1")
-    from mlflow import MlflowClient
-
-    client = MlflowClient(stack.env["MLFLOW_TRACKING_URI"])
-    client.create_registered_model("bluegreen-model")
-    version = client.create_model_version("bluegreen-model", source="s3://mlops-artifacts/none").version
-    client.set_model_version_tag("bluegreen-model", version, "mlops.gate.decision", "passed")
+    (deploy,) = [(command, output) for stage, command, _, output in agent.log if command.startswith("make deploy")]
+    assert f"dev: green is live with {MODEL} v{version}" in deploy[1], deploy[1]
+    elb, autoscaling = stack.boto3_client("elbv2"), stack.boto3_client("autoscaling")
+    assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 0, "green": 100}
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(targets.asg_names.values()))
+    versions = {g["AutoScalingGroupName"]: g["LaunchTemplate"]["Version"] for g in groups["AutoScalingGroups"]}
+    assert versions == {targets.asg_names["blue"]: "1", targets.asg_names["green"]: "2"}
 
     deploy_role = outputs["role_arns"]["deploy"]
-    jenkins = iam.assume(stack, deploy_role, "jenkins-deploy-dev")  # what the pipeline's STS call hands the stage
-    artifacts = outputs["bucket_names"]["artifacts"]
-    targets_file = tmp_path / "deploy_targets.json"
-    targets_file.write_text(json.dumps(raw))
-    with iam.tls_policies_lifted(stack, [artifacts]), iam.recording(stack) as entries:
-        result = run_mlops(
-            "deploy", "canary", "--env", "dev", "--targets", str(targets_file), "--image-tag", "bg1",
-            "--model", "bluegreen-model", "--model-version", version, "--no-instance-refresh",
-            "--record-dir", str(tmp_path),
-            env={
-                **jenkins, "MLOPS_ARTIFACT_BUCKET": artifacts,  # the env's own bucket, as services_env says
-                "MLOPS_CANARY_WATCH_SECONDS": "0.3", "MLOPS_CANARY_POLL_SECONDS": "0.1",
-            },
-            timeout=TIMEOUT,
-        )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert f"dev: green is live with bluegreen-model v{version}" in result.stdout
-    assert _weights(elb, targets.listener_arn, targets.target_groups) == {"blue": 0, "green": 100}
-
-    calls = iam.calls_signed_by(entries, jenkins["AWS_ACCESS_KEY_ID"])
+    (key,) = [k for k, arn in agent.issued.items() if arn == deploy_role and k in agent.recorded_keys]
+    calls = iam.calls_signed_by(agent.recorded, key)
     made = {call.action for call in calls}
     assert {"elasticloadbalancing:ModifyListener", "autoscaling:UpdateAutoScalingGroup",
             "ec2:CreateLaunchTemplateVersion", "ecr:DescribeImages", "s3:PutObject"} <= made, made  # fmt: skip
@@ -241,12 +260,7 @@ def _canary_from_the_terraform_output(stack, tmp_path, outputs) -> None:
     refused = f"elasticloadbalancing:ModifyListener on {targets.listener_arn}"
     assert set(iam.denied_calls(stack, calls, narrowed)) == {refused}
 
-    # the green group moved to the deploy's launch template version; blue (now idle) kept its own
-    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(targets.asg_names.values()))
-    versions = {g["AutoScalingGroupName"]: g["LaunchTemplate"]["Version"] for g in groups["AutoScalingGroups"]}
-    assert versions == {targets.asg_names["blue"]: "1", targets.asg_names["green"]: "2"}
-
-    s3 = stack.boto3_client("s3")
+    s3, artifacts = stack.boto3_client("s3"), outputs["bucket_names"]["artifacts"]
     with iam.tls_policies_lifted(stack, [artifacts]):
         (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=artifacts, Prefix="deploys/dev/")["Contents"]]
         record = json.loads(s3.get_object(Bucket=artifacts, Key=key)["Body"].read())

@@ -9,13 +9,14 @@ import subprocess
 import pytest
 
 from mlops.core.paths import REPO_ROOT
-from tests.integration.test_jenkins_pipeline import NODE, RecordingAgent
+from tests.support.jenkins_dryrun import EXAMPLE_CONTROLLER, RecordingAgent, node_environment
 from tests.support.jenkins_pipeline import Build, Trigger
 from tests.support.makefile import Makefile, mlops_invocations
 
 pytestmark = pytest.mark.integration
 
 MAKEFILE = Makefile()
+NODE = node_environment(EXAMPLE_CONTROLLER)
 
 
 def _calls(tmp_path_factory) -> list[list[str]]:

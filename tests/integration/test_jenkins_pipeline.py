@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import click
 import pytest
@@ -15,43 +14,24 @@ import yaml
 
 from mlops.core.paths import REPO_ROOT
 from mlops.release.manifest import load_policy
-from tests.support.jenkins_dryrun import node_environment
+from tests.support.jenkins_dryrun import EXAMPLE_CONTROLLER, RecordingAgent, node_environment
 from tests.support.jenkins_pipeline import CASC, LIBRARY_DIR, Build, Trigger, parse
 from tests.support.makefile import Makefile
 from tests.support.mlops_cli import parse as parse_mlops
 
 pytestmark = pytest.mark.integration
 
-CONTROLLER = {"MLOPS_GITHUB_ORG": "acme", "MLOPS_ACCOUNT_DEV": "111111111111", "MLOPS_ACCOUNT_STAGING":
-              "222222222222", "MLOPS_ACCOUNT_PROD": "333333333333", "MLOPS_NOTIFY_TO": "mlops@acme.example"}  # fmt: skip
-NODE = node_environment(CONTROLLER)
-CHECKS = ["make setup", "make lint", "make test-unit PYTEST_ARGS='--junitxml=reports/unit.xml'",
-          "make test-integration PYTEST_ARGS='--junitxml=reports/integration.xml'",
-          "make test-bake PYTEST_ARGS='--junitxml=reports/bake.xml'", "make scan"]  # fmt: skip
+NODE = node_environment(EXAMPLE_CONTROLLER)
+CHECKS = [
+    "make setup",
+    "make lint",
+    "make test-unit PYTEST_ARGS='--junitxml=reports/unit.xml'",
+    "make test-integration PYTEST_ARGS='--junitxml=reports/integration.xml'",
+    "make test-bake PYTEST_ARGS='--junitxml=reports/bake.xml'",
+    "make scan",
+]
 PLANS = [f"make plan ENV='{e}'" for e in ("dev", "staging", "prod")]
 CASC_DOC = yaml.safe_load(CASC.read_text())
-
-
-class RecordingAgent:
-    """Records each command and answers `exit_codes`; hands out fake session credentials per role."""
-
-    def __init__(self, root: Path, exit_codes: dict[str, int] | None = None):
-        self.root, self.exit_codes, self.count = root, exit_codes or {}, 0
-
-    def checkout(self) -> Path:
-        self.count += 1
-        workspace = self.root / f"ws{self.count}"
-        (workspace / "reports" / "plans").mkdir(parents=True)
-        for env in ("dev", "staging", "prod"):  # what `make plan` leaves
-            (workspace / "reports" / "plans" / f"{env}.tfplan").write_text(env)
-        return workspace
-
-    def sh(self, stage, script, env, workspace) -> int:
-        return next((code for prefix, code in self.exit_codes.items() if script.startswith(prefix)), 0)
-
-    def assume_role(self, role_arn, session, duration, env):
-        return {"AWS_ACCESS_KEY_ID": "ASIA" + role_arn.rsplit("/", 1)[1], "AWS_SECRET_ACCESS_KEY": "x",
-                "AWS_SESSION_TOKEN": "y"}  # fmt: skip
 
 
 def approve_as(group: str):
@@ -70,26 +50,38 @@ def _calls_with_role(build: Build) -> list[tuple[str, str | None]]:
 def test_a_pull_request_runs_the_checks_and_a_saved_plan_per_env_under_read_only_roles_and_nothing_else(tmp_path):
     build = _build(tmp_path, Trigger("PR-7", ["README.md"], change_target="main"))
     assert build.result == "SUCCESS"
-    assert _calls_with_role(build) == [*((c, None) for c in CHECKS),
-                                       *((p, f"mlops-{e}-terraform-plan") for p, e in zip(PLANS, ("dev", "staging", "prod"))),
-                                       ("make stack-down", None)]  # fmt: skip
+    assert _calls_with_role(build) == [
+        *((c, None) for c in CHECKS),
+        *((p, f"mlops-{e}-terraform-plan") for p, e in zip(PLANS, ("dev", "staging", "prod"), strict=False)),
+        ("make stack-down", None),
+    ]
     assert [e.detail["name"] for e in build.of("stash")] == ["terraform-plans"]
     assert not build.of("input") and not build.of("lock") and not build.of("unstash")
-    assert [e.stage for e in build.of("skip")] == ["Train and register", "Deploy dev", "Approve staging",
-                                                   "Deploy staging", "Approve prod", "Deploy prod"]  # fmt: skip
+    assert [e.stage for e in build.of("skip")] == [
+        "Train and register",
+        "Deploy dev",
+        "Approve staging",
+        "Deploy staging",
+        "Approve prod",
+        "Deploy prod",
+    ]
 
 
 def test_a_merge_applies_each_envs_saved_plan_and_deploys_behind_its_lock_and_approval(tmp_path):
     approvers = {e: NODE[f"MLOPS_APPROVERS_{e.upper()}"] for e in ("staging", "prod")}
-    build = _build(tmp_path, Trigger("main", ["deploy/churn/dev.yaml"]),
-                   approve=lambda r: r["submitter"] in approvers.values())  # fmt: skip
+    build = _build(
+        tmp_path, Trigger("main", ["deploy/churn/dev.yaml"]), approve=lambda r: r["submitter"] in approvers.values()
+    )
     assert build.result == "SUCCESS"
     deploys = [(c, r) for c, r in _calls_with_role(build) if c not in CHECKS + PLANS + ["make stack-down"]]
     expected = []
     for env in ("dev", "staging", "prod"):
-        expected += [(f"make apply ENV='{env}'", f"mlops-{env}-terraform-apply"),
-                     ("make image IMAGE_TAG='0123abcd'", f"mlops-{env}-deploy"),
-                     (f"make deploy ENV='{env}'", f"mlops-{env}-deploy"), (f"make smoke ENV='{env}'", f"mlops-{env}-deploy")]  # fmt: skip
+        expected += [
+            (f"make apply ENV='{env}'", f"mlops-{env}-terraform-apply"),
+            ("make image IMAGE_TAG='0123abcd'", f"mlops-{env}-deploy"),
+            (f"make deploy ENV='{env}'", f"mlops-{env}-deploy"),
+            (f"make smoke ENV='{env}'", f"mlops-{env}-deploy"),
+        ]
     assert deploys == expected
     for env in ("dev", "staging", "prod"):
         stage = f"Deploy {env}"
@@ -118,8 +110,11 @@ def test_an_approval_nobody_in_the_group_gives_stops_the_build_before_the_env(tm
 def test_only_the_configured_groups_approve_and_the_realm_has_groups():
     policy = load_policy(REPO_ROOT)
     assert "github" in CASC_DOC["jenkins"]["securityRealm"], "a realm without groups: no submitter group can exist"
-    granted = {e["group"]["name"]: e["group"]["permissions"]
-               for e in CASC_DOC["jenkins"]["authorizationStrategy"]["globalMatrix"]["entries"] if "group" in e}  # fmt: skip
+    granted = {
+        e["group"]["name"]: e["group"]["permissions"]
+        for e in CASC_DOC["jenkins"]["authorizationStrategy"]["globalMatrix"]["entries"]
+        if "group" in e
+    }
     for env in ("staging", "prod"):
         group = NODE[f"MLOPS_APPROVERS_{env.upper()}"]
         assert group == f"acme*{policy.for_env(env).reviewers[0]}", "Jenkins approvers differ from deploy/policy.yaml"
@@ -128,8 +123,9 @@ def test_only_the_configured_groups_approve_and_the_realm_has_groups():
 
 
 def test_a_rejected_gate_makes_the_build_unstable_and_still_deploys_what_main_says(tmp_path):
-    build = _build(tmp_path, Trigger("main", ["pipelines/src/mlops/training/stages.py"]),
-                   exit_codes={"make train-register": 3})  # fmt: skip
+    build = _build(
+        tmp_path, Trigger("main", ["pipelines/src/mlops/training/stages.py"]), exit_codes={"make train-register": 3}
+    )
     assert build.result == "WAITING"  # at the staging approval, after dev
     assert [e.detail["name"] for e in build.of("step", "Train and register")] == ["unstable"]
     assert "make deploy ENV='dev'" in build.make_calls("Deploy dev")
@@ -162,15 +158,32 @@ def test_the_library_is_this_repositorys_steps_pinned_to_a_release_tag():
 
 # the plugin behind each step and JCasC key the pipeline and controller use
 PLUGIN_OF = {
-    "withAWS": "pipeline-aws", "lock": "lockable-resources", "milestone": "pipeline-milestone-step",
-    "input": "pipeline-input-step", "cleanWs": "ws-cleanup", "junit": "junit", "mail": "mailer",
-    "withCredentials": "credentials-binding", "timestamps": "timestamper", "library": "pipeline-groovy-lib",
-    "stash": "workflow-aggregator", "parallel": "workflow-aggregator", "sh": "workflow-aggregator",
-    "github": "github-oauth", "globalMatrix": "matrix-auth", "globalLibraries": "pipeline-groovy-lib",
-    "gitHubPluginConfig": "github", "lockableResourcesManager": "lockable-resources", "gitHubApp": "github-branch-source",
-    "jobs": "job-dsl", "multibranchPipelineJob": "workflow-aggregator", "organizationFolder": "github-branch-source",
-    "string": "plain-credentials", "gitUsernamePassword": "credentials-binding", "buildDiscarder": "workflow-aggregator",
-}  # fmt: skip
+    "withAWS": "pipeline-aws",
+    "lock": "lockable-resources",
+    "milestone": "pipeline-milestone-step",
+    "input": "pipeline-input-step",
+    "cleanWs": "ws-cleanup",
+    "junit": "junit",
+    "mail": "mailer",
+    "withCredentials": "credentials-binding",
+    "timestamps": "timestamper",
+    "library": "pipeline-groovy-lib",
+    "stash": "workflow-aggregator",
+    "parallel": "workflow-aggregator",
+    "sh": "workflow-aggregator",
+    "github": "github-oauth",
+    "globalMatrix": "matrix-auth",
+    "globalLibraries": "pipeline-groovy-lib",
+    "gitHubPluginConfig": "github",
+    "lockableResourcesManager": "lockable-resources",
+    "gitHubApp": "github-branch-source",
+    "jobs": "job-dsl",
+    "multibranchPipelineJob": "workflow-aggregator",
+    "organizationFolder": "github-branch-source",
+    "string": "plain-credentials",
+    "gitUsernamePassword": "credentials-binding",
+    "buildDiscarder": "workflow-aggregator",
+}
 
 
 def _step_names(node) -> set[str]:
@@ -187,8 +200,11 @@ def _step_names(node) -> set[str]:
 
 
 def test_every_plugin_is_pinned_and_every_step_and_setting_has_its_plugin():
-    lines = [line for line in (REPO_ROOT / "jenkins" / "casc" / "plugins.txt").read_text().splitlines()
-             if line and not line.startswith("#")]  # fmt: skip
+    lines = [
+        line
+        for line in (REPO_ROOT / "jenkins" / "casc" / "plugins.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert all(re.fullmatch(r"[a-z0-9-]+:[\w.-]+", line) for line in lines), "a plugin without a pinned version"
     pinned = {line.split(":")[0] for line in lines}
     files = [REPO_ROOT / "Jenkinsfile", *sorted(LIBRARY_DIR.glob("*.groovy"))]

@@ -10,14 +10,18 @@ from jenkins/casc/jenkins.yaml and from the agent it runs on, here on the local 
   state dir, where `mlops` finds its endpoints), LOCAL=1 (the Makefile's switch to `mlops infra --local` and no
   instance refresh, which moto lacks) and TF_VAR_enable_eks=false (EKS is left out of the local apply for time,
   as the dev apply test always has; its module is plan-tested).
-- Stages a test names run as `make -n` (the target resolves with exactly that environment) instead of for real:
-  the lint and test stages are this very suite, and the smoke test needs a real load balancer. `make image` needs a
+- The canary watches each traffic step for MLOPS_CANARY_WATCH_SECONDS (seconds on a real account); the dry run
+  sets it to a fraction of a second, as the canary tests do.
+- Make targets in DRY_TARGETS run as `make -n` (the target resolves with exactly that environment) instead of for
+  real: lint, tests and scan are this very suite (and tests/integration/test_security_scan.py), and the smoke test
+  needs a load balancer that answers, which moto's does not. `make image` needs a
   Docker engine, which no machine here has: the agent pushes the image manifest with ECR's PutImage instead, the
   last call `docker push` makes. These are the dry run's only stand-ins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,16 +36,59 @@ import git
 import yaml
 
 from mlops.core.paths import REPO_ROOT
+from tests.support import iam
 from tests.support.jenkins_pipeline import CASC
 
 JENKINS_ROLE = "mlops-jenkins"
+DRY_TARGETS = frozenset({"lint", "test-unit", "test-integration", "test-bake", "scan", "smoke"})
 TIMEOUT = 900
 # an image manifest as docker push writes it; its sha256 is the digest ECR reports
 IMAGE_MANIFEST = json.dumps(
-    {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-     "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:" + "0" * 64},
-     "layers": []}, separators=(",", ":"))  # fmt: skip
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": "sha256:" + "0" * 64,
+        },
+        "layers": [],
+    },
+    separators=(",", ":"),
+)
 IMAGE_DIGEST = "sha256:" + hashlib.sha256(IMAGE_MANIFEST.encode()).hexdigest()
+
+
+# a controller's environment for walking builds without running them (the dry run uses the local stack's account)
+EXAMPLE_CONTROLLER = {
+    "MLOPS_GITHUB_ORG": "acme", "MLOPS_NOTIFY_TO": "mlops@acme.example", "MLOPS_ACCOUNT_DEV": "111111111111",
+    "MLOPS_ACCOUNT_STAGING": "222222222222", "MLOPS_ACCOUNT_PROD": "333333333333",
+}  # fmt: skip
+
+
+class RecordingAgent:
+    """Records each command and answers `exit_codes`; hands out fake session credentials per role."""
+
+    def __init__(self, root: Path, exit_codes: dict[str, int] | None = None):
+        self.root, self.exit_codes, self.count = root, exit_codes or {}, 0
+
+    def checkout(self) -> Path:
+        self.count += 1
+        workspace = self.root / f"ws{self.count}"
+        (workspace / "reports" / "plans").mkdir(parents=True)
+        for env in ("dev", "staging", "prod"):  # what `make plan` leaves
+            (workspace / "reports" / "plans" / f"{env}.tfplan").write_text(env)
+        return workspace
+
+    def sh(self, stage, script, env, workspace) -> int:
+        return next((code for prefix, code in self.exit_codes.items() if script.startswith(prefix)), 0)
+
+    def assume_role(self, role_arn, session, duration, env):
+        return {
+            "AWS_ACCESS_KEY_ID": "ASIA" + role_arn.rsplit("/", 1)[1],
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_SESSION_TOKEN": "y",
+        }
 
 
 def snapshot_origin(root: Path) -> Path:
@@ -49,11 +96,23 @@ def snapshot_origin(root: Path) -> Path:
     clean clone of main; on a laptop, what is about to be committed."""
     work = root / "snapshot"
     git.Repo.clone_from(str(REPO_ROOT), work)
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
-                           capture_output=True, check=True, timeout=60).stdout.decode().split("\0")  # fmt: skip
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     keep = {f for f in files if f and (REPO_ROOT / f).is_file()}
-    for path in subprocess.run(["git", "ls-files", "-z"], cwd=work, capture_output=True, check=True,
-                               timeout=60).stdout.decode().split("\0"):  # fmt: skip
+    for path in (
+        subprocess.run(["git", "ls-files", "-z"], cwd=work, capture_output=True, check=True, timeout=60)
+        .stdout.decode()
+        .split("\0")
+    ):
         if path and path not in keep:
             (work / path).unlink()
     for relative in keep:
@@ -95,20 +154,26 @@ class LocalAgent:
     stack: object
     origin: Path
     root: Path
-    dry_stages: set[str] = field(default_factory=set)
+    dry_targets: frozenset[str] = DRY_TARGETS
+    recorded_targets: set[str] = field(default_factory=set)  # make targets whose AWS calls moto's recorder keeps
+    eks: bool = False
     log: list[tuple[str, str, int, str]] = field(default_factory=list)  # (stage, command, status, output tail)
     issued: dict[str, str] = field(default_factory=dict)  # access key id -> role ARN it was issued for
+    recorded: list[dict] = field(default_factory=list)
+    recorded_keys: set[str] = field(default_factory=set)  # access key ids of the recorded commands
 
     def __post_init__(self) -> None:
         self.sts = self.stack.boto3_client("sts")
         iam = self.stack.boto3_client("iam")
         account = self.sts.get_caller_identity()["Account"]
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                 "Principal": {"Service": "ec2.amazonaws.com"}}]}  # fmt: skip
-        try:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}
+            ],
+        }
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=JENKINS_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
         self.identity = self._assume(f"arn:aws:iam::{account}:role/{JENKINS_ROLE}", "i-0jenkinsagent", 3600, None)
         self.account = account
         self.workspaces = 0
@@ -119,9 +184,16 @@ class LocalAgent:
         venv = str(Path(os.sys.executable).parent)
         path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv)
         return {
-            "PATH": path, "HOME": os.environ["HOME"], "LANG": "C.UTF-8", **self.identity,
-            "MLOPS_STATE_DIR": str(self.stack.settings.state_dir), "LOCAL": "1", "TF_VAR_enable_eks": "false",
-        }  # fmt: skip
+            "PATH": path,
+            "HOME": os.environ["HOME"],
+            "LANG": "C.UTF-8",
+            **self.identity,
+            "MLOPS_STATE_DIR": str(self.stack.settings.state_dir),
+            "LOCAL": "1",
+            "MLOPS_CANARY_WATCH_SECONDS": "0.3",
+            "MLOPS_CANARY_POLL_SECONDS": "0.1",
+            **({} if self.eks else {"TF_VAR_enable_eks": "false"}),
+        }
 
     def checkout(self) -> Path:
         self.workspaces += 1
@@ -133,10 +205,16 @@ class LocalAgent:
         argv = shlex.split(script)
         if argv[:1] == ["make"] and argv[1:2] == ["image"]:
             return self._push_image(env)
-        if stage in self.dry_stages:
+        target = argv[1] if argv[:1] == ["make"] and len(argv) > 1 else None
+        if target in self.dry_targets:
             argv = ["make", "-n", *argv[1:]]
-        result = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True, timeout=TIMEOUT,
-                                check=False)  # fmt: skip
+        with iam.recording(self.stack) if target in self.recorded_targets else contextlib.nullcontext([]) as calls:
+            result = subprocess.run(
+                argv, cwd=workspace, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+            )
+        if target in self.recorded_targets:
+            self.recorded_keys.add(env.get("AWS_ACCESS_KEY_ID", ""))
+        self.recorded.extend(calls)
         output = (result.stdout + result.stderr)[-6000:]
         self.log.append((stage, " ".join(argv), result.returncode, output))
         return result.returncode
@@ -145,29 +223,45 @@ class LocalAgent:
         return self._assume(role_arn, session, duration, env)
 
     def _assume(self, role_arn: str, session: str, duration: int, env: dict[str, str] | None) -> dict[str, str]:
-        client = self.sts if env is None else self.stack.boto3_client(
-            "sts", aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"])  # fmt: skip
+        client = (
+            self.sts
+            if env is None
+            else self.stack.boto3_client(
+                "sts",
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=env["AWS_SESSION_TOKEN"],
+            )
+        )
         found = client.assume_role(RoleArn=role_arn, RoleSessionName=session, DurationSeconds=duration)
         credentials = found["Credentials"]
         self.issued[credentials["AccessKeyId"]] = role_arn
-        return {"AWS_ACCESS_KEY_ID": credentials["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-                "AWS_SESSION_TOKEN": credentials["SessionToken"]}  # fmt: skip
+        return {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
 
     def _push_image(self, env: dict[str, str]) -> int:
         """`make image` without Docker: the manifest push, under the stage's credentials."""
         ecr = self.stack.boto3_client(
-            "ecr", aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"])  # fmt: skip
+            "ecr",
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env["AWS_SESSION_TOKEN"],
+        )
         tag = env.get("GIT_COMMIT", "")[:12]
-        try:
-            ecr.put_image(repositoryName=self.stack.settings.ecr_repository, imageManifest=IMAGE_MANIFEST,
-                          imageTag=tag, imageDigest=IMAGE_DIGEST)  # fmt: skip
-        except ecr.exceptions.ImageAlreadyExistsException:
-            pass
+        with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):  # a retried build pushes again
+            ecr.put_image(
+                repositoryName=self.stack.settings.ecr_repository,
+                imageManifest=IMAGE_MANIFEST,
+                imageTag=tag,
+                imageDigest=IMAGE_DIGEST,
+            )
         self.log.append(("image", f"ecr put_image {tag}", 0, ""))
         return 0
 
     def failures(self) -> str:
-        return "\n\n".join(f"[{stage}] {command} -> {status}\n{output}" for stage, command, status, output in self.log
-                           if status != 0)  # fmt: skip
+        return "\n\n".join(
+            f"[{stage}] {command} -> {status}\n{output}" for stage, command, status, output in self.log if status != 0
+        )

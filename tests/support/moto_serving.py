@@ -38,7 +38,9 @@ class MotoServing:
 
 
 def make_serving(stack, prefix: str, second_octet: int) -> MotoServing:
-    """A VPC 10.<second_octet>.0.0/16 with an ALB whose listener forwards to blue; ASGs `<prefix>-<color>` at 0."""
+    """A VPC 10.<second_octet>.0.0/16 with an ALB whose listener forwards to blue; ASGs `<prefix>-<color>` with one
+    instance each, registered in their color's target group (moto calls every running instance there healthy at
+    once; a stopped one `unused`, Target.InvalidState), as both colors run warm in an env."""
     ec2, elbv2, autoscaling = (stack.boto3_client(s) for s in ("ec2", "elbv2", "autoscaling"))
     vpc = ec2.create_vpc(CidrBlock=f"10.{second_octet}.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -69,9 +71,9 @@ def make_serving(stack, prefix: str, second_octet: int) -> MotoServing:
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=asg_names[color],
             LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
-            MinSize=0,
+            MinSize=1,
             MaxSize=2,
-            DesiredCapacity=0,
+            DesiredCapacity=1,
             VPCZoneIdentifier=",".join(subnets),
             TargetGroupARNs=[groups[color]],
         )

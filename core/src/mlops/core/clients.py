@@ -73,6 +73,19 @@ def bound_mlflow_requests(settings: Settings | None = None) -> None:
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")  # takes effect if mlflow is not imported yet
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at" on a command's stdout
     _bound_default_boto3_session(s)
+    _sagemaker_headers_only_for_sagemaker()
+
+
+def _sagemaker_headers_only_for_sagemaker() -> None:
+    """The sagemaker-mlflow plugin's request header provider says it applies to every tracking server, then fails
+    on any URI but a SageMaker tracking server ARN: MLflow logs a warning per request. Keep it for ARNs only."""
+    import mlflow
+    from mlflow.tracking.request_header import registry
+
+    if str(mlflow.get_tracking_uri()).startswith("arn:"):
+        return
+    providers = registry._request_header_provider_registry._registry
+    providers[:] = [p for p in providers if not type(p).__module__.startswith("sagemaker_mlflow.")]
 
 
 def _bound_default_boto3_session(s: Settings) -> None:

@@ -150,7 +150,12 @@ class Settings(BaseSettings):
     # deploy (mlops.delivery): canary rollout behind the ALB
     canary_steps: str = Field("10,50,100", pattern=r"^\d+(,\d+)*$", description="Traffic % per canary step")
     canary_watch_seconds: float = Field(300.0, ge=0, description="How long each canary step watches the alarms")
-    canary_poll_seconds: float = Field(15.0, gt=0, description="Alarm poll period during a canary step")
+    canary_poll_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Alarm poll period during a canary step; also the longest poll of the wait for the new color's "
+        "healthy targets (which otherwise follows the target group's health check interval)",
+    )
     ecr_repository: str = Field("mlops-serve", description="ECR repository of the serving image")
 
     # releases (mlops.release): the github Git host client of `mlops release propose --git-host github`

@@ -68,7 +68,7 @@ def load_verified(settings: Settings, root: Path, model: str, env: str) -> Relea
     return release
 
 
-def apply(settings: Settings, release: Release, commit: str) -> tuple[str, str | None]:
+def apply(settings: Settings, release: Release, commit: str, rolled_out: bool = False) -> tuple[str, str | None]:
     """Publish the live release, then move `@<env>` (what serving in staging/prod follows). (URI, old version)."""
-    uri = live.publish(settings, release, commit)
+    uri = live.publish(settings, release, commit, rolled_out)
     return uri, live.move_env_alias(Registry(settings=settings), release)

@@ -18,13 +18,26 @@ from mlops.release.manifest import Release, parse_release
 log = logging.getLogger(__name__)
 
 
-def publish(settings: Settings, release: Release, commit: str) -> str:
-    """Store the applied manifest as the env's live release; the object metadata says who applied which commit."""
+# object metadata of the live release: "true" when the deploy that published it also rolled it out (--rollout), so
+# a later --rollout of the same manifest knows the image already runs rather than only the alias having moved
+ROLLED_OUT_METADATA = "rolled-out"
+
+
+@dataclass(frozen=True)
+class LiveRelease:
+    release: Release
+    rolled_out: bool
+
+
+def publish(settings: Settings, release: Release, commit: str, rolled_out: bool = False) -> str:
+    """Store the applied manifest as the env's live release; the object metadata says who applied which commit,
+    and whether that deploy rolled it out."""
     key = live_release_key(release.model.name, release.env)
     metadata = {
         "git-commit": commit,
         "deployed-by": settings.actor or getpass.getuser(),
         "deployed-at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        ROLLED_OUT_METADATA: "true" if rolled_out else "false",
     }
     try:
         aws_client("s3", settings).put_object(
@@ -40,6 +53,12 @@ def publish(settings: Settings, release: Release, commit: str) -> str:
 
 
 def read_live(settings: Settings, model: str, env: str) -> Release | None:
+    found = read_live_release(settings, model, env)
+    return found.release if found else None
+
+
+def read_live_release(settings: Settings, model: str, env: str) -> LiveRelease | None:
+    """The env's live release with how it was applied; None when the env never had one."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     key = live_release_key(model, env)
@@ -51,7 +70,8 @@ def read_live(settings: Settings, model: str, env: str) -> Release | None:
         raise MlopsError(f"cannot read s3://{settings.artifact_bucket}/{key}: {exc}") from None
     except BotoCoreError as exc:
         raise MlopsError(f"cannot read s3://{settings.artifact_bucket}/{key}: {exc}") from None
-    return parse_release(body["Body"].read().decode(), f"s3://{settings.artifact_bucket}/{key}")
+    release = parse_release(body["Body"].read().decode(), f"s3://{settings.artifact_bucket}/{key}")
+    return LiveRelease(release, body.get("Metadata", {}).get(ROLLED_OUT_METADATA) == "true")
 
 
 def move_env_alias(registry: Registry, release: Release) -> str | None:

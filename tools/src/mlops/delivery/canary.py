@@ -90,17 +90,22 @@ def run_canary(
     plan: CanaryPlan,
     new_color: Color,
     sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = lambda _: None,
 ) -> CanaryResult:
+    """Only call this once the new color is ready (mlops.delivery.health): each step watches real traffic on it."""
     live = "blue" if new_color == "green" else "green"
     result = CanaryResult(outcome="promoted", live_color=live, new_color=new_color)
+    alarms = targets.alarms_for(new_color)
     for share in plan.steps:
         weights = {new_color: share, live: 100 - share}
         set_weights(elbv2, targets, weights)
         result.weights.append(weights)
         log.info("canary step", extra={"env": targets.environment, "new_color": new_color, "share": share})
+        watch = f"watching {len(alarms)} alarm(s) for {plan.watch_seconds:g}s"
+        say(f"{targets.environment}: {share}% to {new_color}, {watch}")
         deadline = time.monotonic() + plan.watch_seconds
         while True:
-            firing = alarm_firing(cloudwatch, targets.alarms_for(new_color))
+            firing = alarm_firing(cloudwatch, alarms)
             if firing:
                 rollback = {new_color: 0, live: 100}
                 set_weights(elbv2, targets, rollback)

@@ -39,6 +39,7 @@ def deploy() -> None:
     show_default=True,
     help="Where the local copy of the deploy record goes (Jenkins archives reports/).",
 )
+@click.option("--force", is_flag=True, help="Deploy even when the live color already runs this image and version.")
 @friendly
 def canary(
     environment: str,
@@ -48,15 +49,17 @@ def canary(
     targets_file: Path | None,
     instance_refresh: bool,
     record_dir: Path,
+    force: bool,
 ) -> None:
-    """Put the new version on the idle color, shift traffic step by step, roll back if an alarm fires."""
+    """Put the new version on the idle color, wait until it is healthy, shift traffic step by step, roll back if an
+    alarm fires. Nothing to do (exit 0) when the live color already runs this image and model version."""
     from mlops.delivery.deploy import ImageRef, run_rollout
 
     settings = get_settings()
     run_rollout(
         settings, environment, model_name or settings.model_name, model_version,
         ImageRef(settings.ecr_repository, tag=image_tag), targets_file=targets_file,
-        instance_refresh=instance_refresh, record_dir=record_dir, say=click.echo,
+        instance_refresh=instance_refresh, record_dir=record_dir, force=force, say=click.echo,
     )  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """A canary deploy as a function: what `mlops deploy canary` and `mlops release deploy --rollout` both run.
 
-Every check comes first (targets, credentials, image, model version and its gate), so a deploy that cannot succeed
-changes nothing; then the idle color gets the new version, traffic shifts step by step while the alarms are
-watched, and a deploy record is written whatever the outcome.
+Every check comes first (targets, credentials, image, model version and its gate, the idle color's capacity), so a
+deploy that cannot succeed changes nothing; a deploy of what the live color already runs stops there too, saying so.
+Then the idle color gets the new version, the deploy waits until its instances are healthy (no traffic moves before,
+none at all if they never are), traffic shifts step by step while the alarms are watched, and a deploy record is
+written whatever the outcome.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops.core.clients import Registry, aws_client
 from mlops.core.paths import REPO_ROOT, SERVING_DOCKERFILE, SERVING_OVERLAYS
 from mlops.core.settings import Settings
 from mlops.delivery.canary import CanaryPlan, current_weights, live_color, run_canary
+from mlops.delivery.health import check_idle_group, wait_until_ready
 from mlops.delivery.preflight import (
     Artifact,
     check_credentials,
@@ -29,9 +33,10 @@ from mlops.delivery.preflight import (
     find_image,
     model_version_behind,
 )
-from mlops.delivery.record import DeployRecord
-from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg
+from mlops.delivery.record import DeployRecord, now
+from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg, template_tags
 from mlops.delivery.targets import Color, DeployError, load_targets, serving_workload
+from mlops.delivery.unchanged import live_color_runs, nothing_to_deploy
 
 Say = Callable[[str], None]
 
@@ -80,10 +85,12 @@ def run_rollout(
     record_dir: Path,
     serving_env: dict[str, str] | None = None,
     replicas: int | None = None,
+    force: bool = False,
     say: Say = print,
-) -> None:
+) -> bool:
     """Deploy `model_version` (default: the champion's) in `image` to the env's idle color; DeployError when it
-    cannot start, when the record cannot be stored, or when an alarm rolled it back.
+    cannot start, when the record cannot be stored, when the new color never became healthy (no traffic moved), or
+    when an alarm rolled it back. False when the live color already runs it (EC2; unless `force`): nothing changed.
 
     `serving_env` and `replicas` come from a release manifest; without them the new color keeps the env's own."""
     plan = canary_plan(settings)
@@ -100,36 +107,47 @@ def run_rollout(
     artifact = Artifact(image_uri, digest, model_name, model_version, serving_env or {}, replicas)
 
     elbv2, cloudwatch = aws_client("elbv2", settings), aws_client("cloudwatch", settings)
-    new_color: Color = "green" if live_color(current_weights(elbv2, targets)) == "blue" else "blue"
-    say(f"deploying {model_name} v{model_version} ({image_uri}) to {environment}/{new_color}")
-    if serving is None:  # the env serves from its autoscaling groups
-        version = roll_asg(
-            aws_client("autoscaling", settings), aws_client("ec2", settings), targets, new_color, artifact,
-            instance_refresh,
+    weights = current_weights(elbv2, targets)
+    live: Color = live_color(weights)
+    new_color: Color = "green" if live == "blue" else "blue"
+    autoscaling, ec2 = aws_client("autoscaling", settings), aws_client("ec2", settings)
+    if serving is None:  # the env serves from its autoscaling groups (the EKS path has no such check yet)
+        if not force and live_color_runs(
+            template_tags(autoscaling, ec2, targets.asg_names[live]), weights, live, artifact
+        ):
+            say(nothing_to_deploy(environment, model_name, model_version, digest))
+            return False
+        check_idle_group(autoscaling, targets, new_color)
+    started_at = now()
+
+    def record(outcome: str, live: str, **details: Any) -> DeployRecord:
+        """This deploy's record (weights, alarm, unhealthy as details), written whatever the outcome."""
+        return DeployRecord(
+            environment=environment, model_name=model_name, model_version=str(model_version), image_uri=image_uri,
+            image_digest=digest, commit=current_commit() or "unknown", deployed_by=identity, outcome=outcome,
+            live_color=live, started_at=started_at, **details,
         )  # fmt: skip
-        say(f"{targets.asg_names[new_color]}: launch template version {version}")
+
+    say(f"deploying {model_name} v{model_version} ({image_uri}) to {environment}/{new_color}")
+    if serving is None:
+        rolled = roll_asg(autoscaling, ec2, targets, new_color, artifact, instance_refresh)
+        say(f"{targets.asg_names[new_color]}: launch template version {rolled.version}")
+        waited = wait_until_ready(autoscaling, elbv2, targets, new_color, rolled.refresh, plan.poll_seconds, say)
+        if not waited.ready:
+            failed = record("unhealthy", live, unhealthy=waited.state.not_healthy)
+            say(f"deploy record: {failed.write(aws_client('s3', settings), settings.artifact_bucket, record_dir)}")
+            raise DeployError(waited.failure(environment, new_color, live))
     else:
         manifests = render_overlay(SERVING_OVERLAYS / environment, new_color, artifact, serving)
         apply_manifests(manifests, namespace=serving.namespace)
-    result = run_canary(elbv2, cloudwatch, targets, plan, new_color)
+    result = run_canary(elbv2, cloudwatch, targets, plan, new_color, say=say)
 
-    record = DeployRecord(
-        environment=environment,
-        model_name=model_name,
-        model_version=model_version,
-        image_uri=image_uri,
-        image_digest=digest,
-        commit=current_commit() or "unknown",
-        deployed_by=identity,
-        outcome=result.outcome,
-        live_color=result.live_color,
-        weights=result.weights,
-        alarm=result.alarm,
-    )
-    say(f"deploy record: {record.write(aws_client('s3', settings), settings.artifact_bucket, record_dir)}")
+    done = record(result.outcome, result.live_color, weights=result.weights, alarm=result.alarm)
+    say(f"deploy record: {done.write(aws_client('s3', settings), settings.artifact_bucket, record_dir)}")
     if result.outcome != "promoted":
         raise DeployError(f"alarm {result.alarm} fired: rolled back, {result.live_color} stays live")
     say(f"{environment}: {result.live_color} is live with {model_name} v{model_version}")
+    return True
 
 
 def wait_ready(service_url: str, timeout_seconds: float, say: Say = print) -> None:

@@ -1,4 +1,6 @@
-"""Every deploy writes a record of what went where: env, model version, image digest, commit, weights, outcome."""
+"""Every deploy that changed something writes a record of what went where: env, model version, image digest,
+commit, weights, outcome ("promoted", "rolled_back", or "unhealthy": the new color never became healthy, so no
+traffic moved; `unhealthy` then names what was not)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ class DeployRecord:
     live_color: str
     weights: list[dict[str, int]] = field(default_factory=list)
     alarm: str | None = None
-    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    unhealthy: list[str] = field(default_factory=list)  # "i-... unused (Target.InvalidState)", ...
+    started_at: str = field(default_factory=lambda: now())
     finished_at: str | None = None
 
     def key(self) -> str:
@@ -37,7 +40,7 @@ class DeployRecord:
         that says what is live and where the record is, never a traceback that loses it."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        self.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.finished_at = now()
         body = json.dumps(asdict(self), indent=2, sort_keys=True)
         local_dir.mkdir(parents=True, exist_ok=True)
         local = local_dir / Path(self.key()).name
@@ -50,3 +53,7 @@ class DeployRecord:
                 f"s3://{bucket}: {exc}; the record is in {local}: upload it to {self.key()} by hand"
             ) from None
         return f"s3://{bucket}/{self.key()}"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

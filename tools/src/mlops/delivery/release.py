@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops.core.clients import Registry, aws_client
-from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG
+from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, env_alias
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
 from mlops.delivery.canary import current_weights, live_color
 from mlops.delivery.deploy import ImageRef, Say, current_commit, run_rollout
+from mlops.delivery.rollout import template_tags
 from mlops.delivery.targets import DeployTargets
+from mlops.delivery.unchanged import nothing_to_deploy, release_unchanged
 from mlops.release.actions import apply, load_verified
-from mlops.release.live import Row, compare
+from mlops.release.live import Row, compare, read_live_release
 from mlops.release.manifest import Release, load_release, manifest_path
 
 
@@ -27,20 +29,31 @@ def deploy_release(
     targets_file: Path | None,
     instance_refresh: bool,
     record_dir: Path,
+    force: bool = False,
     say: Say = print,
 ) -> None:
     """Re-check the env's manifest against the registry, roll it out (canary) when asked, publish it as the live
-    release and move `@<env>`."""
+    release and move `@<env>`; or, unless `force`, say there is nothing to deploy when the live release already is
+    this manifest (mlops.delivery.unchanged), with no AWS write, no record and no alias moved."""
     found = load_verified(settings, root, model, env)
-    if rollout:
-        if found.image is None:
-            raise MlopsError(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
+    image = found.image
+    if rollout and image is None:
+        raise MlopsError(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
+    if not force:
+        live = read_live_release(settings, model, env)
+        alias = Registry(settings=settings).alias_version(model, env_alias(found.env))
+        if release_unchanged(live, found, alias, rollout):
+            say(nothing_to_deploy(env, model, found.model.version, image.digest if image else None))
+            return
+    if rollout and image is not None:
+        # the live release says this manifest has not run yet; when the live color runs it all the same (a deploy
+        # whose publish failed), the canary says so and the release is published below without moving traffic
         run_rollout(
-            settings, env, model, found.model.version, ImageRef(found.image.repository, digest=found.image.digest),
+            settings, env, model, found.model.version, ImageRef(image.repository, digest=image.digest),
             targets_file=targets_file, instance_refresh=instance_refresh, record_dir=record_dir,
-            serving_env=found.serving.environment(), replicas=found.serving.replicas, say=say,
+            serving_env=found.serving.environment(), replicas=found.serving.replicas, force=force, say=say,
         )  # fmt: skip
-    uri, before = apply(settings, found, current_commit(root) or "unknown")
+    uri, before = apply(settings, found, current_commit(root) or "unknown", rolled_out=rollout)
     say(f"live release: {uri}")
     moved = f"v{before} -> " if before else ""
     say(f"{model}@{env}: {moved}v{found.model.version}")
@@ -63,15 +76,8 @@ def asg_row(settings: Settings, release: Release, targets: DeployTargets) -> Row
     """The live color's ASG (more ALB weight): which model version its launch template tags name."""
     color = live_color(current_weights(aws_client("elbv2", settings), targets))
     name = targets.asg_names[color]
-    groups = aws_client("autoscaling", settings).describe_auto_scaling_groups(AutoScalingGroupNames=[name])
-    template = (groups["AutoScalingGroups"] or [{}])[0].get("LaunchTemplate")
-    actual = "none"
-    if template:
-        data = aws_client("ec2", settings).describe_launch_template_versions(
-            LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
-        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
-        tags = {t["Key"]: t["Value"] for s in data.get("TagSpecifications", []) for t in s["Tags"]}
-        pinned = tags.get(MODEL_VERSION_INSTANCE_TAG, "none")
-        model, _, version = pinned.partition("/")
-        actual = f"v{version}" if model == release.model.name and version else pinned
+    tags = template_tags(aws_client("autoscaling", settings), aws_client("ec2", settings), name)
+    pinned = tags.get(MODEL_VERSION_INSTANCE_TAG, "none")
+    model, _, version = pinned.partition("/")
+    actual = f"v{version}" if model == release.model.name and version else pinned
     return Row(f"ASG {name} ({color}, live) launch template", f"v{release.model.version}", actual)

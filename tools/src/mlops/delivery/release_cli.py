@@ -115,18 +115,19 @@ def propose(env, model, version, image_digest, image_repository, repo_url, remot
     type=click.Path(file_okay=False, path_type=Path),
     help="--rollout: local copy of the deploy record (default: reports/deploys, archived by Jenkins).",
 )
+@click.option("--force", is_flag=True, help="Deploy even when the env's live release already is this manifest.")
 @friendly
-def deploy_(env, model, root, rollout, targets_file, instance_refresh, record_dir) -> None:
+def deploy_(env, model, root, rollout, targets_file, instance_refresh, record_dir, force) -> None:
     """Apply the env's manifest on disk.
 
     Re-check it (schema, version, lineage, passed gate), roll it out with --rollout, publish it as the live release
-    and move @<env>."""
+    and move @<env>. Nothing to do (exit 0) when the live release already is this manifest."""
     from mlops.delivery.release import deploy_release
 
     settings = get_settings()
     deploy_release(
         settings, root, model or settings.model_name, env, rollout=rollout, targets_file=targets_file,
-        instance_refresh=instance_refresh, record_dir=record_dir or DEPLOY_RECORDS_DIR, say=click.echo,
+        instance_refresh=instance_refresh, record_dir=record_dir or DEPLOY_RECORDS_DIR, force=force, say=click.echo,
     )  # fmt: skip
 
 

@@ -1,11 +1,13 @@
 """Put a new version on the idle color before traffic moves to it.
 
 EC2 (asg): a new launch template version whose instances are tagged with the image and the model version (the
-serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh.
+serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh
+(mlops.delivery.health then waits for the color's instances to be healthy). The live color's template tags say
+what it runs (`template_tags`), which is how a deploy of what already runs becomes a no-op.
 EKS: the env's kustomize overlay rendered with the new image and model version for the idle color, its service
 account bound to the env's IRSA role of serving (Terraform output `eks_workloads`); kubectl applies it and waits for
-the rollout. The ops workloads (the drift CronJob, the retraining service) are rendered the same way, bound to
-their own IRSA roles (`render_workload`).
+the rollout of the color's Deployments. The ops workloads (the drift CronJob, the retraining service) are rendered
+the same way, bound to their own IRSA roles (`render_workload`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,12 +34,19 @@ from mlops.core.contracts import (
     EksWorkload,
 )
 from mlops.core.paths import REPO_ROOT
+from mlops.delivery.health import Refresh
 from mlops.delivery.preflight import Artifact
 from mlops.delivery.targets import Color, DeployError, DeployTargets
 
 SERVING_IMAGE = "mlops-serve"  # the image name in services/serving/k8s
 SERVING_CONFIG_MAP = "mlops-serve"
 IMAGE_TAG_KEY = "mlops:image"
+IMAGE_DIGEST_TAG_KEY = "mlops:image-digest"  # the URI names a tag; the digest says which image it was
+# what the deploy's instance refresh asks for (the health wait's budget reads the same numbers)
+REFRESH_MIN_HEALTHY_PERCENTAGE = 90
+REFRESH_WARMUP_SECONDS = 60
+# Kubernetes' default spec.progressDeadlineSeconds of a Deployment
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 # the ops workloads' overlays (dev, staging, prod under each), by the workload name of `eks_workloads`
 OPS_OVERLAYS: Final = {
     "drift": REPO_ROOT / "services" / "drift" / "k8s" / "overlays",
@@ -48,8 +58,16 @@ CONFIG_CHECKSUM_ANNOTATION: Final = "mlops/config-sha256"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def roll_asg(autoscaling, ec2, targets: DeployTargets, color: Color, artifact: Artifact, instance_refresh: bool) -> str:
-    """Return the new launch template version number."""
+@dataclass(frozen=True)
+class Rolled:
+    version: str  # the new launch template version
+    refresh: Refresh | None  # the instance refresh started, if any
+
+
+def roll_asg(
+    autoscaling, ec2, targets: DeployTargets, color: Color, artifact: Artifact, instance_refresh: bool
+) -> Rolled:
+    """Move the color's group to a new launch template version naming the artifact; start a refresh if asked."""
     asg_name = targets.asg_names[color]
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]
     if not groups or "LaunchTemplate" not in groups[0]:
@@ -60,12 +78,11 @@ def roll_asg(autoscaling, ec2, targets: DeployTargets, color: Color, artifact: A
     data = latest["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     ours = {
         IMAGE_TAG_KEY: artifact.image_uri,
+        IMAGE_DIGEST_TAG_KEY: artifact.image_digest,
         MODEL_VERSION_INSTANCE_TAG: f"{artifact.model_name}/{artifact.model_version}",
     }
     if artifact.serving_env:  # the user data appends these KEY=VALUE pairs to the service's environment file
-        ours[SERVING_ENV_INSTANCE_TAG] = " ".join(
-            f"{key}={value}" for key, value in sorted(artifact.serving_env.items())
-        )
+        ours[SERVING_ENV_INSTANCE_TAG] = serving_env_tag(artifact.serving_env)
     specs = [s for s in data.get("TagSpecifications", []) if s["ResourceType"] != "instance"]
     instance_tags = [
         t
@@ -85,12 +102,34 @@ def roll_asg(autoscaling, ec2, targets: DeployTargets, color: Color, artifact: A
         AutoScalingGroupName=asg_name,
         LaunchTemplate={"LaunchTemplateId": template_id, "Version": str(version)},
     )
+    refresh = None
     if instance_refresh:
-        autoscaling.start_instance_refresh(
+        started = autoscaling.start_instance_refresh(
             AutoScalingGroupName=asg_name,
-            Preferences={"MinHealthyPercentage": 90, "InstanceWarmup": 60},
+            Preferences={
+                "MinHealthyPercentage": REFRESH_MIN_HEALTHY_PERCENTAGE,
+                "InstanceWarmup": REFRESH_WARMUP_SECONDS,
+            },
         )
-    return str(version)
+        refresh = Refresh(started["InstanceRefreshId"], REFRESH_MIN_HEALTHY_PERCENTAGE, REFRESH_WARMUP_SECONDS)
+    return Rolled(str(version), refresh)
+
+
+def serving_env_tag(serving_env: Mapping[str, str]) -> str:
+    """The SERVING_ENV_INSTANCE_TAG value of a release's serving settings (the user data splits it on spaces)."""
+    return " ".join(f"{key}={value}" for key, value in sorted(serving_env.items()))
+
+
+def template_tags(autoscaling, ec2, group_name: str) -> dict[str, str]:
+    """The instance tags of the launch template version a group runs now ({} when it has no template)."""
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])["AutoScalingGroups"]
+    template = (groups or [{}])[0].get("LaunchTemplate")
+    if not template:
+        return {}
+    data = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
+    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    return {t["Key"]: t["Value"] for s in data.get("TagSpecifications", []) for t in s["Tags"]}
 
 
 def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWorkload) -> str:
@@ -292,12 +331,36 @@ def bind_service_account(
             )
 
 
-def apply_manifests(manifests: str, namespace: str, timeout_seconds: int = 600) -> None:
-    """kubectl apply, then wait for every Deployment to roll out (needs a cluster: Jenkins agents on AWS)."""
-    for argv in (
-        ["kubectl", "apply", "-n", namespace, "-f", "-"],
-        ["kubectl", "rollout", "status", "-n", namespace, "deployment", "--timeout", f"{timeout_seconds}s"],
-    ):
-        result = subprocess.run(argv, input=manifests, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise DeployError(f"{' '.join(argv[:2])} failed: {result.stderr.strip()}")
+def apply_manifests(manifests: str, namespace: str) -> None:
+    """kubectl apply, then wait for the rollout of each Deployment rendered (the idle color's), so that no traffic
+    moves before its pods are Ready. Needs a cluster: Jenkins agents on AWS.
+
+    What only a real cluster proves: that `rollout status` returns once the new pods pass their readiness probe
+    (/health/ready, with the model loaded), and that the AWS Load Balancer Controller has registered them healthy
+    in the color's target group; the wait here sees the Deployment, not the ALB's health checks."""
+    deployments = [
+        document for document in yaml.safe_load_all(manifests) if document and document.get("kind") == "Deployment"
+    ]
+    _kubectl(["kubectl", "apply", "-n", namespace, "-f", "-"], manifests, timeout_seconds=120)
+    for deployment in deployments:
+        seconds = rollout_timeout(deployment)
+        name = deployment["metadata"]["name"]
+        argv = ["kubectl", "rollout", "status", "-n", namespace, f"deployment/{name}", "--timeout", f"{seconds}s"]
+        _kubectl(argv, None, timeout_seconds=seconds + 30)
+
+
+def rollout_timeout(deployment: dict[str, Any]) -> int:
+    """The Deployment's own bound: its progress deadline (Kubernetes gives up on a rollout that makes no progress
+    for that long) for each replica, since a rollout that keeps progressing may replace them one at a time."""
+    spec = deployment.get("spec") or {}
+    deadline = int(spec.get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_SECONDS))
+    return deadline * max(1, int(spec.get("replicas", 1)))
+
+
+def _kubectl(argv: list[str], stdin: str | None, timeout_seconds: int) -> None:
+    try:
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"{' '.join(argv[:3])} did not finish within {timeout_seconds}s") from None
+    if result.returncode != 0:
+        raise DeployError(f"{' '.join(argv[:3])} failed: {result.stderr.strip()}")
