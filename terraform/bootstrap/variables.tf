@@ -48,3 +48,31 @@ variable "deny_insecure_transport" {
   type        = bool
   default     = true
 }
+
+variable "environments" {
+  description = "Environments whose Terraform roles (mlops-<env>-terraform-plan, mlops-<env>-terraform-apply) this account holds; with one account per environment, name only that one."
+  type        = list(string)
+  default     = ["dev", "staging", "prod"]
+
+  validation {
+    condition     = length(var.environments) > 0 && alltrue([for e in var.environments : contains(["dev", "staging", "prod"], e)])
+    error_message = "environments must name one or more of dev, staging, prod (the folders under terraform/envs)."
+  }
+}
+
+variable "jenkins_principal_arns" {
+  description = "IAM roles (ARN patterns allowed) of the Jenkins controller and agents, the only principals that may assume the Terraform roles; null means this account's role/mlops-jenkins. A Jenkins in another account: give its role's ARN."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.jenkins_principal_arns == null ? true : try(length(var.jenkins_principal_arns) > 0 && alltrue([for a in var.jenkins_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))]), false)
+    error_message = "jenkins_principal_arns must name at least one IAM role ARN (arn:<partition>:iam::<account>:role/<name>); \"*\" or an account root would let anyone in that account run Terraform."
+  }
+}
+
+variable "attach_aws_managed_policies" {
+  description = "Attach the AWS managed ReadOnlyAccess policy to the plan roles (always true on AWS; false only on a moto server started without MOTO_IAM_LOAD_MANAGED_POLICIES=true, which has none)."
+  type        = bool
+  default     = true
+}

@@ -70,7 +70,7 @@ def test_a_merge_to_main_plans_applies_and_deploys_dev_as_jenkins_then_roles_rep
     bootstrap(local_stack.settings, terraform_env())
     origin = snapshot_origin(tmp_path)
     version = _merged_dev_release(local_stack, origin)
-    agent = LocalAgent(local_stack, origin, tmp_path, recorded_targets={"deploy"}, eks=EKS)
+    agent = LocalAgent(local_stack, origin, tmp_path, recorded_targets={"image", "deploy"}, eks=EKS)
     account = agent.account
     controller = {"MLOPS_GITHUB_ORG": "acme", "MLOPS_NOTIFY_TO": "mlops@acme.example",
                   **{f"MLOPS_ACCOUNT_{e.upper()}": account for e in ("dev", "staging", "prod")}}  # fmt: skip
@@ -83,14 +83,16 @@ def test_a_merge_to_main_plans_applies_and_deploys_dev_as_jenkins_then_roles_rep
         assert request["submitter"] == "acme*mlops-model-owners"
         assert sorted(build.stashes["terraform-plans"]) == [f"reports/plans/{e}.{x}" for e in ("dev", "prod", "staging")
                                                             for x in ("tfplan", "txt")]  # fmt: skip
-        ran = [(stage, command.split()[2]) for stage, command, _, _ in agent.log if command.startswith("make ")]
+        ran = [(stage, command.split()[1]) for stage, command, _, _ in agent.log if not command.startswith("make -n")]
         assert ("Deploy dev", "apply") in ran and ("Deploy dev", "deploy") in ran, ran
-        outputs = Terraform.for_env("dev", local_stack.settings).outputs()
-        _check_what_exists(local_stack)
-        _deploy_as_jenkins(local_stack, agent, outputs, version)
         # after the deploy moved the weights and the green group's launch template version: nothing to change
         replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, timeout=TIMEOUT)
         assert replan.returncode == 0, "second plan is not empty:\n" + replan.stdout[-4000:]
+        # read from this checkout, which the re-plan initialised (the build's workspaces are wiped, as cleanWs does)
+        outputs = Terraform.for_env("dev", local_stack.settings).outputs()
+        assert json.loads(build.archived["reports/targets/dev.json"]) == outputs["deploy_targets"]
+        _check_what_exists(local_stack)
+        _deploy_as_jenkins(local_stack, agent, outputs, version)
         _roles_under_enforced_iam(local_stack, outputs)
     finally:
         destroy = run_mlops("infra", "destroy", "--env", "dev", "--local", "--auto-approve", *EXTRA, timeout=TIMEOUT)
@@ -244,11 +246,13 @@ def _deploy_as_jenkins(stack, agent, outputs, version: str) -> None:
     assert versions == {targets.asg_names["blue"]: "1", targets.asg_names["green"]: "2"}
 
     deploy_role = outputs["role_arns"]["deploy"]
-    (key,) = [k for k, arn in agent.issued.items() if arn == deploy_role and k in agent.recorded_keys]
-    calls = iam.calls_signed_by(agent.recorded, key)
+    keys = [k for k, arn in agent.issued.items() if arn == deploy_role and k in agent.recorded_keys]
+    assert len(keys) == 2  # one session for the image push, one for the deploy: each withAWS assumes anew
+    calls = [call for key in keys for call in iam.calls_signed_by(agent.recorded, key)]
     made = {call.action for call in calls}
-    assert {"elasticloadbalancing:ModifyListener", "autoscaling:UpdateAutoScalingGroup",
-            "ec2:CreateLaunchTemplateVersion", "ecr:DescribeImages", "s3:PutObject"} <= made, made  # fmt: skip
+    assert {"ecr:PutImage", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:ModifyListener",
+            "autoscaling:UpdateAutoScalingGroup", "ec2:CreateLaunchTemplateVersion", "ecr:DescribeImages",
+            "s3:PutObject"} <= made, made  # fmt: skip
     policies = iam.role_policies(stack, deploy_role)
     assert iam.denied_calls(stack, calls, policies) == []
     # the evaluation bites: without its listener statement the same deploy is refused exactly its weight moves

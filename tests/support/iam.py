@@ -38,8 +38,12 @@ IAM_PREFIX = {"monitoring": "cloudwatch"}
 # calls IAM authorizes against "*" only (no resource-level permissions exist for them)
 UNSCOPED = {
     "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
     "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeInstanceRefreshes",
     "ec2:DescribeLaunchTemplateVersions",
+    "ecr:GetAuthorizationToken",
 }
 
 

@@ -13,8 +13,9 @@ from jenkins/casc/jenkins.yaml and from the agent it runs on, here on the local 
 - The canary watches each traffic step for MLOPS_CANARY_WATCH_SECONDS (seconds on a real account); the dry run
   sets it to a fraction of a second, as the canary tests do.
 - Make targets in DRY_TARGETS run as `make -n` (the target resolves with exactly that environment) instead of for
-  real: lint, tests and scan are this very suite (and tests/integration/test_security_scan.py), and the smoke test
-  needs a load balancer that answers, which moto's does not. `make image` needs a
+  real: lint, tests and scan are this very suite (and tests/integration/test_security_scan.py), the smoke test
+  needs a load balancer that answers, which moto's does not, and `make stack-down` would stop the local stack the
+  dry run itself runs on (the build did not start it). `make image` needs a
   Docker engine, which no machine here has: the agent pushes the image manifest with ECR's PutImage instead, the
   last call `docker push` makes. These are the dry run's only stand-ins.
 """
@@ -29,6 +30,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +42,7 @@ from tests.support import iam
 from tests.support.jenkins_pipeline import CASC
 
 JENKINS_ROLE = "mlops-jenkins"
-DRY_TARGETS = frozenset({"lint", "test-unit", "test-integration", "test-bake", "scan", "smoke"})
+DRY_TARGETS = frozenset({"lint", "test-unit", "test-integration", "test-bake", "scan", "smoke", "stack-down"})
 TIMEOUT = 900
 # an image manifest as docker push writes it; its sha256 is the digest ECR reports
 IMAGE_MANIFEST = json.dumps(
@@ -127,6 +129,14 @@ def snapshot_origin(root: Path) -> Path:
     return bare
 
 
+def _machine_network() -> dict[str, str]:
+    """The machine's own network and package-index settings (CA bundles, proxies, pip/uv index options), which a
+    real agent has from its host as well: `make setup` fetches build backends through them."""
+    wanted = ("CERT", "CA_BUNDLE", "PROXY")
+    return {k: v for k, v in os.environ.items()
+            if any(w in k.upper() for w in wanted) or k.startswith(("PIP_", "UV_"))}  # fmt: skip
+
+
 def node_environment(controller_env: dict[str, str]) -> dict[str, str]:
     """JCasC's globalNodeProperties, with ${VAR} read from the controller's environment (a missing one fails, as
     JCasC refuses to start on an unresolved variable)."""
@@ -164,7 +174,7 @@ class LocalAgent:
 
     def __post_init__(self) -> None:
         self.sts = self.stack.boto3_client("sts")
-        iam = self.stack.boto3_client("iam")
+        roles = self.stack.boto3_client("iam")
         account = self.sts.get_caller_identity()["Account"]
         trust = {
             "Version": "2012-10-17",
@@ -172,15 +182,16 @@ class LocalAgent:
                 {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}
             ],
         }
-        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-            iam.create_role(RoleName=JENKINS_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+        # the agents' instance profile role (on AWS, created with the agents, outside this repository)
+        with contextlib.suppress(roles.exceptions.EntityAlreadyExistsException):
+            roles.create_role(RoleName=JENKINS_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
         self.identity = self._assume(f"arn:aws:iam::{account}:role/{JENKINS_ROLE}", "i-0jenkinsagent", 3600, None)
         self.account = account
         self.workspaces = 0
 
     def process_env(self) -> dict[str, str]:
-        """The agent's own environment: its PATH (without this suite's venv), HOME (its caches), its identity, and
-        the three local-stack switches."""
+        """The agent's own environment: its PATH (without this suite's venv), HOME (its caches), the host's network
+        settings, its identity, and the local-stack switches (module docstring)."""
         venv = str(Path(os.sys.executable).parent)
         path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv)
         return {
@@ -188,6 +199,7 @@ class LocalAgent:
             "HOME": os.environ["HOME"],
             "LANG": "C.UTF-8",
             **self.identity,
+            **_machine_network(),
             "MLOPS_STATE_DIR": str(self.stack.settings.state_dir),
             "LOCAL": "1",
             "MLOPS_CANARY_WATCH_SECONDS": "0.3",
@@ -203,36 +215,30 @@ class LocalAgent:
 
     def sh(self, stage: str, script: str, env: dict[str, str], workspace: Path) -> int:
         argv = shlex.split(script)
-        if argv[:1] == ["make"] and argv[1:2] == ["image"]:
-            return self._push_image(env)
         target = argv[1] if argv[:1] == ["make"] and len(argv) > 1 else None
         if target in self.dry_targets:
             argv = ["make", "-n", *argv[1:]]
-        with iam.recording(self.stack) if target in self.recorded_targets else contextlib.nullcontext([]) as calls:
-            result = subprocess.run(
-                argv, cwd=workspace, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-            )
-        if target in self.recorded_targets:
+        recorded = target in self.recorded_targets
+        started = time.monotonic()
+        with iam.recording(self.stack) if recorded else contextlib.nullcontext([]) as calls:
+            if target == "image":
+                status, output = self._push_image(env), ""
+            else:
+                result = subprocess.run(argv, cwd=workspace, env=env, capture_output=True, text=True,
+                                        timeout=TIMEOUT, check=False)  # fmt: skip
+                status, output = result.returncode, (result.stdout + result.stderr)[-6000:]
+        if recorded:
             self.recorded_keys.add(env.get("AWS_ACCESS_KEY_ID", ""))
         self.recorded.extend(calls)
-        output = (result.stdout + result.stderr)[-6000:]
-        self.log.append((stage, " ".join(argv), result.returncode, output))
-        return result.returncode
+        self.log.append((stage, " ".join(argv), status, output))
+        print(f"[dry run] {stage}: {' '.join(argv)} -> {status} in {time.monotonic() - started:.0f} s")  # pytest -s
+        return status
 
     def assume_role(self, role_arn: str, session: str, duration: int, env: dict[str, str]) -> dict[str, str]:
         return self._assume(role_arn, session, duration, env)
 
     def _assume(self, role_arn: str, session: str, duration: int, env: dict[str, str] | None) -> dict[str, str]:
-        client = (
-            self.sts
-            if env is None
-            else self.stack.boto3_client(
-                "sts",
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                aws_session_token=env["AWS_SESSION_TOKEN"],
-            )
-        )
+        client = self.sts if env is None else iam.client(self.stack, "sts", env)
         found = client.assume_role(RoleArn=role_arn, RoleSessionName=session, DurationSeconds=duration)
         credentials = found["Credentials"]
         self.issued[credentials["AccessKeyId"]] = role_arn
@@ -244,12 +250,7 @@ class LocalAgent:
 
     def _push_image(self, env: dict[str, str]) -> int:
         """`make image` without Docker: the manifest push, under the stage's credentials."""
-        ecr = self.stack.boto3_client(
-            "ecr",
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"],
-        )
+        ecr = iam.client(self.stack, "ecr", env)
         tag = env.get("GIT_COMMIT", "")[:12]
         with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):  # a retried build pushes again
             ecr.put_image(
@@ -258,7 +259,6 @@ class LocalAgent:
                 imageTag=tag,
                 imageDigest=IMAGE_DIGEST,
             )
-        self.log.append(("image", f"ecr put_image {tag}", 0, ""))
         return 0
 
     def failures(self) -> str:

@@ -131,6 +131,7 @@ class Build:
         self.events: list[Event] = []
         self.result = "SUCCESS"
         self.stashes: dict[str, dict[str, bytes]] = {}
+        self.archived: dict[str, bytes] = {}
         self.stage = ""
         self.workspace: Path | None = None
 
@@ -413,7 +414,7 @@ class Build:
         if name in ("milestone", "stash", "unstash", "archiveArtifacts", "junit", "cleanWs", "mail", "echo"):
             self.events.append(Event(name if name in ("milestone", "stash", "unstash") else "step", self.stage,
                                      {"name": name, **args}))  # fmt: skip
-            if name in ("stash", "unstash", "cleanWs"):
+            if name in ("stash", "unstash", "cleanWs", "archiveArtifacts"):
                 self._workspace_step(name, args)
             return None
         if name in ("timeout", "lock", "timestamps"):
@@ -453,12 +454,18 @@ class Build:
         if name == "cleanWs":
             shutil.rmtree(self.workspace)
             self.workspace.mkdir()
-        elif name == "stash":
+        elif name in ("stash", "archiveArtifacts"):
+            pattern = args["includes"] if name == "stash" else args["artifacts"]
             files = {str(p.relative_to(self.workspace)): p.read_bytes() for p in self.workspace.rglob("*")
-                     if p.is_file() and ant_match(args["includes"], str(p.relative_to(self.workspace)))}  # fmt: skip
-            if not files:
-                raise BuildFailed(f"stash {args['name']}: no files match {args['includes']}")
-            self.stashes[args.get("name", args.get("value"))] = files
+                     if p.is_file() and ant_match(pattern, str(p.relative_to(self.workspace)))}  # fmt: skip
+            if name == "archiveArtifacts":  # kept by the controller: the build's page lists them
+                if not files and not args.get("allowEmptyArchive"):
+                    raise BuildFailed(f"archiveArtifacts: no files match {pattern}")
+                self.archived.update(files)
+            elif not files:
+                raise BuildFailed(f"stash {args['name']}: no files match {pattern}")
+            else:
+                self.stashes[args["name"]] = files
         else:
             stash = self.stashes.get(args.get("name", args.get("value")))
             if stash is None:

@@ -30,8 +30,15 @@ variable "vpc_cidr" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate ARN of the serving HTTPS listener."
+  description = "ACM certificate ARN of the serving HTTPS listener; null (the default) uses the ISSUED certificate for serving_domain found in ACM. `mlops infra --local` passes moto's."
   type        = string
+  default     = null
+}
+
+variable "serving_domain" {
+  description = "Domain name of the serving certificate in ACM (set per env in terraform.tfvars: the example.com placeholders are yours to replace); its ISSUED certificate is the listener's unless certificate_arn is given."
+  type        = string
+  default     = null
 }
 
 variable "mlflow_tracking_uri" {
@@ -127,4 +134,10 @@ variable "s3_eventbridge_notifications" {
   description = "Send bucket object events to EventBridge (true on AWS; false on moto, which does not report the setting back)."
   type        = bool
   default     = true
+}
+
+variable "jenkins_principal_arns" {
+  description = "IAM principals (ARNs) that may assume the env's Jenkins roles (deploy, retraining); null: this account's role/mlops-jenkins. Set it when Jenkins runs in another account."
+  type        = list(string)
+  default     = null
 }

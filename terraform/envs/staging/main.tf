@@ -11,6 +11,7 @@ module "platform" {
   kms_deletion_window_days = 30
 
   certificate_arn         = var.certificate_arn
+  serving_domain          = var.serving_domain
   alb_deletion_protection = var.alb_deletion_protection
   waf_acl_arn             = var.waf_acl_arn
   service_hostname        = var.service_hostname
@@ -32,6 +33,7 @@ module "platform" {
 
   grant_autoscaling_service_role = var.grant_autoscaling_service_role
   kms_admin_role_arns            = var.kms_admin_role_arns
+  jenkins_principal_arns         = var.jenkins_principal_arns
   attach_aws_managed_policies    = var.attach_aws_managed_policies
   s3_eventbridge_notifications   = var.s3_eventbridge_notifications
   alert_emails                   = var.alert_emails

@@ -11,28 +11,15 @@ locals {
   partition = data.aws_partition.current.partition
 }
 
-# Trust the account, narrowed to the named principals by aws:PrincipalArn: AWS refuses a trust policy whose
-# principal does not exist yet, and the Jenkins role may be created after this one. Nobody else in the account
-# can assume it, whatever their own policies say.
-data "aws_iam_policy_document" "trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:PrincipalArn"
-      values   = var.trusted_principal_arns
-    }
-  }
+module "trust" {
+  source                 = "../jenkins-trust"
+  trusted_principal_arns = var.trusted_principal_arns
 }
 
 resource "aws_iam_role" "this" {
-  name_prefix          = "${substr(var.name, 0, 24)}-deploy-"
+  name                 = "${var.name}-deploy" # fixed: Jenkins assumes it by name, withAWS(role: "mlops-<env>-deploy")
   description          = "Deploys ${var.name}: traffic weights, serving launch templates, deploy records"
-  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  assume_role_policy   = module.trust.policy_json
   max_session_duration = 3600 # a deploy, canary included, fits in an hour; credentials never outlive it
   tags                 = var.tags
 }
@@ -43,10 +30,28 @@ data "aws_iam_policy_document" "deploy" {
     sid = "ReadDeployState"
     actions = [
       "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth", # the canary waits for the new color's healthy targets
       "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeInstanceRefreshes",
       "ec2:DescribeLaunchTemplateVersions",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "LogInToEcr" # docker login: the token is account-wide, the pushes below are this repository only
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "PushTheServingImage" # `make image` in the env's Deploy stage
+    actions = [
+      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload", "ecr:PutImage",
+    ]
+    resources = [var.ecr_repository_arn]
   }
 
   statement {

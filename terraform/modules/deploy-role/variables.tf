@@ -1,6 +1,11 @@
 variable "name" {
-  description = "Name of the environment's resources (e.g. mlops-dev); the role is named <name>-deploy-<suffix>."
+  description = "Name of the environment's resources (e.g. mlops-dev); the role is named <name>-deploy."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,56}$", var.name))
+    error_message = "name must be 1-57 lowercase letters, digits or '-' (the role name <name>-deploy must fit IAM's 64 characters)."
+  }
 }
 
 variable "trusted_principal_arns" {

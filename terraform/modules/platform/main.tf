@@ -12,6 +12,22 @@ data "aws_availability_zones" "available" {
   }
 }
 
+# The HTTPS listener's certificate: the one given, or else the newest ISSUED certificate in ACM for
+# serving_domain (so an env on AWS needs no ARN in its variables; `mlops infra --local` passes moto's).
+data "aws_acm_certificate" "serving" {
+  count       = var.certificate_arn == null ? 1 : 0
+  domain      = var.serving_domain
+  statuses    = ["ISSUED"]
+  most_recent = true
+
+  lifecycle {
+    precondition {
+      condition     = var.serving_domain != null
+      error_message = "platform: set serving_domain (the serving certificate's domain, looked up in ACM) or certificate_arn."
+    }
+  }
+}
+
 locals {
   name    = "mlops-${var.environment}"
   account = data.aws_caller_identity.current.account_id
@@ -183,7 +199,7 @@ module "alb" {
   subnet_ids          = var.alb_internal ? module.network.private_subnet_ids : module.network.public_subnet_ids
   internal            = var.alb_internal
   ingress_cidrs       = var.alb_ingress_cidrs != null ? var.alb_ingress_cidrs : [var.vpc_cidr]
-  certificate_arn     = var.certificate_arn
+  certificate_arn     = var.certificate_arn != null ? var.certificate_arn : one(data.aws_acm_certificate.serving[*].arn)
   deletion_protection = var.alb_deletion_protection
   access_log_bucket   = module.s3.log_bucket_name
   target_groups       = { for color in local.colors : color => { weight = color == "blue" ? 100 : 0 } }
@@ -278,7 +294,7 @@ module "cloudwatch" {
 module "deploy_role" {
   source                 = "../deploy-role"
   name                   = local.name
-  trusted_principal_arns = [for role in var.deployer_role_names : "arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${role}"]
+  trusted_principal_arns = local.jenkins_principal_arns
   listener_arns          = [module.alb.https_listener_arn]
   autoscaling_group_arns = [for serving in module.serving : serving.autoscaling_group_arn]
   launch_template_arns   = [for serving in module.serving : serving.launch_template_arn]
@@ -291,4 +307,30 @@ module "deploy_role" {
   tags            = local.tags
 
   mlflow_tracking_server_arn = local.mlflow_tracking_server_arn
+}
+
+# ---- Jenkins' training role -------------------------------------------------------------------------------------
+# The Train and register stage (`mlopsTrain` in jenkins/vars) assumes mlops-<env>-retraining: exactly what the
+# retraining workload may do (the same access-policy document as its IRSA role), trusted only by Jenkins.
+locals {
+  jenkins_principal_arns = coalesce(var.jenkins_principal_arns, ["arn:${data.aws_partition.current.partition}:iam::${local.account}:role/mlops-jenkins"])
+}
+
+module "jenkins_trust" {
+  source                 = "../jenkins-trust"
+  trusted_principal_arns = local.jenkins_principal_arns
+}
+
+resource "aws_iam_role" "jenkins_retraining" {
+  name                 = "${local.name}-retraining" # fixed: withAWS(role: "mlops-<env>-retraining")
+  description          = "Training, registration and gating from Jenkins for ${local.name}: the retraining workload's access"
+  assume_role_policy   = module.jenkins_trust.policy_json
+  max_session_duration = 3600
+  tags                 = local.tags
+}
+
+resource "aws_iam_role_policy" "jenkins_retraining" {
+  name   = "retraining-least-privilege"
+  role   = aws_iam_role.jenkins_retraining.id
+  policy = module.access["retraining"].json
 }

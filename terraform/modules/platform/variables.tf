@@ -72,8 +72,20 @@ variable "force_destroy_buckets" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate of the HTTPS listener."
+  description = "ACM certificate of the HTTPS listener; null looks up the ISSUED certificate for serving_domain in this account and region."
   type        = string
+  default     = null
+}
+
+variable "serving_domain" {
+  description = "Domain name of the serving certificate (its ACM domain name, e.g. serving.example.com); used to find the ISSUED certificate when certificate_arn is null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.serving_domain == null ? true : can(regex("^(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", var.serving_domain))
+    error_message = "serving_domain must be a DNS name such as serving.example.com (no scheme, no path)."
+  }
 }
 
 variable "alb_internal" {
@@ -255,10 +267,10 @@ variable "s3_eventbridge_notifications" {
   default     = true
 }
 
-variable "deployer_role_names" {
-  description = "IAM roles in this account that may assume the env's deploy role: the Jenkins controller's or agents' role (names; wildcards allowed)."
+variable "jenkins_principal_arns" {
+  description = "IAM principals (ARNs, patterns allowed, this account or another) that may assume the env's Jenkins roles (deploy, retraining): the Jenkins controller's or agents' role. null: this account's role/mlops-jenkins."
   type        = list(string)
-  default     = ["mlops-jenkins"]
+  default     = null
 }
 
 variable "ecr_repository_name" {

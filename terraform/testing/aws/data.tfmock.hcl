@@ -21,3 +21,6 @@ mock_data "aws_ssm_parameter" {
 mock_data "aws_iam_policy_document" {
   defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
 }
+mock_data "aws_acm_certificate" {
+  defaults = { arn = "arn:aws:acm:eu-west-1:111122223333:certificate/11111111-1111-1111-1111-111111111111" }
+}

@@ -8,7 +8,6 @@ caller can tell a rejection (a result) from a failure (a fault).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import click
@@ -101,14 +100,16 @@ def _report(result) -> None:
 
 
 def _register_and_maybe_promote(
-    project, model_name: str | None, promote: bool, reason: str | None, outcome: Path | None = None
+    project, model_name: str | None, promote: bool, reason: str | None, outcome: Path | None = None, steps=None
 ):
     from mlops.registry.cli import echo_move
     from mlops.registry.promotion import promote as do_promote
+    from mlops.training.progress import Steps
     from mlops.training.register import register
 
     settings = get_settings()
-    result = register(settings, project, model_name)
+    with (steps or Steps.silent()).step("registering: logging the run, gating it against the champion"):
+        result = register(settings, project, model_name)
     _report(result)
     promoted = False
     if promote and result.decision.passed:
@@ -131,16 +132,6 @@ def _register_and_maybe_promote(
     if not result.decision.passed:
         raise SystemExit(GATE_REJECTED)
     return result
-
-
-class _Steps:
-    """One line per long step as it starts, and its time when it ends: a person sees the run move."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __call__(self, what: str) -> None:
-        click.echo(f"  {time.perf_counter() - self.started:6.1f}s  {what} ...")
 
 
 @pipeline.command()
@@ -178,17 +169,15 @@ def run(
 
     Exit 3 when the gate rejects the new version (registered, champion unchanged)."""
     from mlops.core.clients import require_tracking_server
+    from mlops.training.progress import Steps
     from mlops.training.workspace import pull_inputs, repro
 
     require_tracking_server()  # at once, not after minutes of pulling and training
     project = _project(project_dir, params_file)
-    step = _Steps()
-    step(f"dvc pull: {', '.join(project.datasets())} (the versions the .dvc files name)")
-    pull_inputs(project)
-    step("dvc repro: the stages that changed (prepare, train, evaluate)")
-    repro(project)
-    step("register: log the run, gate it against the champion")
-    _register_and_maybe_promote(project, model_name, promote, reason, outcome)
+    steps = Steps()  # one line per step on stderr; DVC's own output goes to the log file (or --verbose)
+    pull_inputs(project, steps)
+    repro(project, steps=steps)
+    _register_and_maybe_promote(project, model_name, promote, reason, outcome, steps)
 
 
 @pipeline.command("init-example")
@@ -216,10 +205,12 @@ def init_example(directory: Path, remote: str, model_name: str) -> None:
 def reproduce(uri: str, project_url: str | None, tolerance: float) -> None:
     """Check out the model's commit and data version via DVC, retrain, and say whether the metrics match."""
     from mlops.core.clients import Registry
+    from mlops.training.progress import Steps
     from mlops.training.reproduce import reproduce as do_reproduce
 
     settings = get_settings()
-    result = do_reproduce(Registry(settings=settings), uri, settings.state_dir.resolve(), project_url, tolerance)
+    registry = Registry(settings=settings)
+    result = do_reproduce(registry, uri, settings.state_dir.resolve(), project_url, tolerance, Steps())
     for row in result["metrics"]:
         mark = "ok" if row["match"] else "DIFFERS"
         click.echo(f"  {row['metric']:32} registered {row['registered']:.6f} reproduced {row['reproduced']} {mark}")

@@ -16,7 +16,8 @@ from typing import Any
 
 from mlops.core.errors import MlopsError, TransientError
 from mlops.core.urls import without_credentials
-from mlops.training.project import Project
+from mlops.training.progress import Steps, files, size
+from mlops.training.project import Project, log_file
 
 
 @contextmanager
@@ -46,28 +47,65 @@ def clone(url: str, parent: Path, *, branch: str | None = None, commit: str | No
         shutil.rmtree(dest, ignore_errors=True)
 
 
-def pull_inputs(project: Project) -> None:
-    """Fetch exactly the data versions the `.dvc` files name, verified against their md5."""
-    project.configure_remote_endpoint()
-    targets = [f"{relative}.dvc" for relative in project.datasets()]
-    try:
-        project.dvc("pull", *targets)
-    except TransientError:
-        raise
-    except MlopsError as exc:
-        text = str(exc).lower()
-        versions = ", ".join(f"{p}@{m}" for p, m in project.datasets().items())
-        if "checkout failed" in text and re.search(r"\b[1-9]\d* files? fetched", text):
-            # downloaded, then refused at checkout: the remote's copy does not hash to the recorded md5
-            raise MlopsError(
-                f"the DVC remote {project.remote()[1]} holds a corrupt copy of {versions}: "
-                "its content does not match the md5; restore it from a good cache with `dvc push`"
-            ) from None
-        if any(m in text for m in ("missing cache files", "checkout failed", "missing-files")):
-            raise MlopsError(f"data version {versions} is not in the DVC remote {project.remote()[1]}") from None
-        raise
-    project.verify_datasets()
+def pull_inputs(project: Project, steps: Steps | None = None) -> None:
+    """Fetch exactly the data versions the `.dvc` files name, verified against their md5. `steps` shows it on the
+    console as one line; DVC's own output goes to the log file."""
+    steps = steps or Steps.silent()
+    inputs = project.datasets()
+    count, total = project.data_size()
+    what = next(iter(inputs)) if len(inputs) == 1 else f"{len(inputs)} inputs"
+    with steps.step(f"pulling {what} ({files(count)}, {size(total)})") as step:
+        project.configure_remote_endpoint()
+        targets = [f"{relative}.dvc" for relative in inputs]
+        try:
+            stdout = project.dvc("pull", *targets)
+        except TransientError:
+            raise
+        except MlopsError as exc:
+            raise _pull_error(project, exc) from None
+        project.verify_datasets()
+        said = stdout.strip().splitlines()[-1:] if stdout.strip() else []
+        if said and re.match(r"(\d+ files?\b|everything is up to date)", said[0], re.IGNORECASE):
+            step.result(said[0].rstrip(".").lower() if said[0].startswith("E") else said[0])
 
 
-def repro(project: Project, force: bool = False) -> None:
-    project.dvc("repro", *(["--force"] if force else []))
+def _pull_error(project: Project, exc: MlopsError) -> MlopsError:
+    """DVC's failure of a pull, said in terms of the data version: not in the remote, or a corrupt copy there."""
+    text = (getattr(exc, "output", "") or str(exc)).lower()
+    versions = ", ".join(f"{p}@{m}" for p, m in project.datasets().items())
+    where = log_file()
+    details = f" (DVC's output is in {where})" if where else ""
+    if "checkout failed" in text and re.search(r"\b[1-9]\d* files? fetched", text):
+        # downloaded, then refused at checkout: the remote's copy does not hash to the recorded md5
+        return MlopsError(
+            f"the DVC remote {project.remote()[1]} holds a corrupt copy of {versions}: "
+            f"its content does not match the md5; restore it from a good cache with `dvc push`{details}"
+        )
+    if any(m in text for m in ("missing cache files", "checkout failed", "missing-files")):
+        return MlopsError(f"data version {versions} is not in the DVC remote {project.remote()[1]}{details}")
+    return exc
+
+
+_RAN = re.compile(r"^Running stage '([^']+)'")
+_CACHED = re.compile(r"^Stage '([^']+)' is cached")
+
+
+def repro(project: Project, force: bool = False, steps: Steps | None = None) -> None:
+    """`dvc repro`: the stages that changed (all of them with `force`). `steps` shows it on the console as one line
+    that names the stages run; DVC's and the stages' own output goes to the log file."""
+    steps = steps or Steps.silent()
+    ran: list[str] = []
+    restored: list[str] = []
+
+    def seen(line: str) -> None:
+        if found := _RAN.match(line):
+            ran.append(found.group(1))
+            step.note(f"stage {found.group(1)}")
+        elif found := _CACHED.match(line):
+            restored.append(found.group(1))
+
+    with steps.step("running the pipeline (dvc repro" + (" --force)" if force else ")")) as step:
+        project.dvc("repro", *(["--force"] if force else []), on_line=seen)
+        said = [f"ran {', '.join(ran)}"] if ran else []
+        said += [f"restored {', '.join(restored)} from the run cache"] if restored else []
+        step.result("; ".join(said) or "nothing changed")

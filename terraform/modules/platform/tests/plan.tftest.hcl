@@ -1,6 +1,7 @@
-# Plan-level assertions with a mocked provider (no account needed): run by tests/unit/test_terraform_plan.py.
+# Plan-level assertions with a mocked provider (no account needed): run by tests/integration/test_terraform_plan.py.
 # The blue/green composition: one serving group per color, and a deploy_targets output of exactly the shape
-# `mlops deploy canary` validates (DeployTargets in pipelines/deploy/targets.py).
+# `mlops deploy canary` validates (DeployTargets in pipelines/deploy/targets.py); the listener's certificate, given or
+# looked up in ACM by serving_domain.
 mock_provider "aws" {
   source = "../../testing/aws" # the shared mocked data sources
 }
@@ -19,6 +20,10 @@ variables {
 run "blue_and_green_serving_groups_and_the_deploy_targets" {
   command = plan
 
+  assert {
+    condition     = length(data.aws_acm_certificate.serving) == 0
+    error_message = "with certificate_arn given, ACM must not be searched"
+  }
   assert {
     condition     = toset(keys(module.serving)) == toset(["blue", "green"])
     error_message = "there must be one serving group per color, blue and green"
@@ -64,4 +69,44 @@ run "a_url_as_service_hostname_is_refused" {
     service_hostname = "https://serving.example.com/"
   }
   expect_failures = [var.service_hostname]
+}
+
+run "without_an_arn_the_issued_certificate_for_serving_domain_is_looked_up" {
+  command = plan
+  variables {
+    certificate_arn = null
+    serving_domain  = "serving.example.com"
+  }
+
+  assert {
+    condition = (
+      length(data.aws_acm_certificate.serving) == 1 &&
+      data.aws_acm_certificate.serving[0].domain == "serving.example.com" &&
+      data.aws_acm_certificate.serving[0].statuses == tolist(["ISSUED"]) &&
+      data.aws_acm_certificate.serving[0].most_recent
+    )
+    error_message = "without certificate_arn the listener's certificate must be the newest ISSUED one for serving_domain"
+  }
+}
+
+run "neither_a_certificate_nor_a_domain_is_refused" {
+  command = plan
+  variables {
+    certificate_arn = null
+  }
+  expect_failures = [data.aws_acm_certificate.serving]
+}
+
+run "jenkins_trains_as_the_retraining_workload_under_a_fixed_name" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_iam_role.jenkins_retraining.name == "mlops-prod-retraining" &&
+      aws_iam_role.jenkins_retraining.max_session_duration == 3600 &&
+      aws_iam_role.jenkins_retraining.assume_role_policy == module.jenkins_trust.policy_json &&
+      aws_iam_role_policy.jenkins_retraining.name == "retraining-least-privilege"
+    )
+    error_message = "Jenkins' training role must be mlops-<env>-retraining, one-hour sessions, the Jenkins trust, and the retraining workload's policy"
+  }
 }

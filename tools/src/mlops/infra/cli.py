@@ -56,7 +56,7 @@ def _common(command):
         "--var-file",
         "var_file",
         type=click.Path(exists=True, dir_okay=False, resolve_path=True, path_type=Path),
-        help="A .tfvars file with this environment's values (certificate_arn, mlflow_tracking_uri, ...).",
+        help="A .tfvars file with values beyond the env's committed terraform.tfvars (e.g. certificate_arn).",
     )(command)
     command = click.option(
         "--var", "variables", multiple=True, callback=_parse_var, metavar="KEY=VALUE", help="A Terraform variable."

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from mlops.core.errors import MlopsError
 from mlops.core.paths import ENVS_DIR
-from mlops.core.settings import get_settings
+from mlops.core.settings import Settings, get_settings
 from mlops.core.terraform import Terraform, local_data_dir, terraform_env
 from mlops.infra import local as localstack
+
+# Where each env's state lives in the bootstrap's bucket: the S3 backend's `key`. terraform/bootstrap gives each env's
+# Terraform roles exactly this object and its lock items (tests/unit/infra/test_terraform_roles.py ties the two).
+STATE_KEY = "envs/{env}/terraform.tfstate"
 
 
 @dataclass
@@ -20,18 +24,28 @@ class Prepared:
     var_args: list[str]
 
 
+def state_key(env_name: str) -> str:
+    return STATE_KEY.format(env=env_name)
+
+
+def cli_variables(settings: Settings) -> dict[str, str]:
+    """The variables `mlops infra` passes to every env itself; all others come from the env's terraform.tfvars or
+    their defaults (tests/unit/infra/test_terraform_roles.py and envs/*/tests check that none is left without)."""
+    return {"region": settings.region}
+
+
 def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | None) -> Prepared:
     """Initialise the env's backend and build its -var arguments, for AWS or for the local stack."""
     settings = get_settings()
     env = terraform_env()
     workdir = ENVS_DIR / env_name
-    var_args = [f"-var=region={settings.region}"]
+    var_args = [f"-var={key}={value}" for key, value in cli_variables(settings).items()]
     if local:
         localstack.endpoint()  # fails early, with the fix, when the stack is not running
         outputs = localstack.bootstrap(settings, env)
         backend = {
             "bucket": outputs["state_bucket"],
-            "key": f"envs/{env_name}/terraform.tfstate",
+            "key": state_key(env_name),
             "dynamodb_table": outputs["lock_table"],
         }
         text = localstack.override_text(localstack.endpoint(), settings.region, backend)
@@ -54,7 +68,7 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
         tf = Terraform(workdir, env)
         tf.init(
             f"bucket={settings.tf_state_bucket}",
-            f"key=envs/{env_name}/terraform.tfstate",
+            f"key={state_key(env_name)}",
             f"region={settings.region}",
             f"dynamodb_table={settings.tf_lock_table}",
         )

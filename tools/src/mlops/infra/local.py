@@ -1,5 +1,6 @@
-"""Pointing Terraform at the local stack: an endpoints override per configuration, the bootstrap state bucket
-and lock table created on moto, and the few stand-ins a real account would already have (a TLS certificate).
+"""Pointing Terraform at the local stack: an endpoints override per configuration, the bootstrap state bucket, lock
+table and Terraform roles created on moto, and the few stand-ins a real account would already have (a TLS
+certificate).
 
 Everything here runs only for `mlops infra ... --local`; without it no override file exists and Terraform talks
 to AWS with the normal credential chain.
@@ -160,14 +161,19 @@ def certificate_arn(settings: Settings) -> str:
     return result["CertificateArn"]
 
 
+# what a complete bootstrap outputs; a state without one of them (an older bootstrap) is applied again
+BOOTSTRAP_OUTPUTS = frozenset({"state_bucket", "lock_table", "terraform_role_arns"})
+
+
 def bootstrap(settings: Settings, env: dict[str, str]) -> dict:
-    """Create the state bucket and lock table on the local stack once; return the bootstrap outputs."""
+    """Create the state bucket, lock table and Terraform roles on the local stack once; return the bootstrap
+    outputs."""
     state_dir = local_data_dir(settings, "")
     state_dir.mkdir(parents=True, exist_ok=True)
     state_file = state_dir / "bootstrap.tfstate"
     if state_file.exists():  # already bootstrapped on this stack: read the outputs without starting Terraform
         outputs = json.loads(state_file.read_text()).get("outputs", {})
-        if "state_bucket" in outputs and "lock_table" in outputs:
+        if outputs.keys() >= BOOTSTRAP_OUTPUTS:
             return {name: item["value"] for name, item in outputs.items()}
     backend = {"type": "local", "path": str(state_file)}
     write_override(BOOTSTRAP_DIR, override_text(endpoint(), settings.region, backend), env)
@@ -181,12 +187,14 @@ def bootstrap(settings: Settings, env: dict[str, str]) -> dict:
 def _bootstrap(tf: Terraform, settings: Settings) -> dict:
     tf.init()
     outputs = tf.outputs()
-    if "state_bucket" not in outputs:
+    if not outputs.keys() >= BOOTSTRAP_OUTPUTS:
         tf.run(
             "apply", "-input=false", "-auto-approve",
             f"-var=region={settings.region}", "-var=force_destroy=true", "-var=deletion_protection=false",
             # moto serves plain HTTP and enforces the TLS-only deny, which would lock Terraform out of its state
-            "-var=s3_eventbridge_notifications=false", "-var=deny_insecure_transport=false", capture=True,
+            "-var=s3_eventbridge_notifications=false", "-var=deny_insecure_transport=false",
+            # the plan roles' ReadOnlyAccess exists on moto only when it loads AWS managed policies (as for the envs)
+            f"-var=attach_aws_managed_policies={str(managed_policies_loaded(settings)).lower()}", capture=True,
         )  # fmt: skip
         outputs = tf.outputs()
     return outputs
