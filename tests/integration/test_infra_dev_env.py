@@ -123,6 +123,7 @@ def _tag(stack, vpc_id: str) -> str | None:
 
 
 def _check_what_exists(stack) -> None:
+    """What the apply built, as it stands after the build's canary moved green to its version and all traffic."""
     kms, s3, logs = stack.boto3_client("kms"), stack.boto3_client("s3"), stack.boto3_client("logs")
     account = stack.boto3_client("sts").get_caller_identity()["Account"]
 
@@ -165,7 +166,7 @@ def _check_what_exists(stack) -> None:
         (asg,) = [g for g in groups if g["AutoScalingGroupName"].startswith(f"mlops-dev-{color}-serving-")]
         assert (asg["MinSize"], asg["MaxSize"], asg["DesiredCapacity"]) == (1, 2, 1)
         assert asg["HealthCheckType"] == "ELB" and asg["TargetGroupARNs"] == [target_groups[f"mlops-dev-{color}"]]
-        assert asg["LaunchTemplate"]["Version"] == "1"
+        assert asg["LaunchTemplate"]["Version"] == {"blue": "1", "green": "2"}[color]  # green: the deploy's version
         policies = asg_client.describe_policies(AutoScalingGroupName=asg["AutoScalingGroupName"])["ScalingPolicies"]
         metrics = {
             p["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"] for p in policies
@@ -183,7 +184,7 @@ def _check_what_exists(stack) -> None:
     listeners = {li["Port"]: li for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
     assert listeners[443]["Protocol"] == "HTTPS"
     colors = {c: target_groups[f"mlops-dev-{c}"] for c in ("blue", "green")}
-    assert _weights(elb, listeners[443]["ListenerArn"], colors) == {"blue": 100, "green": 0}
+    assert _weights(elb, listeners[443]["ListenerArn"], colors) == {"blue": 0, "green": 100}  # after the canary
     assert listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
     attributes = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(

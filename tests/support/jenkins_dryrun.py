@@ -12,6 +12,9 @@ from jenkins/casc/jenkins.yaml and from the agent it runs on, here on the local 
   as the dev apply test always has; its module is plan-tested).
 - The canary watches each traffic step for MLOPS_CANARY_WATCH_SECONDS (seconds on a real account); the dry run
   sets it to a fraction of a second, as the canary tests do.
+- moto, served over plain HTTP, reads the buckets' TLS-only deny (`aws:SecureTransport`) as unconditional, so
+  `make deploy` runs with those policies lifted and put back byte for byte (tests/support/iam.py), as the IAM tests
+  do; plan-level tests prove the policies themselves.
 - Make targets in DRY_TARGETS run as `make -n` (the target resolves with exactly that environment) instead of for
   real: lint, tests and scan are this very suite (and tests/integration/test_security_scan.py), the smoke test
   needs a load balancer that answers, which moto's does not, and `make stack-down` would stop the local stack the
@@ -137,6 +140,17 @@ def _machine_network() -> dict[str, str]:
             if any(w in k.upper() for w in wanted) or k.startswith(("PIP_", "UV_"))}  # fmt: skip
 
 
+def _tls_only_buckets(stack) -> list[str]:
+    """The buckets with a TLS-only policy: moto, served over plain HTTP, reads that deny as unconditional."""
+    s3 = stack.boto3_client("s3")
+    found = []
+    for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+        with contextlib.suppress(s3.exceptions.ClientError):
+            if "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]:
+                found.append(bucket)
+    return found
+
+
 def node_environment(controller_env: dict[str, str]) -> dict[str, str]:
     """JCasC's globalNodeProperties, with ${VAR} read from the controller's environment (a missing one fails, as
     JCasC refuses to start on an unresolved variable)."""
@@ -220,7 +234,11 @@ class LocalAgent:
             argv = ["make", "-n", *argv[1:]]
         recorded = target in self.recorded_targets
         started = time.monotonic()
-        with iam.recording(self.stack) if recorded else contextlib.nullcontext([]) as calls:
+        lifted = _tls_only_buckets(self.stack) if target == "deploy" else []
+        with (
+            iam.tls_policies_lifted(self.stack, lifted),
+            iam.recording(self.stack) if recorded else contextlib.nullcontext([]) as calls,
+        ):
             if target == "image":
                 status, output = self._push_image(env), ""
             else:

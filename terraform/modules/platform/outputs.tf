@@ -34,15 +34,16 @@ output "target_group_arns" {
 }
 
 output "deploy_targets" {
-  description = "What `mlops deploy canary` reads (DeployTargets in mlops.delivery.targets): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, and the service URL."
+  description = "What `mlops deploy canary` reads (DeployTargets in mlops.delivery.targets): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, the service URL, and the artifacts bucket the deploy writes its record and the live release to."
   value = {
-    environment    = var.environment
-    listener_arn   = module.alb.https_listener_arn
-    target_groups  = module.alb.target_group_arns
-    alarm_names    = module.cloudwatch.color_alarm_names # by color: a canary watches the new color's
-    serving_target = "asg"
-    asg_names      = { for color, serving in module.serving : color => serving.autoscaling_group_name }
-    service_url    = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"
+    environment     = var.environment
+    listener_arn    = module.alb.https_listener_arn
+    target_groups   = module.alb.target_group_arns
+    alarm_names     = module.cloudwatch.color_alarm_names # by color: a canary watches the new color's
+    serving_target  = "asg"
+    asg_names       = { for color, serving in module.serving : color => serving.autoscaling_group_name }
+    service_url     = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"
+    artifact_bucket = module.s3.bucket_names["artifacts"] # deploy records and live releases
   }
 }
 

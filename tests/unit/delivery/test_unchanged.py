@@ -4,6 +4,8 @@ and model version; `--force` deploys anyway. On moto: tests/integration/test_dep
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 
@@ -94,6 +96,8 @@ def applied(monkeypatch):
     done: list[str] = []
     monkeypatch.setattr(release, "load_verified", lambda settings, root, model, env: MANIFEST)
     monkeypatch.setattr(release, "Registry", AliasRegistry)
+    # the env's targets name no bucket of their own here: the settings' bucket stays
+    monkeypatch.setattr(release, "load_targets", lambda env, targets_file: SimpleNamespace(settings_for=lambda s: s))
 
     def run_rollout(*args, **kwargs):
         done.append("rollout")

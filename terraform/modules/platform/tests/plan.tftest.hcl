@@ -31,6 +31,7 @@ run "blue_and_green_serving_groups_and_the_deploy_targets" {
   assert {
     condition = toset(keys(output.deploy_targets)) == toset([
       "environment", "listener_arn", "target_groups", "alarm_names", "serving_target", "asg_names", "service_url",
+      "artifact_bucket",
     ])
     error_message = "deploy_targets must have exactly the DeployTargets fields"
   }

@@ -96,6 +96,7 @@ def run_rollout(
     plan = canary_plan(settings)
     # every check first: nothing changes until all of them pass
     targets = load_targets(environment, targets_file)
+    settings = targets.settings_for(settings)  # the record goes to the env's own bucket
     # EKS: the namespace, service account and IRSA role come from the env's Terraform output, never the overlay
     serving = None if targets.serving_target == "asg" else serving_workload(environment)
     identity = check_credentials(settings)

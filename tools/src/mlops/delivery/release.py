@@ -12,7 +12,7 @@ from mlops.core.settings import Settings
 from mlops.delivery.canary import current_weights, live_color
 from mlops.delivery.deploy import ImageRef, Say, current_commit, run_rollout
 from mlops.delivery.rollout import template_tags
-from mlops.delivery.targets import DeployTargets
+from mlops.delivery.targets import DeployTargets, load_targets
 from mlops.delivery.unchanged import nothing_to_deploy, release_unchanged
 from mlops.release.actions import apply, load_verified
 from mlops.release.live import Row, compare, read_live_release
@@ -35,6 +35,8 @@ def deploy_release(
     """Re-check the env's manifest against the registry, roll it out (canary) when asked, publish it as the live
     release and move `@<env>`; or, unless `force`, say there is nothing to deploy when the live release already is
     this manifest (mlops.delivery.unchanged), with no AWS write, no record and no alias moved."""
+    if rollout:  # the live release and the record live in the env's own bucket, which the targets name
+        settings = load_targets(env, targets_file).settings_for(settings)
     found = load_verified(settings, root, model, env)
     image = found.image
     if rollout and image is None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from mlops.core.contracts import EKS_WORKLOADS_OUTPUT, ENVIRONMENTS, EksWorkload, Environment
 from mlops.core.errors import MlopsError
-from mlops.core.settings import get_settings
+from mlops.core.settings import Settings, get_settings
 from mlops.core.terraform import Terraform
 
 Color = Literal["blue", "green"]
@@ -40,6 +40,16 @@ class DeployTargets(BaseModel):
     serving_target: Literal["asg", "eks"] = "asg"
     asg_names: dict[Color, str] = Field(default_factory=dict, description="color -> ASG (asg)")
     service_url: str | None = Field(None, description="the env's serving endpoint, for the smoke test")
+    artifact_bucket: str | None = Field(
+        None, description="the env's artifacts bucket, where the deploy writes its record and the live release"
+    )
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """`settings` pointed at this env's artifacts bucket: a Jenkins agent has no MLOPS_ARTIFACT_BUCKET per env,
+        the apply's targets have it."""
+        if self.artifact_bucket is None:
+            return settings
+        return settings.model_copy(update={"artifact_bucket": self.artifact_bucket})
 
     def alarms_for(self, new_color: Color) -> list[str]:
         """The alarms that guard a canary moving traffic to `new_color`."""

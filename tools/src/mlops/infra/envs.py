@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.core.errors import MlopsError
+from mlops.core.locking import FileLock
 from mlops.core.paths import ENVS_DIR
 from mlops.core.settings import Settings, get_settings
 from mlops.core.terraform import Terraform, local_data_dir, terraform_env
@@ -16,6 +17,7 @@ from mlops.infra import local as localstack
 # Where each env's state lives in the bootstrap's bucket: the S3 backend's `key`. terraform/bootstrap gives each env's
 # Terraform roles exactly this object and its lock items (tests/unit/infra/test_terraform_roles.py ties the two).
 STATE_KEY = "envs/{env}/terraform.tfstate"
+LOCAL_SETUP_WAIT_SECONDS = 900  # a first bootstrap on a fresh stack takes a minute or two; a parallel run waits
 
 
 @dataclass
@@ -42,7 +44,16 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
     var_args = [f"-var={key}={value}" for key, value in cli_variables(settings).items()]
     if local:
         localstack.endpoint()  # fails early, with the fix, when the stack is not running
-        outputs = localstack.bootstrap(settings, env)
+        # plans of several envs at once (Jenkins runs them in parallel) share the stack's bootstrap and its one
+        # certificate: create both under a lock, so they exist once and every env gets the same
+        lock = FileLock(settings.state_dir / "locks" / "local-infra.lock", "mlops infra --local: bootstrap").acquire(
+            wait_seconds=LOCAL_SETUP_WAIT_SECONDS
+        )
+        try:
+            outputs = localstack.bootstrap(settings, env)
+            certificate = localstack.certificate_arn(settings)
+        finally:
+            lock.release()
         backend = {
             "bucket": outputs["state_bucket"],
             "key": state_key(env_name),
@@ -53,7 +64,7 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
         localstack.prepare_env(workdir, text, tf)
         local_vars = {
             **localstack.LOCAL_ENV_VARS,
-            "certificate_arn": localstack.certificate_arn(settings),
+            "certificate_arn": certificate,
             "mlflow_tracking_uri": env.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
             "attach_aws_managed_policies": str(localstack.managed_policies_loaded(settings)).lower(),
         }

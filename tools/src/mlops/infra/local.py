@@ -106,13 +106,19 @@ def write_override(workdir: Path, text: str, env: dict[str, str]) -> None:
 def prepare_env(workdir: Path, text: str, tf: Terraform) -> None:
     """Write the env's override and initialise its backend, unless both are already exactly this."""
     marker = Path(tf.env["TF_DATA_DIR"]) / "override.sha256"
-    digest = hashlib.sha256(text.encode()).hexdigest()
     initialised = (Path(tf.env["TF_DATA_DIR"]) / "terraform.tfstate").exists()
-    if initialised and (workdir / OVERRIDE_FILE).exists() and marker.exists() and marker.read_text() == digest:
+    override = workdir / OVERRIDE_FILE
+    # the data dir is per state dir and shared by every checkout using it (another clone, a Jenkins workspace):
+    # skip only when this checkout's override is the one the data dir was initialised with, for this text
+    if initialised and override.exists() and marker.exists() and marker.read_text() == _digest(text, override):
         return
     write_override(workdir, text, tf.env)
     tf.init()
-    marker.write_text(digest)
+    marker.write_text(_digest(text, override))
+
+
+def _digest(text: str, override: Path) -> str:
+    return hashlib.sha256(text.encode() + b"\0" + override.read_bytes()).hexdigest()
 
 
 def remove_override(workdir: Path) -> None:
