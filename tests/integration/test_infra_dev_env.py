@@ -77,7 +77,7 @@ def test_a_merge_to_main_plans_applies_and_deploys_dev_as_jenkins_then_roles_rep
     node = {**agent.process_env(), **node_environment(controller)}
     try:
         build = Build(Trigger("main", [f"deploy/{MODEL}/dev.yaml"]), agent, node).run()
-        assert build.result == "WAITING", agent.failures() or getattr(build, "failure", "")
+        assert build.result == "WAITING", agent.failures() or build.failure
         assert build.stages_run()[-1] == "Approve staging" and not agent.failures()
         (request,) = [e.detail for e in build.of("input")]
         assert request["submitter"] == "acme*mlops-model-owners"

@@ -27,7 +27,7 @@ def test_a_pull_request_sets_up_a_clean_clone_and_saves_a_plan_per_env_under_rea
 
     build = Build(Trigger("PR-7", ["jenkins/vars/mlopsPlan.groovy"], change_target="main"), agent, node).run()
 
-    assert build.result == "SUCCESS", agent.failures() or getattr(build, "failure", "")
+    assert build.result == "SUCCESS", agent.failures() or build.failure
     real = [command for _, command, _, _ in agent.log if not command.startswith("make -n")]
     # the three plans run in parallel: in any order
     assert [real[0], *sorted(real[1:])] == ["make setup", *sorted(f"make plan ENV={e}" for e in ENVS)], real

@@ -181,7 +181,7 @@ PLUGIN_OF = {
     "multibranchPipelineJob": "workflow-aggregator",
     "organizationFolder": "github-branch-source",
     "string": "plain-credentials",
-    "gitUsernamePassword": "credentials-binding",
+    "gitUsernamePassword": "credentials-binding",  # pragma: allowlist secret
     "buildDiscarder": "workflow-aggregator",
 }
 

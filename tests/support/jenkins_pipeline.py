@@ -18,6 +18,7 @@ import fnmatch
 import functools
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -130,6 +131,7 @@ class Build:
         self.env = {**node_env, **trigger.jenkins_env(build_number, commit)}
         self.events: list[Event] = []
         self.result = "SUCCESS"
+        self.failure = ""  # what stopped a FAILURE build
         self.stashes: dict[str, dict[str, bytes]] = {}
         self.archived: dict[str, bytes] = {}
         self.stage = ""
@@ -139,7 +141,6 @@ class Build:
 
     def run(self) -> Build:
         (pipeline,) = [s["expr"] for s in self.script if s["expr"].get("name") == "pipeline"]
-        self.libraries = [s["expr"]["args"][0]["v"] for s in self.script if s["expr"].get("name") == "library"]
         body = _directives(_closure_arg(pipeline))
         if _agent(body) is not None:
             raise Unsupported("a pipeline-wide agent: approvals would hold an executor")
@@ -164,7 +165,7 @@ class Build:
                 self.events.append(Event("skip", name))
                 continue
             self.events.append(Event("stage", name))
-            options = self._options(inner.get("options"))
+            self._options(inner.get("options"))
             label = _agent(inner)
             stage_env = {**env, **self._environment(inner.get("environment"), env)}
             if label:
@@ -185,17 +186,13 @@ class Build:
             self._post(inner.get("post"), stage_env, name)
             if label:
                 self.workspace = None
-            del options
 
-    def _options(self, node: dict | None) -> list[dict]:
-        found = []
+    def _options(self, node: dict | None) -> None:
         for option in _calls(node):
             args = self._args(option, {}, self.env)
             self.events.append(Event("option", self.stage, {"name": option["name"], **args}))
             if option["name"] == "lock":
                 self.events.append(Event("lock", self.stage, args))
-            found.append(option)
-        return found
 
     def _when(self, node: dict | None) -> bool:
         return node is None or all(self._condition(c) for c in _calls(node) if c["name"] != "beforeAgent")
@@ -561,8 +558,6 @@ def _agent(directives: dict[str, Any]) -> str | None:
 
 def ant_match(pattern: str, path: str) -> bool:
     """Jenkins patterns (changeset, stash includes) are Ant globs: `**` any number of directories, `*` within one."""
-    import re
-
     regex = ""
     parts = pattern.split("/")
     for i, part in enumerate(parts):
