@@ -35,12 +35,12 @@ def deploy_release(
     """Re-check the env's manifest against the registry, roll it out (canary) when asked, publish it as the live
     release and move `@<env>`; or, unless `force`, say there is nothing to deploy when the live release already is
     this manifest (mlops.delivery.unchanged), with no AWS write, no record and no alias moved."""
-    if rollout:  # the live release and the record live in the env's own bucket, which the targets name
-        settings = load_targets(env, targets_file).settings_for(settings)
     found = load_verified(settings, root, model, env)
     image = found.image
     if rollout and image is None:
         raise MlopsError(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
+    if rollout:  # the live release and the record live in the env's own bucket, which the targets name
+        settings = load_targets(env, targets_file).settings_for(settings)
     if not force:
         live = read_live_release(settings, model, env)
         alias = Registry(settings=settings).alias_version(model, env_alias(found.env))
