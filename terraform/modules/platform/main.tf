@@ -316,21 +316,13 @@ locals {
   jenkins_principal_arns = coalesce(var.jenkins_principal_arns, ["arn:${data.aws_partition.current.partition}:iam::${local.account}:role/mlops-jenkins"])
 }
 
-module "jenkins_trust" {
-  source                 = "../jenkins-trust"
+module "jenkins_retraining" {
+  source                 = "../jenkins-role"
+  name                   = local.name
+  purpose                = "retraining" # fixed: withAWS(role: "mlops-<env>-retraining")
+  description            = "Training, registration and gating from Jenkins for ${local.name}: the retraining workload's access"
   trusted_principal_arns = local.jenkins_principal_arns
-}
-
-resource "aws_iam_role" "jenkins_retraining" {
-  name                 = "${local.name}-retraining" # fixed: withAWS(role: "mlops-<env>-retraining")
-  description          = "Training, registration and gating from Jenkins for ${local.name}: the retraining workload's access"
-  assume_role_policy   = module.jenkins_trust.policy_json
-  max_session_duration = 3600
-  tags                 = local.tags
-}
-
-resource "aws_iam_role_policy" "jenkins_retraining" {
-  name   = "retraining-least-privilege"
-  role   = aws_iam_role.jenkins_retraining.id
-  policy = module.access["retraining"].json
+  policy_name            = "retraining-least-privilege"
+  policy_json            = module.access["retraining"].json
+  tags                   = local.tags
 }

@@ -95,7 +95,7 @@ output "role_arns" {
   description = "The IAM roles this env's workloads run as: serving instance roles by color (serving-blue, serving-green), the roles Jenkins assumes (deploy, retraining), and the EKS IRSA roles (irsa-<workload>) when EKS is on."
   value = merge(
     { for color, serving in module.serving : "serving-${color}" => serving.instance_role_arn },
-    { deploy = module.deploy_role.role_arn, retraining = aws_iam_role.jenkins_retraining.arn },
+    { deploy = module.deploy_role.role_arn, retraining = module.jenkins_retraining.role_arn },
     var.enable_eks ? { for workload, arn in module.eks[0].workload_role_arns : "irsa-${workload}" => arn } : {},
   )
 }

@@ -97,17 +97,3 @@ run "neither_a_certificate_nor_a_domain_is_refused" {
   }
   expect_failures = [data.aws_acm_certificate.serving]
 }
-
-run "jenkins_trains_as_the_retraining_workload_under_a_fixed_name" {
-  command = plan
-
-  assert {
-    condition = (
-      aws_iam_role.jenkins_retraining.name == "mlops-prod-retraining" &&
-      aws_iam_role.jenkins_retraining.max_session_duration == 3600 &&
-      aws_iam_role.jenkins_retraining.assume_role_policy == module.jenkins_trust.policy_json &&
-      aws_iam_role_policy.jenkins_retraining.name == "retraining-least-privilege"
-    )
-    error_message = "Jenkins' training role must be mlops-<env>-retraining, one-hour sessions, the Jenkins trust, and the retraining workload's policy"
-  }
-}

@@ -35,7 +35,7 @@ from mlops.delivery.preflight import (
 )
 from mlops.delivery.record import DeployRecord, now
 from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg, template_tags
-from mlops.delivery.targets import Color, DeployError, load_targets, serving_workload
+from mlops.delivery.targets import Color, DeployError, DeployTargets, load_targets, serving_workload
 from mlops.delivery.unchanged import live_color_runs, nothing_to_deploy
 
 Say = Callable[[str], None]
@@ -83,6 +83,7 @@ def run_rollout(
     targets_file: Path | None,
     instance_refresh: bool,
     record_dir: Path,
+    targets: DeployTargets | None = None,
     serving_env: dict[str, str] | None = None,
     replicas: int | None = None,
     force: bool = False,
@@ -95,7 +96,7 @@ def run_rollout(
     `serving_env` and `replicas` come from a release manifest; without them the new color keeps the env's own."""
     plan = canary_plan(settings)
     # every check first: nothing changes until all of them pass
-    targets = load_targets(environment, targets_file)
+    targets = targets or load_targets(environment, targets_file)  # a caller that read them already passes them
     settings = targets.settings_for(settings)  # the record goes to the env's own bucket
     # EKS: the namespace, service account and IRSA role come from the env's Terraform output, never the overlay
     serving = None if targets.serving_target == "asg" else serving_workload(environment)

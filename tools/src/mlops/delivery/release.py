@@ -39,8 +39,9 @@ def deploy_release(
     image = found.image
     if rollout and image is None:
         raise MlopsError(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
-    if rollout:  # the live release and the record live in the env's own bucket, which the targets name
-        settings = load_targets(env, targets_file).settings_for(settings)
+    targets = load_targets(env, targets_file) if rollout else None
+    if targets is not None:  # the live release and the record live in the env's own bucket, which the targets name
+        settings = targets.settings_for(settings)
     if not force:
         live = read_live_release(settings, model, env)
         alias = Registry(settings=settings).alias_version(model, env_alias(found.env))
@@ -52,7 +53,7 @@ def deploy_release(
         # whose publish failed), the canary says so and the release is published below without moving traffic
         run_rollout(
             settings, env, model, found.model.version, ImageRef(image.repository, digest=image.digest),
-            targets_file=targets_file, instance_refresh=instance_refresh, record_dir=record_dir,
+            targets_file=targets_file, instance_refresh=instance_refresh, record_dir=record_dir, targets=targets,
             serving_env=found.serving.environment(), replicas=found.serving.replicas, force=force, say=say,
         )  # fmt: skip
     uri, before = apply(settings, found, current_commit(root) or "unknown", rolled_out=rollout)
