@@ -16,8 +16,9 @@ def test_request_body_is_dataframe_split_with_the_features():
 
 
 def test_smoke_against_a_closed_port_says_what_failed(capsys):
-    assert main(["--url", "http://127.0.0.1:9", "--rows", "2"]) == 1
-    assert "http://127.0.0.1:9" in capsys.readouterr().err
+    assert main(["--url", "http://127.0.0.1:9", "--rows", "2", "--wait", "0"]) == 1
+    error = capsys.readouterr().err
+    assert "http://127.0.0.1:9" in error and "not ready after 0 s" in error
 
 
 def test_rows_must_be_positive():
