@@ -36,7 +36,7 @@ import yaml
 from mlops.core.terraform import terraform_env
 from tests.conftest import REPO_ROOT, run_mlops
 from tests.support.jenkins_dryrun import EXAMPLE_CONTROLLER, RecordingAgent, node_environment
-from tests.support.jenkins_pipeline import Build, Trigger, parse
+from tests.support.jenkins_pipeline import LIBRARY_DIR, Build, Trigger, parse
 from tests.support.makefile import Makefile
 from tests.support.serving import free_port
 
@@ -230,6 +230,7 @@ def test_jenkinsfiles_run_the_platforms_shared_steps_on_their_own_make_targets(p
     """Walked as a merge to main with every approval given (tests/support/jenkins_pipeline.py): the same roles,
     approvals, locks and clean-up as the platform's pipeline, and every make call has a rule in the project."""
     node = node_environment(EXAMPLE_CONTROLLER)
+    parse([*(root / "Jenkinsfile" for root in projects.values()), *sorted(LIBRARY_DIR.glob("*.groovy"))])  # one JVM
     for slug, root in projects.items():
         agent = RecordingAgent(tmp_path / slug)
         build = Build(Trigger("main", ["src/x.py"]), agent, node, approve=lambda _: True,
@@ -350,15 +351,19 @@ def _serve_smoke_drift(slug: str, root: Path, alias: str) -> dict:
 
 @pytest.fixture(scope="module")
 def journeys(projects, local_stack, tmp_path_factory):
-    """The three own-data journeys (one after the other: training is CPU-bound). The binary one has a bare Git
-    remote as origin, so its passing train proposes a dev release, which merges itself."""
+    """The three own-data journeys, two at a time (one per core: most of each is process start-up and I/O, the
+    training itself is small). The binary one has a bare Git remote as origin, so its passing train proposes a dev
+    release, which merges itself."""
     import git
 
     origin = tmp_path_factory.mktemp("origin") / "binary-eks.git"
     git.Repo.init(origin, bare=True, initial_branch="main")
     facts = {}
-    for slug in OWN_DATA:
-        facts[slug] = _journey(slug, projects[slug], origin if slug == "binary-eks" else None)
+
+    def journey(slug: str, root: Path) -> None:
+        facts[slug] = _journey(slug, root, origin if slug == "binary-eks" else None)
+
+    _each({slug: projects[slug] for slug in OWN_DATA}, journey, workers=2)
     return {"facts": facts, "origin": origin}
 
 

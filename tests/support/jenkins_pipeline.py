@@ -15,7 +15,6 @@ that interpolates an env variable the build does not set raises MissingVariable:
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import json
 import re
@@ -52,21 +51,28 @@ class BuildFailed(Exception):
 
 
 def parse(paths: list[Path]) -> dict[Path, dict[str, Any]]:
-    """Each file's AST (statements and methods), parsed by Groovy in one JVM run; cached by content."""
-    key = tuple((str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths)
-    return {Path(k): v for k, v in _parse_cached(key).items()}
+    """Each file's AST (statements and methods), cached per file by content; the files not cached yet are parsed
+    by Groovy in one JVM run (a JVM start costs seconds: parse many files in one call where you can)."""
+    keys = {p: (str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths}
+    missing = [key for key in keys.values() if key not in _ASTS]
+    if missing:
+        parsed = _parse_in_one_jvm([path for path, _ in missing])
+        _ASTS.update({key: parsed[key[0]] for key in missing})
+    return {p: _ASTS[key] for p, key in keys.items()}
 
 
-@functools.cache
-def _parse_cached(key: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+_ASTS: dict[tuple[str, str], dict[str, Any]] = {}  # (path, sha256) -> AST
+
+
+def _parse_in_one_jvm(paths: list[str]) -> dict[str, Any]:
     if not GROOVY_LIB.is_dir():
         raise Unsupported(f"no Groovy at {GROOVY_LIB}: `make lint-jenkins` installs npm-groovy-lint, which ships it")
     result = subprocess.run(
-        ["java", "-cp", f"{GROOVY_LIB}/*", "groovy.ui.GroovyMain", str(AST_SCRIPT), *(p for p, _ in key)],
+        ["java", "-cp", f"{GROOVY_LIB}/*", "groovy.ui.GroovyMain", str(AST_SCRIPT), *paths],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     if result.returncode != 0:
-        raise Unsupported(f"Groovy could not parse {[p for p, _ in key]}: {result.stderr[-2000:]}")
+        raise Unsupported(f"Groovy could not parse {paths}: {result.stderr[-2000:]}")
     return json.loads(result.stdout)
 
 
