@@ -142,3 +142,22 @@ def test_a_due_schedule_runs_once_per_slot(local_stack):
     assert "cannot clone the project http://127.0.0.1:1/x.git" in outcomes[0].reasons[0]
     assert scheduler.due_at["sched-model"] > now
     assert tick(settings, config, scheduler, now) == []  # the slot was used: nothing to do until the next one
+
+
+def test_the_service_publishes_a_heartbeat_per_model_every_poll(local_stack):
+    """Even a poll with no work: the heartbeat alarm (terraform/modules/cloudwatch) reads its absence as a dead
+    service, which a failures-only metric cannot tell from a quiet one."""
+    import threading
+
+    from mlops.core.settings import get_settings
+    from mlops.retraining.config import RetrainConfig
+    from mlops.retraining.service import serve
+
+    config = RetrainConfig.model_validate(
+        {"models": [{"name": f"beat-{n}", "project": "http://127.0.0.1:1/x.git", "schedule": "0 0 1 1 *"}
+                    for n in ("a", "b")]}
+    )  # fmt: skip
+    serve(get_settings(retrain_metrics_port=0, retrain_poll_seconds=0.1), config, threading.Event(), max_ticks=2)
+    cloudwatch = local_stack.boto3_client("cloudwatch")
+    listed = cloudwatch.list_metrics(Namespace="MLOps", MetricName="RetrainServiceHeartbeat")["Metrics"]
+    assert {d["Value"] for m in listed for d in m["Dimensions"] if d["Name"] == "Model"} >= {"beat-a", "beat-b"}

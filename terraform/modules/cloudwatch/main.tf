@@ -224,6 +224,26 @@ resource "aws_cloudwatch_metric_alarm" "retrain_failures" {
   tags               = var.tags
 }
 
+# Published by `mlops retrain serve` after every poll (mlops.retraining.metrics: publish_heartbeat), work or not:
+# the failure alarm above cannot tell a dead service from a quiet one, this one can.
+resource "aws_cloudwatch_metric_alarm" "retrain_heartbeat" {
+  for_each            = toset(var.retrained_models)
+  alarm_name          = "${var.name}-retrain-heartbeat-${each.value}"
+  alarm_description   = "The retraining service has not reported for ${each.value} in ${var.retrain_heartbeat_period_seconds} s: it is down or stuck, and neither schedules nor drift events retrain it."
+  namespace           = var.metrics_namespace
+  metric_name         = "RetrainServiceHeartbeat"
+  dimensions          = { Model = each.value }
+  statistic           = "SampleCount"
+  period              = var.retrain_heartbeat_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching" # the heartbeat's absence is the signal
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
 # Per serving group (blue and green, both warm): instances in service below the group's minimum (the group's own
 # metric; serving-asg turns on its metrics collection) and failed EC2 status checks of its instances (the
 # AutoScalingGroupName dimension aggregates them).

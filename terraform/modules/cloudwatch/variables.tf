@@ -106,6 +106,23 @@ variable "model_names" {
   default     = []
 }
 
+variable "retrained_models" {
+  description = "Models a running `mlops retrain serve` looks after: each gets an alarm when its RetrainServiceHeartbeat stops (missing data is breaching). Leave empty where no retraining service runs."
+  type        = list(string)
+  default     = []
+}
+
+variable "retrain_heartbeat_period_seconds" {
+  description = "Period of the heartbeat alarm, seconds: well above the service's poll interval (MLOPS_RETRAIN_POLL_SECONDS, 30 s by default), so a slow poll does not alarm."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = contains([300, 900, 3600], var.retrain_heartbeat_period_seconds)
+    error_message = "retrain_heartbeat_period_seconds must be one of 300, 900, 3600."
+  }
+}
+
 variable "drift_share_threshold" {
   description = "Share of drifted features (0-1) that raises the drift alarm."
   type        = number

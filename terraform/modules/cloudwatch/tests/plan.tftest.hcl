@@ -144,3 +144,29 @@ run "a_group_without_a_minimum_gets_no_capacity_alarm" {
     error_message = "min_size 0 has no capacity to alarm on; the status checks stay"
   }
 }
+
+run "a_dead_retraining_service_alarms_per_model_it_looks_after" {
+  command = plan
+  variables {
+    retrained_models = ["demo-model"]
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.retrain_heartbeat["demo-model"].metric_name == "RetrainServiceHeartbeat" &&
+      aws_cloudwatch_metric_alarm.retrain_heartbeat["demo-model"].dimensions.Model == "demo-model" &&
+      aws_cloudwatch_metric_alarm.retrain_heartbeat["demo-model"].treat_missing_data == "breaching" &&
+      aws_cloudwatch_metric_alarm.retrain_heartbeat["demo-model"].comparison_operator == "LessThanThreshold"
+    )
+    error_message = "a missing retraining heartbeat must alarm: silence is a dead service"
+  }
+}
+
+run "no_heartbeat_alarm_where_no_retraining_service_runs" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.retrain_heartbeat) == 0
+    error_message = "without retrained_models no service runs, and a breaching heartbeat alarm would page forever"
+  }
+}

@@ -4,6 +4,10 @@ The alert goes three ways so it is seen whatever watches: an ERROR log line with
 metric `RetrainFailures` (an alarm on it pages; see terraform/modules/cloudwatch), and a JSON object under
 `s3://<data_bucket>/events/alerts/retrain/<model>/`. Prometheus users alert on `mlops_retrain_runs_total
 {outcome="failed"}` (see monitoring/prometheus/rules/alerts.yml).
+
+`mlops retrain serve` also publishes a heartbeat, `RetrainServiceHeartbeat`, per model after every poll: a failure
+is published only when one happens, so without the heartbeat a dead service would look like a healthy quiet one
+(the heartbeat alarm in terraform/modules/cloudwatch treats its absence as breaching).
 """
 
 from __future__ import annotations
@@ -83,3 +87,21 @@ def alert_failure(settings: Settings, model: str, trigger: str, error: str) -> N
         aws_client("s3", settings).put_object(Bucket=settings.data_bucket, Key=key, Body=json.dumps(body).encode())
     except Exception as exc:  # alert delivery must not mask the failure itself
         log.error("could not deliver the retrain alert", extra={"model": model, "error": str(exc)})
+
+
+def publish_heartbeat(settings: Settings, models: list[str]) -> None:
+    """One `RetrainServiceHeartbeat` sample per model the service looks after; a failed publish is logged (the
+    alarm on the missing heartbeat is what tells), never raised into the service loop."""
+    now = dt.datetime.now(dt.UTC)
+    data = [
+        {"MetricName": "RetrainServiceHeartbeat", "Dimensions": [{"Name": "Model", "Value": model}], "Value": 1.0,
+         "Unit": "Count", "Timestamp": now}
+        for model in models
+    ]  # fmt: skip
+    try:
+        for start in range(0, len(data), 1000):  # PutMetricData takes at most 1000 samples a call
+            aws_client("cloudwatch", settings).put_metric_data(
+                Namespace=settings.metrics_namespace, MetricData=data[start : start + 1000]
+            )
+    except Exception as exc:
+        log.warning("could not publish the retraining heartbeat", extra={"error": str(exc)})

@@ -11,7 +11,7 @@ import threading
 
 from mlops.retraining import events as drift_events
 from mlops.retraining.config import ModelConfig, RetrainConfig
-from mlops.retraining.metrics import metrics
+from mlops.retraining.metrics import metrics, publish_heartbeat
 from mlops.retraining.runner import Outcome, retrain
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def serve(settings, config: RetrainConfig, stop: threading.Event, max_ticks: int
     ticks = 0
     while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
         tick(settings, config, scheduler, dt.datetime.now(dt.UTC))
+        publish_heartbeat(settings, [m.name for m in config.models])  # alive, whether or not there was work
         ticks += 1
         stop.wait(settings.retrain_poll_seconds)
     log.info("retraining service stopped")
