@@ -1,28 +1,26 @@
 # Bootstrap: the remote-state bucket (KMS-encrypted, versioned, private, TLS-only, access-logged, through the
-# same s3 module as the platform), the DynamoDB lock table the envs' S3 backend uses, and per environment the two
-# roles Jenkins runs Terraform with (modules/terraform-roles), which must exist before the env does. Its own state
-# is local: keep terraform.tfstate of this folder safe (it only ever holds these few resources).
+# same s3 module as the platform), and per environment the two roles Jenkins runs Terraform with
+# (modules/terraform-roles), which must exist before the env does. No lock table: the envs' S3 backend locks with
+# an object beside each state (use_lockfile). Its own state is local: keep terraform.tfstate of this folder safe
+# (it only ever holds these few resources).
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
-data "aws_region" "current" {}
 
 locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
   # the Jenkins controller's and agents' role (its instance profile): the only principal the roles trust
   jenkins_principal_arns = var.jenkins_principal_arns != null ? var.jenkins_principal_arns : ["arn:${local.partition}:iam::${local.account}:role/mlops-jenkins"]
-  # built from the name rather than read from the table, so the roles' policies are known at plan
-  lock_table_arn = "arn:${local.partition}:dynamodb:${data.aws_region.current.name}:${local.account}:table/${aws_dynamodb_table.this.name}"
 }
 
 module "kms" {
   source      = "../modules/kms"
   name        = "${var.name_prefix}-state"
-  description = "r5-mlops Terraform state and locks"
-  # Identity policies of the account may use the key, but only for requests S3 (the state objects) and DynamoDB
-  # (the lock items) make on their behalf: the Terraform roles below (and an administrator running Terraform)
-  # get it that way; no session can call kms:Decrypt on it directly.
-  iam_use_via_services = ["s3", "dynamodb"]
+  description = "r5-mlops Terraform state and its lock files"
+  # Identity policies of the account may use the key, but only for requests S3 (the state and lock objects) makes
+  # on their behalf: the Terraform roles below (and an administrator running Terraform) get it that way; no session
+  # can call kms:Decrypt on it directly.
+  iam_use_via_services = ["s3"]
   tags                 = var.tags
 }
 
@@ -39,32 +37,9 @@ module "s3" {
   tags                      = var.tags
 }
 
-resource "aws_dynamodb_table" "this" {
-  name         = "${var.name_prefix}-locks"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "LockID"
-
-  attribute {
-    name = "LockID"
-    type = "S"
-  }
-
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = module.kms.key_arn
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  deletion_protection_enabled = var.deletion_protection
-  tags                        = var.tags
-}
-
 # ---- the roles Jenkins assumes to plan and apply each environment ------------------------------------------------
 # mlops-<env>-terraform-plan and mlops-<env>-terraform-apply: each reaches only its env's state object
-# (envs/<env>/terraform.tfstate, the key `mlops infra` gives the S3 backend) and that object's lock items.
+# (envs/<env>/terraform.tfstate, the key `mlops infra` gives the S3 backend) and that object's lock file.
 module "terraform_roles" {
   source   = "../modules/terraform-roles"
   for_each = toset(var.environments)
@@ -73,7 +48,6 @@ module "terraform_roles" {
   trusted_principal_arns      = local.jenkins_principal_arns
   state_bucket_arn            = module.s3.bucket_arns["state"]
   state_key                   = "envs/${each.key}/terraform.tfstate"
-  lock_table_arn              = local.lock_table_arn
   state_kms_key_arn           = module.kms.key_arn
   attach_aws_managed_policies = var.attach_aws_managed_policies
   tags                        = var.tags

@@ -1,5 +1,5 @@
 variable "region" {
-  description = "AWS region of the state bucket and lock table."
+  description = "AWS region of the state bucket."
   type        = string
 
   validation {
@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of the state bucket (<prefix>-state-<account>), its log bucket and the lock table (<prefix>-locks)."
+  description = "Prefix of the state bucket (<prefix>-state-<account>) and its log bucket (<prefix>-logs-<account>)."
   type        = string
   default     = "mlops-tf"
 
@@ -23,12 +23,6 @@ variable "force_destroy" {
   description = "Allow destroying non-empty buckets (only for throw-away accounts and the local stack)."
   type        = bool
   default     = false
-}
-
-variable "deletion_protection" {
-  description = "Deletion protection of the lock table."
-  type        = bool
-  default     = true
 }
 
 variable "tags" {

@@ -1,6 +1,6 @@
 # Plan-level assertions with a mocked provider (no account needed): run by tests/integration/test_terraform_plan.py.
 # The Terraform roles the bootstrap creates for every environment: fixed names, trust in the Jenkins principal
-# only, and each env's roles given only that env's state object and lock items (modules/terraform-roles/tests
+# only, and each env's roles given only that env's state object and its lock file (modules/terraform-roles/tests
 # proves that the roles reach nothing but what they are given). The state bucket and key are stood in for, so
 # that their ARNs are known at plan.
 mock_provider "aws" {
@@ -26,7 +26,7 @@ variables {
   region = "eu-west-1"
 }
 
-run "every_env_gets_its_own_roles_state_object_and_lock_items" {
+run "every_env_gets_its_own_roles_state_object_and_lock_file" {
   command = plan
 
   assert {
@@ -44,10 +44,9 @@ run "every_env_gets_its_own_roles_state_object_and_lock_items" {
     error_message = "each env's roles must be given exactly envs/<env>/terraform.tfstate, the key `mlops infra` gives the backend"
   }
   assert {
-    condition = alltrue([for env, roles in module.terraform_roles : roles.lock_ids == [
-      "mlops-tf-state-111122223333/envs/${env}/terraform.tfstate", "mlops-tf-state-111122223333/envs/${env}/terraform.tfstate-md5",
-    ]])
-    error_message = "each env's roles must lock only that env's items (<bucket>/envs/<env>/terraform.tfstate and its -md5)"
+    condition = alltrue([for env, roles in module.terraform_roles :
+    roles.lock_object_arn == "arn:aws:s3:::mlops-tf-state-111122223333/envs/${env}/terraform.tfstate.tflock"])
+    error_message = "each env's roles must lock only that env's state, through its lock file (envs/<env>/terraform.tfstate.tflock)"
   }
   assert {
     condition     = length(distinct([for env, roles in module.terraform_roles : roles.state_object_arn])) == 3

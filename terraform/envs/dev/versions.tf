@@ -8,10 +8,12 @@ terraform {
     }
   }
 
-  # Remote state in the bucket and lock table that terraform/bootstrap creates. The bucket, table and region
-  # come from `mlops infra` (-backend-config), so no account-specific name is written here.
+  # Remote state in the bucket that terraform/bootstrap creates, locked by S3 native locking (a <key>.tflock object
+  # beside the state, written with a conditional put: no DynamoDB table). The bucket, key and region come from
+  # `mlops infra` (-backend-config), so no account-specific name is written here.
   backend "s3" {
-    encrypt = true
+    encrypt      = true
+    use_lockfile = true
   }
 }
 

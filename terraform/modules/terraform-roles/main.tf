@@ -1,9 +1,10 @@
 # The two roles Jenkins assumes to run Terraform for one environment (`withAWS(role: ..., roleAccount: ...)` in a
 # pipeline stage, from the instance profile of the controller or agents: no AWS keys anywhere):
-#   <name>-terraform-plan   read-only: `mlops infra plan` (ReadOnlyAccess + this env's state and lock items)
+#   <name>-terraform-plan   read-only: `mlops infra plan` (ReadOnlyAccess + this env's state and its lock file)
 #   <name>-terraform-apply  what `mlops infra apply` needs, scoped to this env where IAM can scope it
 # Both are created by terraform/bootstrap, so they exist before the environment does. They reach only their own
-# env's state object and lock items, and the state key only through S3 and DynamoDB.
+# env's state object and its lock file (S3 native locking: <key>.tflock beside the state), and the state key only
+# through S3.
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -17,13 +18,14 @@ locals {
 
   state_bucket     = trimprefix(var.state_bucket_arn, local.s3)
   state_object_arn = "${var.state_bucket_arn}/${var.state_key}"
-  # the S3 backend's DynamoDB items: the lock itself and the state's digest (LockID <bucket>/<key>[-md5])
-  lock_ids            = ["${local.state_bucket}/${var.state_key}", "${local.state_bucket}/${var.state_key}-md5"]
-  via_s3_and_dynamodb = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+  # the S3 backend's lock (use_lockfile): an object beside the state, created with a conditional put (If-None-Match)
+  # and deleted on unlock; planning locks too, so even the plan role writes this one object
+  lock_object_arn = "${local.state_object_arn}.tflock"
+  via_s3          = ["s3.${local.region}.amazonaws.com"]
   # reading, writing or deleting an object's content (named one by one: a wildcard such as s3:GetObject* would
   # also match actions on buckets)
   object_actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
-  lock_actions   = ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+  lock_actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 
   # AWS managed policies the modules attach (modules/serving-asg, modules/eks): the apply role may attach these
   # and policies named <name>-*, nothing else (tests/unit/infra keeps this list equal to what the modules attach)
@@ -43,28 +45,9 @@ module "trust" {
   trusted_principal_arns = var.trusted_principal_arns
 }
 
-# Explicit denies both roles carry, so that nothing else attached to them (ReadOnlyAccess reads every item of the
-# account) reaches another env's lock items or the state key's administration.
+# The explicit deny both roles carry, so that nothing else attached to them reaches the state key's administration.
+# (Other envs' state and lock objects: each role's own object deny below.)
 data "aws_iam_policy_document" "guard" {
-  statement {
-    sid       = "NoOtherEnvsLockItems"
-    effect    = "Deny"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"]
-    resources = [var.lock_table_arn]
-    condition {
-      test     = "ForAnyValue:StringNotEquals"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.lock_ids
-    }
-  }
-
-  statement {
-    sid         = "NothingElseOnTheLockTable" # no Scan, Query, batch or PartiQL call, no table change
-    effect      = "Deny"
-    not_actions = local.lock_actions
-    resources   = [var.lock_table_arn, "${var.lock_table_arn}/*"]
-  }
-
   statement {
     sid         = "NeverAdministerTheStateKey"
     effect      = "Deny"
@@ -92,43 +75,38 @@ data "aws_iam_policy_document" "plan" {
   statement {
     sid       = "LockThisEnvsStateOnly"
     actions   = local.lock_actions
-    resources = [var.lock_table_arn]
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.lock_ids
-    }
+    resources = [local.lock_object_arn]
   }
 
   statement {
-    sid       = "DecryptTheStateThroughS3AndDynamoDB"
+    sid       = "DecryptTheStateThroughS3"
     actions   = ["kms:Decrypt", "kms:DescribeKey"]
     resources = [var.state_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = local.via_s3_and_dynamodb
+      values   = local.via_s3
     }
   }
 
-  # the lock table is encrypted with the state key; the plan never writes the state itself
+  # the lock file lands in the state bucket, encrypted with the state key; the plan never writes the state itself
   statement {
-    sid       = "EncryptTheLockItemsThroughDynamoDB"
+    sid       = "EncryptTheLockFileThroughS3"
     actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
     resources = [var.state_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["dynamodb.${local.region}.amazonaws.com"]
+      values   = local.via_s3
     }
   }
 
-  # ReadOnlyAccess (attached below) reads every object of the account; the plan needs none but its state
+  # ReadOnlyAccess (attached below) reads every object of the account; the plan needs none but its state and lock
   statement {
     sid           = "NoObjectButThisEnvsState"
     effect        = "Deny"
     actions       = local.object_actions
-    not_resources = [local.state_object_arn]
+    not_resources = [local.state_object_arn, local.lock_object_arn]
   }
 }
 
@@ -154,28 +132,23 @@ data "aws_iam_policy_document" "apply" {
   statement {
     sid       = "LockThisEnvsStateOnly"
     actions   = local.lock_actions
-    resources = [var.lock_table_arn]
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.lock_ids
-    }
+    resources = [local.lock_object_arn]
   }
 
   statement {
-    sid       = "UseTheStateKeyThroughS3AndDynamoDB"
+    sid       = "UseTheStateKeyThroughS3"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.state_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = local.via_s3_and_dynamodb
+      values   = local.via_s3
     }
   }
 
   # Like AWS's PowerUserAccess, but only on the services the modules use, and service-wide there: their resources
   # carry generated IDs that IAM cannot scope by env name. What the role cannot do is the rest of this document:
-  # IAM and S3 only within this env's names, no DynamoDB beyond its lock items, no Organizations or account
+  # IAM and S3 only within this env's names, no DynamoDB, no Organizations or account
   # settings, no other service at all.
   statement {
     sid = "ServicesTheEnvironmentUses"
@@ -309,14 +282,14 @@ data "aws_iam_policy_document" "apply" {
     sid           = "NoObjectOutsideThisEnv"
     effect        = "Deny"
     actions       = local.object_actions
-    not_resources = [local.state_object_arn, "${local.s3}${var.name}-*/*"]
+    not_resources = [local.state_object_arn, local.lock_object_arn, "${local.s3}${var.name}-*/*"]
   }
 }
 
 resource "aws_iam_role" "this" {
   for_each             = toset(["plan", "apply"])
   name                 = "${var.name}-terraform-${each.key}"
-  description          = each.key == "plan" ? "Plans ${var.name} (read-only; its own state and lock items)" : "Applies ${var.name} (its own state; IAM only within ${var.name}-*)"
+  description          = each.key == "plan" ? "Plans ${var.name} (read-only; its own state and lock file)" : "Applies ${var.name} (its own state; IAM only within ${var.name}-*)"
   assume_role_policy   = module.trust.policy_json
   max_session_duration = 3600 # a pipeline stage's plan or apply fits in an hour; credentials never outlive it
   tags                 = var.tags

@@ -13,9 +13,9 @@ output "state_object_arn" {
   value       = local.state_object_arn
 }
 
-output "lock_ids" {
-  description = "The only lock table items the roles may read and write: the S3 backend's LockID values <bucket>/<key> and <bucket>/<key>-md5."
-  value       = local.lock_ids
+output "lock_object_arn" {
+  description = "The S3 backend's lock file of this env's state (<key>.tflock, use_lockfile): the one object besides the state the roles may write (plan included: planning locks)."
+  value       = local.lock_object_arn
 }
 
 output "policy_json" {

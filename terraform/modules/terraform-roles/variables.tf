@@ -38,18 +38,8 @@ variable "state_key" {
   }
 }
 
-variable "lock_table_arn" {
-  description = "ARN of the DynamoDB lock table (terraform/bootstrap); the S3 backend's lock items are <bucket>/<key> and <bucket>/<key>-md5."
-  type        = string
-
-  validation {
-    condition     = can(regex("^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]+$", var.lock_table_arn))
-    error_message = "lock_table_arn must be a DynamoDB table ARN (arn:<partition>:dynamodb:<region>:<account>:table/<name>)."
-  }
-}
-
 variable "state_kms_key_arn" {
-  description = "ARN of the CMK that encrypts the state bucket and the lock table; the roles use it through S3 and DynamoDB only and can never administer it."
+  description = "ARN of the CMK that encrypts the state bucket (the state and its lock files); the roles use it through S3 only and can never administer it."
   type        = string
 
   validation {

@@ -83,7 +83,7 @@ def test_aws_run_without_state_bucket_fails_before_terraform_and_removes_a_stale
 
 def test_override_points_every_service_and_the_backend_at_the_stack():
     url = "http://127.0.0.1:4566"
-    backend = {"bucket": "b", "key": "envs/dev/terraform.tfstate", "dynamodb_table": "t"}
+    backend = {"bucket": "b", "key": "envs/dev/terraform.tfstate"}
     override = _hcl(local.override_text(url, "eu-west-1", backend))
     provider = override["provider"]["aws"]
     assert provider["region"] == "eu-west-1"
@@ -91,7 +91,8 @@ def test_override_points_every_service_and_the_backend_at_the_stack():
     assert provider["skip_credentials_validation"] is True  # the stack's keys are not real AWS keys
     s3 = override["terraform"]["backend"]["s3"]
     assert {k: s3[k] for k in backend} == backend and s3["region"] == "eu-west-1"
-    assert s3["endpoints"]["s3"] == s3["endpoints"]["dynamodb"] == url  # state and lock table on the stack too
+    assert s3["endpoints"]["s3"] == url and "dynamodb" not in s3["endpoints"]  # state and its lock file on the stack
+    assert s3["use_lockfile"] is True  # an override's backend block replaces the env's, so it says so again
 
 
 def test_override_quotes_values_so_any_path_survives():

@@ -1,7 +1,7 @@
 # Plan-level assertions with a mocked provider (no account needed): run by tests/integration/test_terraform_plan.py.
 # The policy documents are mocked, so these read the statements as configured: both roles carry the one Jenkins
-# trust (modules/jenkins-trust, tested there), the plan role writes nothing but its lock items, the apply role writes IAM only within
-# mlops-<env>-*, and both reach only their own state object, lock items and (through S3/DynamoDB) the state key.
+# trust (modules/jenkins-trust, tested there), the plan role writes nothing but its lock file, the apply role writes IAM only within
+# mlops-<env>-*, and both reach only their own state object, its lock file and (through S3) the state key.
 # terraform/bootstrap/tests checks that each env the bootstrap creates roles for gets its own state key.
 mock_provider "aws" {
   source = "../../testing/aws" # the shared mocked data sources
@@ -12,7 +12,6 @@ variables {
   trusted_principal_arns = ["arn:aws:iam::111122223333:role/mlops-jenkins"]
   state_bucket_arn       = "arn:aws:s3:::mlops-tf-state-111122223333"
   state_key              = "envs/dev/terraform.tfstate"
-  lock_table_arn         = "arn:aws:dynamodb:eu-west-1:111122223333:table/mlops-tf-locks"
   state_kms_key_arn      = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
 }
 
@@ -33,32 +32,30 @@ run "fixed_names_one_hour_sessions_and_only_jenkins_trusted" {
   }
 }
 
-run "the_plan_role_writes_nothing_but_its_lock_items" {
+run "the_plan_role_writes_nothing_but_its_lock_file" {
   command = plan
 
-  # every allowed action is a read (Get/List/Describe, kms:Decrypt), or a write of exactly this env's two lock
-  # items, or the state key's encryption through DynamoDB (what writing a lock item on that table takes)
+  # every allowed action is a read (Get/List/Describe, kms:Decrypt), or a write of exactly this env's lock file, or
+  # the state key's encryption through S3 (what writing that lock file into the encrypted bucket takes)
   assert {
     condition = alltrue([for s in data.aws_iam_policy_document.plan.statement : alltrue([for a in s.actions :
       can(regex("^[a-z0-9-]+:(Get|List|Describe)", a)) || a == "kms:Decrypt" ||
-      (contains(["dynamodb:PutItem", "dynamodb:DeleteItem"], a) && s.resources == toset(["arn:aws:dynamodb:eu-west-1:111122223333:table/mlops-tf-locks"]) &&
-        jsonencode([for c in s.condition : [c.test, c.variable, c.values]]) == jsonencode([["ForAllValues:StringEquals", "dynamodb:LeadingKeys", [
-          "mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "mlops-tf-state-111122223333/envs/dev/terraform.tfstate-md5",
-      ]]])) ||
-      (contains(["kms:Encrypt", "kms:GenerateDataKey"], a) && jsonencode([for c in s.condition : [c.variable, c.values]]) == jsonencode([["kms:ViaService", ["dynamodb.eu-west-1.amazonaws.com"]]]))
+      (contains(["s3:PutObject", "s3:DeleteObject"], a) && s.resources == toset(["arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate.tflock"])) ||
+      (contains(["kms:Encrypt", "kms:GenerateDataKey"], a) && jsonencode([for c in s.condition : [c.variable, c.values]]) == jsonencode([["kms:ViaService", ["s3.eu-west-1.amazonaws.com"]]]))
     ]) if s.effect != "Deny"])
-    error_message = "the plan role may write nothing but its env's lock items"
+    error_message = "the plan role may write nothing but its env's lock file"
   }
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.plan.statement : s.resources if s.effect != "Deny" && try(contains(s.actions, "s3:GetObject"), false)]) == toset(["arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate"])
-    error_message = "the plan role reads exactly its env's state object"
+    condition = toset(flatten([for s in data.aws_iam_policy_document.plan.statement : s.resources if s.effect != "Deny" && try(contains(s.actions, "s3:GetObject"), false)])) == toset([
+    "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate.tflock"])
+    error_message = "the plan role reads exactly its env's state object and its lock file"
   }
   # ReadOnlyAccess reads every object of the account: the plan role's own deny keeps it to its state
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.plan.statement : s.effect == "Deny" &&
       try(contains(s.actions, "s3:GetObject") && contains(s.actions, "s3:GetObjectVersion"), false) &&
-    s.not_resources == toset(["arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate"])])
-    error_message = "the plan role must be denied every object but its env's state, whatever ReadOnlyAccess allows"
+    s.not_resources == toset(["arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate.tflock"])])
+    error_message = "the plan role must be denied every object but its env's state and lock file, whatever ReadOnlyAccess allows"
   }
   assert {
     condition     = data.aws_iam_policy_document.plan.source_policy_documents == tolist([data.aws_iam_policy_document.guard.json]) && aws_iam_role_policy.plan.policy == data.aws_iam_policy_document.plan.json
@@ -97,8 +94,8 @@ run "the_apply_role_writes_iam_only_within_its_env" {
   }
   assert {
     condition = alltrue(flatten([for s in data.aws_iam_policy_document.apply.statement : [for a in s.actions :
-    !can(regex("^(\\*|iam:\\*|organizations:|account:|sts:|dynamodb:\\*|iam:.*(User|Group|AccessKey|LoginProfile|PermissionsBoundary|SAMLProvider))", a))] if s.effect != "Deny"]))
-    error_message = "no IAM, Organizations or account administration, no users, groups, keys or permission boundaries, no sts, no DynamoDB beyond the lock items"
+    !can(regex("^(\\*|iam:\\*|organizations:|account:|sts:|dynamodb:|iam:.*(User|Group|AccessKey|LoginProfile|PermissionsBoundary|SAMLProvider))", a))] if s.effect != "Deny"]))
+    error_message = "no IAM, Organizations or account administration, no users, groups, keys or permission boundaries, no sts, no DynamoDB"
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.apply.statement : one(s.condition).values if try(contains(s.actions, "iam:AttachRolePolicy"), false)]) == tolist([
@@ -146,12 +143,13 @@ run "the_apply_role_writes_iam_only_within_its_env" {
 run "both_roles_reach_only_their_own_state" {
   command = plan
 
-  # every Allow naming the state bucket names only the bucket (listing) or this env's state object
+  # every Allow naming the state bucket names only the bucket (listing), this env's state object or its lock file
   assert {
     condition = alltrue(flatten([for doc in [data.aws_iam_policy_document.plan, data.aws_iam_policy_document.apply] : [for s in doc.statement :
-      [for r in s.resources : contains(["arn:aws:s3:::mlops-tf-state-111122223333", "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate"], r)
+      [for r in s.resources : contains(["arn:aws:s3:::mlops-tf-state-111122223333", "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate",
+        "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate.tflock"], r)
     if startswith(r, "arn:aws:s3:::mlops-tf-state-111122223333")] if s.effect != "Deny"]]))
-    error_message = "the roles may reach only their env's state object in the state bucket"
+    error_message = "the roles may reach only their env's state object and its lock file in the state bucket"
   }
   assert {
     condition = alltrue([for doc in [data.aws_iam_policy_document.plan, data.aws_iam_policy_document.apply] :
@@ -161,45 +159,31 @@ run "both_roles_reach_only_their_own_state" {
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.apply.statement : s.effect == "Deny" &&
       try(contains(s.actions, "s3:GetObject") && contains(s.actions, "s3:PutObject"), false) &&
-    s.not_resources == toset(["arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "arn:aws:s3:::mlops-dev-*/*"])])
-    error_message = "the apply role must be denied every object but its env's state and its env's buckets' objects"
-  }
-  # DynamoDB only on the lock table, only this env's two items
-  assert {
-    condition = alltrue(flatten([for doc in [data.aws_iam_policy_document.plan, data.aws_iam_policy_document.apply] : [for s in doc.statement :
-      s.resources == toset(["arn:aws:dynamodb:eu-west-1:111122223333:table/mlops-tf-locks"]) &&
-      jsonencode([for c in s.condition : [c.test, c.variable, c.values]]) == jsonencode([["ForAllValues:StringEquals", "dynamodb:LeadingKeys", [
-        "mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "mlops-tf-state-111122223333/envs/dev/terraform.tfstate-md5",
-      ]]])
-    if s.effect != "Deny" && anytrue([for a in coalesce(s.actions, toset([])) : startswith(a, "dynamodb:")])]]))
-    error_message = "DynamoDB access must be to the lock table's items of this env only"
+    s.not_resources == toset(["arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate.tflock", "arn:aws:s3:::mlops-dev-*/*"])])
+    error_message = "the apply role must be denied every object but its env's state, its lock file and its env's buckets' objects"
   }
   assert {
-    condition     = output.lock_ids == ["mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "mlops-tf-state-111122223333/envs/dev/terraform.tfstate-md5"] && output.state_object_arn == "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate"
-    error_message = "the outputs must name the env's state object and lock items"
+    condition = alltrue(flatten([for doc in [data.aws_iam_policy_document.plan, data.aws_iam_policy_document.apply, data.aws_iam_policy_document.guard] : [for s in doc.statement :
+    !anytrue([for a in coalesce(s.actions, toset([])) : startswith(a, "dynamodb:")])]]))
+    error_message = "S3 native locking: no DynamoDB statement at all"
   }
-  # the guard both carry: no other lock item, nothing else on the lock table, never the state key's administration
   assert {
-    condition = anytrue([for s in data.aws_iam_policy_document.guard.statement : s.effect == "Deny" &&
-      try(contains(s.actions, "dynamodb:GetItem") && contains(s.actions, "dynamodb:PutItem"), false) &&
-      jsonencode([for c in s.condition : [c.test, c.variable, c.values]]) == jsonencode([["ForAnyValue:StringNotEquals", "dynamodb:LeadingKeys", [
-        "mlops-tf-state-111122223333/envs/dev/terraform.tfstate", "mlops-tf-state-111122223333/envs/dev/terraform.tfstate-md5",
-    ]]])])
-    error_message = "both roles must be denied every other env's lock items"
+    condition     = output.lock_object_arn == "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate.tflock" && output.state_object_arn == "arn:aws:s3:::mlops-tf-state-111122223333/envs/dev/terraform.tfstate"
+    error_message = "the outputs must name the env's state object and its lock file"
   }
+  # the guard both carry: never the state key's administration
   assert {
     condition = anytrue([for s in data.aws_iam_policy_document.guard.statement : s.effect == "Deny" &&
       s.resources == toset([var.state_kms_key_arn]) &&
     try(contains(s.not_actions, "kms:Decrypt") && !contains(s.not_actions, "kms:PutKeyPolicy") && !contains(s.not_actions, "kms:ScheduleKeyDeletion"), false)])
     error_message = "both roles must be denied administering the state key"
   }
-  # the state key: only through S3/DynamoDB
+  # the state key: only through S3
   assert {
     condition = alltrue(flatten([for doc in [data.aws_iam_policy_document.plan, data.aws_iam_policy_document.apply] : [for s in doc.statement :
-      one([for c in s.condition : c.variable]) == "kms:ViaService" &&
-      length(setsubtract(one([for c in s.condition : c.values]), ["s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"])) == 0
+      one([for c in s.condition : c.variable]) == "kms:ViaService" && one([for c in s.condition : c.values]) == tolist(["s3.eu-west-1.amazonaws.com"])
     if s.effect != "Deny" && try(contains(s.resources, var.state_kms_key_arn), false)]]))
-    error_message = "the state key may be used only through S3 and DynamoDB"
+    error_message = "the state key may be used only through S3"
   }
 }
 

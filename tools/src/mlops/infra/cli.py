@@ -4,9 +4,10 @@
     mlops infra apply   --env dev [--local] [--var ...] [--plan PLAN] [--auto-approve]
     mlops infra destroy --env dev [--local] [--var ...] [--auto-approve]
 
-On AWS the backend is the S3 bucket and DynamoDB table that terraform/bootstrap creates (MLOPS_TF_STATE_BUCKET,
-MLOPS_TF_LOCK_TABLE). With --local the same configuration is pointed at the local stack through a generated
-endpoints_override.tf, after the bootstrap configuration has created the state bucket and lock table there.
+On AWS the backend is the S3 bucket that terraform/bootstrap creates (MLOPS_TF_STATE_BUCKET), locked by S3 native
+locking (use_lockfile: a <key>.tflock object beside the state). With --local the same configuration is pointed at
+the local stack through a generated endpoints_override.tf, after the bootstrap configuration has created the state
+bucket there.
 """
 
 from __future__ import annotations

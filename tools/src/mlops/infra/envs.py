@@ -14,8 +14,9 @@ from mlops.core.settings import Settings, get_settings
 from mlops.core.terraform import Terraform, local_data_dir, terraform_env
 from mlops.infra import local as localstack
 
-# Where each env's state lives in the bootstrap's bucket: the S3 backend's `key`. terraform/bootstrap gives each env's
-# Terraform roles exactly this object and its lock items (tests/unit/infra/test_terraform_roles.py ties the two).
+# Where each env's state lives in the bootstrap's bucket: the S3 backend's `key`; its lock is the object beside it,
+# `<key>.tflock` (use_lockfile, in the envs' backend block). terraform/bootstrap gives each env's Terraform roles
+# exactly these two objects (tests/unit/infra/test_terraform_roles.py ties the two).
 STATE_KEY = "envs/{env}/terraform.tfstate"
 LOCAL_SETUP_WAIT_SECONDS = 900  # a first bootstrap on a fresh stack takes a minute or two; a parallel run waits
 
@@ -54,11 +55,7 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
             certificate = localstack.certificate_arn(settings)
         finally:
             lock.release()
-        backend = {
-            "bucket": outputs["state_bucket"],
-            "key": state_key(env_name),
-            "dynamodb_table": outputs["lock_table"],
-        }
+        backend = {"bucket": outputs["state_bucket"], "key": state_key(env_name)}
         text = localstack.override_text(localstack.endpoint(), settings.region, backend)
         tf = Terraform(workdir, env, local_data_dir(settings, env_name))
         localstack.prepare_env(workdir, text, tf)
@@ -81,7 +78,6 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
             f"bucket={settings.tf_state_bucket}",
             f"key={state_key(env_name)}",
             f"region={settings.region}",
-            f"dynamodb_table={settings.tf_lock_table}",
         )
     if var_file:
         var_args.append(f"-var-file={var_file}")

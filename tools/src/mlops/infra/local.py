@@ -81,15 +81,14 @@ def override_text(url: str, region: str, backend: dict[str, str] | None) -> str:
         f"    bucket                      = {_hcl_string(backend['bucket'])}\n"
         f"    key                         = {_hcl_string(backend['key'])}\n"
         f"    region                      = {_hcl_string(region)}\n"
-        f"    dynamodb_table              = {_hcl_string(backend['dynamodb_table'])}\n"
+        "    use_lockfile                = true\n"  # as the envs' own backend block (an override replaces it)
         "    encrypt                     = true\n"
         "    use_path_style              = true\n"
         "    skip_credentials_validation = true\n"
         "    skip_metadata_api_check     = true\n"
         "    skip_region_validation      = true\n"
-        f"    endpoints = {{\n      s3       = {_hcl_string(url)}\n"
-        f"      dynamodb = {_hcl_string(url)}\n      sts      = {_hcl_string(url)}\n"
-        f"      iam      = {_hcl_string(url)}\n    }}\n"
+        f"    endpoints = {{\n      s3  = {_hcl_string(url)}\n      sts = {_hcl_string(url)}\n"
+        f"      iam = {_hcl_string(url)}\n    }}\n"
         "  }\n}\n"
     )
 
@@ -168,12 +167,11 @@ def certificate_arn(settings: Settings) -> str:
 
 
 # what a complete bootstrap outputs; a state without one of them (an older bootstrap) is applied again
-BOOTSTRAP_OUTPUTS = frozenset({"state_bucket", "lock_table", "terraform_role_arns"})
+BOOTSTRAP_OUTPUTS = frozenset({"state_bucket", "terraform_role_arns"})
 
 
 def bootstrap(settings: Settings, env: dict[str, str]) -> dict:
-    """Create the state bucket, lock table and Terraform roles on the local stack once; return the bootstrap
-    outputs."""
+    """Create the state bucket and the Terraform roles on the local stack once; return the bootstrap outputs."""
     state_dir = local_data_dir(settings, "")
     state_dir.mkdir(parents=True, exist_ok=True)
     state_file = state_dir / "bootstrap.tfstate"
@@ -196,7 +194,7 @@ def _bootstrap(tf: Terraform, settings: Settings) -> dict:
     if not outputs.keys() >= BOOTSTRAP_OUTPUTS:
         tf.run(
             "apply", "-input=false", "-auto-approve",
-            f"-var=region={settings.region}", "-var=force_destroy=true", "-var=deletion_protection=false",
+            f"-var=region={settings.region}", "-var=force_destroy=true",
             # moto serves plain HTTP and enforces the TLS-only deny, which would lock Terraform out of its state
             "-var=s3_eventbridge_notifications=false", "-var=deny_insecure_transport=false",
             # the plan roles' ReadOnlyAccess exists on moto only when it loads AWS managed policies (as for the envs)
