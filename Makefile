@@ -13,7 +13,7 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: apply canary train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
+.PHONY: apply canary package release-scan train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ scan: setup ## checkov (Terraform, Kubernetes, Dockerfiles; config in .checkov.y
 	@mkdir -p reports
 	$(CHECKOV) --config-file .checkov.yaml -o cli -o junitxml --output-file-path console,reports/checkov.xml
 
+release-scan: setup ## pip-audit and a CycloneDX SBOM of the serving lock in reports/: with scan's, a release's evidence
+	$(BIN)/mlops release scan --out reports
+
 jenkins/lint/node_modules/.installed: jenkins/lint/package-lock.json
 	cd jenkins/lint && npm ci --no-audit --no-fund --silent
 	@touch $@
@@ -63,10 +66,17 @@ INFRA_FLAGS = --env $(ENV) $(if $(LOCAL),--local)
 PLANS := reports/plans
 plan: setup ## Terraform plan of ENV, saved for `make apply`: reports/plans/ENV.tfplan and its text ENV.txt (LOCAL=1: local stack)
 	@mkdir -p $(PLANS)
-	set -o pipefail; $(BIN)/mlops infra plan $(INFRA_FLAGS) --out $(PLANS)/$(ENV).tfplan | tee $(PLANS)/$(ENV).txt
+	set -o pipefail; TF_VAR_package_version=$(IMAGE_TAG) \
+		$(BIN)/mlops infra plan $(INFRA_FLAGS) --out $(PLANS)/$(ENV).tfplan | tee $(PLANS)/$(ENV).txt
 
 apply: setup ## Apply the plan `make plan` saved for ENV (never a fresh one); writes ENV's deploy targets for `make deploy`
 	$(BIN)/mlops infra apply $(INFRA_FLAGS) --plan $(PLANS)/$(ENV).tfplan --targets-out reports/targets/$(ENV).json
+
+# after `make apply` (the bucket, and the targets naming it) and before `make deploy`: the instances' user data
+# installs packages/serving/IMAGE_TAG/, the version the plan was made with
+package: setup ## Build the EC2 serving package (wheels, lock pins, SHA256SUMS) and publish it to ENV's artifacts bucket as IMAGE_TAG
+	$(BIN)/mlops deploy package --env $(ENV) --version $(IMAGE_TAG) \
+		$(if $(wildcard reports/targets/$(ENV).json),--targets reports/targets/$(ENV).json)
 
 image: setup ## Build the serving image and push it to ECR as IMAGE_TAG (needs a Docker engine: Jenkins agents)
 	$(BIN)/mlops deploy image --tag $(IMAGE_TAG)
@@ -74,14 +84,19 @@ image: setup ## Build the serving image and push it to ECR as IMAGE_TAG (needs a
 # the targets `make apply` wrote (the deploy role cannot read the Terraform state); moto has no instance refresh
 DEPLOY_FLAGS = $(if $(wildcard reports/targets/$(ENV).json),--targets reports/targets/$(ENV).json) \
 	$(if $(LOCAL),--no-instance-refresh)
+# the evidence records who approved (Jenkins' approval, mlopsApprove) and, with a signing key, checks its signature
+RELEASE_FLAGS = $(if $(MLOPS_RELEASE_APPROVED_BY),--approved-by '$(MLOPS_RELEASE_APPROVED_BY)') \
+	$(if $(MLOPS_RELEASE_SIGNING_KEY),--signing-key '$(MLOPS_RELEASE_SIGNING_KEY)')
 deploy: setup ## Deploy what deploy/MODEL/ENV.yaml says: re-check, canary with rollback, live release, @ENV alias
-	$(BIN)/mlops release deploy --env $(ENV) --model $(MODEL) --rollout $(DEPLOY_FLAGS)
+	$(BIN)/mlops release deploy --env $(ENV) --model $(MODEL) --rollout $(DEPLOY_FLAGS) $(RELEASE_FLAGS)
 
 canary: setup ## Canary deploy of IMAGE_TAG and MODEL's champion to ENV, outside a release (mlops deploy canary)
 	$(BIN)/mlops deploy canary --env $(ENV) --model $(MODEL) --image-tag $(IMAGE_TAG)
 
+# the proposal carries the evidence pack when `make scan release-scan` wrote its reports (Jenkins: earlier stages)
 train-register: setup ## Train, register, gate MODEL (MLOPS_RETRAIN_CONFIG); a pass proposes a RELEASE_ENV release
-	$(BIN)/mlops retrain run --model $(MODEL) --trigger ci --release-env $(or $(RELEASE_ENV),staging)
+	$(BIN)/mlops retrain run --model $(MODEL) --trigger ci --release-env $(or $(RELEASE_ENV),staging) \
+		$(if $(wildcard reports/dependency-audit.json),--release-evidence reports)
 
 release-diff: setup ## Compare deploy/*/ENV.yaml with the live release and the @ENV alias (exit 1 on a difference)
 	$(BIN)/mlops release diff --env $(ENV)

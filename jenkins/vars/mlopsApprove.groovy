@@ -9,6 +9,10 @@ def call(String environment) {
         error("${approversVariable} is not set: without it anyone who can build could approve ${environment}")
     }
     milestone(label: "before approving ${environment}")
-    input(message: "Deploy this build to ${environment}?", ok: "Deploy to ${environment}", submitter: approvers)
+    String approver = input(message: "Deploy this build to ${environment}?", ok: "Deploy to ${environment}",
+        submitter: approvers, submitterParameter: 'approver')
+    // who approved goes into the release's evidence (`make deploy` passes it as --approved-by); input gives no time,
+    // so the evidence records when the deploy that follows the approval started
+    env.MLOPS_RELEASE_APPROVED_BY = approver
     milestone(label: "approved ${environment}")
 }

@@ -41,7 +41,7 @@ def test_overlay_renders_one_color_pinned_to_version_and_digest(environment, col
     rendered = render_overlay(SERVING_OVERLAYS / environment, color, ARTIFACT, serving_of(environment))
     documents = list(yaml.safe_load_all(rendered))
     kinds = {d["kind"] for d in documents}
-    assert {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
+    assert {"Deployment", "Service", "ConfigMap", "ScaledObject", "TargetGroupBinding", "PodDisruptionBudget"} <= kinds
     for document in documents:
         assert document["metadata"]["name"].startswith("mlops-serve-" + color)
         assert document["metadata"]["labels"]["mlops/color"] == color
@@ -112,5 +112,5 @@ def test_a_release_manifests_serving_settings_and_replicas_reach_the_rendered_co
     assert config["data"]["MLOPS_SERVE_CAPTURE_SAMPLE_RATE"] == "0.1"
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     assert deployment["spec"]["replicas"] == 5
-    (hpa,) = [d for d in documents if d["kind"] == "HorizontalPodAutoscaler"]
-    assert hpa["spec"]["minReplicas"] == 5 and hpa["spec"]["maxReplicas"] == 20  # prod's ceiling stays
+    (scaler,) = [d for d in documents if d["kind"] == "ScaledObject"]
+    assert scaler["spec"]["minReplicaCount"] == 5 and scaler["spec"]["maxReplicaCount"] == 20  # prod's ceiling stays

@@ -9,6 +9,8 @@ the AWS provider mocked (terraform/testing/aws: no account, no network). `-verbo
 the trust conditions are there (the `sub` values of each role's assume-role policy document), and so is the
 `eks_workloads` output the deploy reads. The roles are created with a name prefix, so their ARNs are unknown at
 plan; the run overrides them with a distinct made-up ARN per role, which is what an apply would put in the output.
+The ALB's blue and green target groups get made-up ARNs the same way: the deploy reads them from the `deploy_targets`
+output and binds each color's TargetGroupBinding to its own (`bind_color`), never from an overlay.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from mlops.core.contracts import (
     irsa_subject,
 )
 from mlops.core.paths import SERVING_OVERLAYS, TERRAFORM_DIR
+from mlops.delivery.deploy import bind_color
 from mlops.delivery.preflight import Artifact
 from mlops.delivery.rollout import OPS_OVERLAYS, pod_template, render_overlay, render_workload
-from mlops.delivery.targets import COLORS
+from mlops.delivery.targets import COLORS, TERRAFORM_OUTPUT
 from mlops.retraining import scale
 from tests.support.terraform import init_and_run
 
@@ -48,6 +51,11 @@ SUBJECT_PREFIX = "system:serviceaccount:"
 
 def role_arn(environment: str, workload: str) -> str:
     return f"arn:aws:iam::111122223333:role/mlops-{environment}-{workload}-20260101000000000000000001"
+
+
+def target_group_arn(environment: str, color: str) -> str:
+    suffix = "00000000000000b1" if color == "blue" else "00000000000000e2"  # made up; a real one ends in a hex id
+    return f"arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/mlops-{environment}-{color}/{suffix}"
 
 
 def _root(where) -> None:
@@ -80,6 +88,10 @@ module "platform" {{
 output "{EKS_WORKLOADS_OUTPUT}" {{
   value = module.platform.{EKS_WORKLOADS_OUTPUT}
 }}
+
+output "{TERRAFORM_OUTPUT}" {{
+  value = module.platform.{TERRAFORM_OUTPUT}
+}}
 """)
     runs = []
     for environment in ENVIRONMENTS:
@@ -91,6 +103,14 @@ output "{EKS_WORKLOADS_OUTPUT}" {{
     values          = {{ arn = "{role_arn(environment, workload)}" }}
   }}"""
             for workload in eks_workload_names()
+        ) + "".join(
+            f"""
+  override_resource {{
+    target          = module.platform.module.alb.aws_lb_target_group.this["{color}"]
+    override_during = plan
+    values          = {{ arn = "{target_group_arn(environment, color)}" }}
+  }}"""
+            for color in COLORS
         )
         runs.append(f"""
 run "{environment}" {{
@@ -134,7 +154,7 @@ def _role_arns(plan: dict) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory) -> dict[str, dict]:
-    """Env -> {trust, role_arns, eks_workloads} read from the platform's plan for that env."""
+    """Env -> {trust, role_arns, eks_workloads, target_groups} read from the platform's plan for that env."""
     root = tmp_path_factory.mktemp("eks-names")
     _root(root)
     code, out = init_and_run(root, tmp_path_factory.mktemp("eks-names-data"), "test", "-json", "-verbose")
@@ -149,6 +169,7 @@ def plans(tmp_path_factory) -> dict[str, dict]:
                 "trust": _trust(plan),
                 "role_arns": _role_arns(plan),
                 "eks_workloads": plan["output_changes"][EKS_WORKLOADS_OUTPUT]["after"],
+                "target_groups": plan["output_changes"][TERRAFORM_OUTPUT]["after"]["target_groups"],
             }
     assert set(found) == set(ENVIRONMENTS), f"no plan printed for {set(ENVIRONMENTS) - set(found)}"
     return found
@@ -222,6 +243,23 @@ def test_rendered_overlays_run_as_what_the_irsa_role_of_serving_trusts(plans, en
     # and both are the one definition of the names: mlops-<env>, one service account per color
     expected = {irsa_subject(eks_namespace(environment), sa) for sa in eks_service_accounts("serving")}
     assert plan["trust"]["serving"] == expected and len(expected) == len(COLORS)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_color_joins_the_target_group_terraform_outputs_for_it(plans, environment):
+    """The deploy binds each rendered color to deploy_targets.target_groups[color] of the env's plan: blue's pods
+    to the blue target group, green's to the green, and no ARN comes from the overlay."""
+    plan = plans[environment]
+    assert plan["target_groups"] == {color: target_group_arn(environment, color) for color in COLORS}
+    serving = EksWorkload.model_validate(plan["eks_workloads"]["serving"])
+    for color, documents in _render_both_colors(environment, serving).items():
+        text = yaml.safe_dump_all(documents)
+        bound = list(yaml.safe_load_all(bind_color(text, color, plan["target_groups"][color], environment)))
+        (binding,) = [d for d in bound if d["kind"] == "TargetGroupBinding"]
+        (service,) = [d for d in bound if d["kind"] == "Service"]
+        assert binding["spec"]["targetGroupARN"] == target_group_arn(environment, color)
+        assert binding["metadata"]["namespace"] == serving.namespace
+        assert binding["spec"]["serviceRef"]["name"] == service["metadata"]["name"] == f"mlops-serve-{color}"
 
 
 @pytest.mark.parametrize("workload", sorted(OPS_OVERLAYS))

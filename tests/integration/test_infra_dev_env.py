@@ -281,7 +281,7 @@ def _roles_under_enforced_iam(stack, outputs) -> None:
     kms = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": outputs["data_kms_key_arn"]}
     today = dt.datetime.now(dt.UTC)
     capture = contracts.capture_key("iam-model", today, "iam-check")
-    wheel = "packages/r5_mlops-0.1.0-py3-none-any.whl"  # what the user data copies at boot
+    wheel = "packages/serving/0123abcd/SHA256SUMS"  # what the user data fetches first at boot (serving-asg)
     model = "mlflow/1/iam-run/artifacts/model/model.pkl"
     serving = {color: iam.assume(stack, roles[f"serving-{color}"], f"serving-{color}") for color in ("blue", "green")}
     deploy = iam.assume(stack, roles["deploy"], "jenkins-deploy-dev")
@@ -302,6 +302,7 @@ def _roles_under_enforced_iam(stack, outputs) -> None:
 
     expected = [  # (who, operation, bucket, key, outcome)
         ("serving", "get", "artifacts", wheel, "allowed"),
+        ("serving", "get", "artifacts", "packages/tools/x.whl", "denied"),  # the serving package, nothing else
         ("serving", "get", "artifacts", model, "allowed"),
         ("serving", "put", "capture", capture, "allowed"),
         ("serving", "put", "artifacts", model, "denied"),  # a serving host cannot change a model
@@ -309,6 +310,7 @@ def _roles_under_enforced_iam(stack, outputs) -> None:
         ("serving", "get", "capture", "labels/x.parquet", "denied"),
         ("serving", "delete", "capture", capture, "denied"),
         ("deploy", "put", "artifacts", "deploys/dev/iam-check.json", "allowed"),
+        ("deploy", "put", "artifacts", "packages/serving/0123abcd/x.whl", "allowed"),  # `make package` publishes
         ("deploy", "put", "artifacts", "deploys/prod/iam-check.json", "denied"),  # one env's role, one env
         ("deploy", "get", "artifacts", model, "denied"),
         ("deploy", "get", "data", "data/train.parquet", "denied"),

@@ -42,5 +42,6 @@ def test_make_dry_run_resolves_and_runs_the_mlops_commands_the_makefile_reading_
         )  # fmt: skip
         assert result.returncode == 0, f"make {' '.join(args)}: {result.stderr}"
         variables = dict(a.split("=", 1) for a in args[1:])
-        dry_run = [argv for line in result.stdout.splitlines() for argv in mlops_invocations(line)]
+        lines = result.stdout.replace("\\\n", " ").splitlines()  # a recipe line continued with a backslash is one
+        dry_run = [argv for line in lines for argv in mlops_invocations(line)]
         assert dry_run == MAKEFILE.mlops_commands(args[0], variables), args

@@ -29,6 +29,7 @@ CHECKS = [
     "make test-integration PYTEST_ARGS='--junitxml=reports/integration.xml'",
     "make test-bake PYTEST_ARGS='--junitxml=reports/bake.xml'",
     "make scan",
+    "make release-scan",
 ]
 PLANS = [f"make plan ENV='{e}'" for e in ("dev", "staging", "prod")]
 CASC_DOC = yaml.safe_load(CASC.read_text())
@@ -79,6 +80,7 @@ def test_a_merge_applies_each_envs_saved_plan_and_deploys_behind_its_lock_and_ap
         expected += [
             (f"make apply ENV='{env}'", f"mlops-{env}-terraform-apply"),
             ("make image IMAGE_TAG='0123abcd'", f"mlops-{env}-deploy"),
+            (f"make package ENV='{env}' IMAGE_TAG='0123abcd'", f"mlops-{env}-deploy"),
             (f"make deploy ENV='{env}'", f"mlops-{env}-deploy"),
             (f"make smoke ENV='{env}'", f"mlops-{env}-deploy"),
         ]
@@ -97,6 +99,11 @@ def test_a_merge_applies_each_envs_saved_plan_and_deploys_behind_its_lock_and_ap
         assert timeouts == [{"name": "timeout", "time": 1, "unit": "DAYS"}]
         (request,) = [e.detail for e in build.of("input", stage)]
         assert request["submitter"] == group
+    # who approved reaches the deploy after the approval (its evidence records it), and no other deploy
+    approved_by = {e.stage: e.detail["env"].get("MLOPS_RELEASE_APPROVED_BY") for e in build.of("sh")
+                   if e.detail["script"].startswith("make deploy")}  # fmt: skip
+    assert approved_by == {"Deploy dev": None, "Deploy staging": f"a member of {approvers['staging']}",
+                           "Deploy prod": f"a member of {approvers['prod']}"}  # fmt: skip
     # no pipeline-wide timeout cuts an approval off: only agent stages have theirs
     assert not [e for e in build.of("option") if e.stage == "" and e.detail["name"] == "timeout"]
 

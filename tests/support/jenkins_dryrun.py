@@ -16,10 +16,11 @@ from jenkins/casc/jenkins.yaml and from the agent it runs on, here on the local 
   `make deploy` runs with those policies lifted and put back byte for byte (tests/support/iam.py), as the IAM tests
   do; plan-level tests prove the policies themselves.
 - Make targets in DRY_TARGETS run as `make -n` (the target resolves with exactly that environment) instead of for
-  real: lint, tests and scan are this very suite (and tests/integration/test_security_scan.py), the smoke test
-  needs a load balancer that answers, which moto's does not, and `make stack-down` would stop the local stack the
-  dry run itself runs on (the build did not start it). `make image` needs a
-  Docker engine, which no machine here has: the agent pushes the image manifest with ECR's PutImage instead, the
+  real: lint, tests and scan are this very suite (and tests/integration/test_security_scan.py; release-scan's tools:
+  tests/integration/test_release_evidence.py; package's real publish and boot: tests/integration/test_ec2_boot.py),
+  the smoke test needs a load balancer that answers, which moto's does not, and `make stack-down` would stop the
+  local stack the dry run itself runs on (the build did not start it). `make image` needs a Docker engine, which no
+  machine here has: the agent pushes the image manifest with ECR's PutImage instead, the
   last call `docker push` makes. These are the dry run's only stand-ins.
 """
 
@@ -45,7 +46,9 @@ from tests.support import iam
 from tests.support.jenkins_pipeline import CASC
 
 JENKINS_ROLE = "mlops-jenkins"
-DRY_TARGETS = frozenset({"lint", "test-unit", "test-integration", "test-bake", "scan", "smoke", "stack-down"})
+DRY_TARGETS = frozenset(
+    {"lint", "test-unit", "test-integration", "test-bake", "scan", "release-scan", "package", "smoke", "stack-down"}
+)
 TIMEOUT = 900
 # an image manifest as docker push writes it; its sha256 is the digest ECR reports
 IMAGE_MANIFEST = json.dumps(

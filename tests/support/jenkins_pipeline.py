@@ -135,6 +135,7 @@ class Build:
         self.library = {p.stem: asts[p]["methods"]["call"] for p in library}
         self.script = asts[jenkinsfile]["statements"]
         self.env = {**node_env, **trigger.jenkins_env(build_number, commit)}
+        self.assigned: dict[str, str] = {}  # `env.NAME = ...` of the steps so far
         self.events: list[Event] = []
         self.result = "SUCCESS"
         self.failure = ""  # what stopped a FAILURE build
@@ -173,6 +174,7 @@ class Build:
             self.events.append(Event("stage", name))
             self._options(inner.get("options"))
             label = _agent(inner)
+            env = {**env, **self.assigned}  # what earlier stages set with `env.NAME = ...`
             stage_env = {**env, **self._environment(inner.get("environment"), env)}
             if label:
                 self.workspace = self.agent.checkout()  # a stage's agent checks the commit out into its workspace
@@ -294,7 +296,12 @@ class Build:
             return Closure(e["params"], e["body"], scope)
         if k == "assign":
             value = self._eval(e["value"], scope, env)
-            scope[e["target"]["name"]] = value
+            target = e["target"]
+            if target["k"] == "prop" and target["obj"] == {"k": "var", "name": "env"}:
+                # `env.NAME = value`: the rest of this block and every later stage see it, as in Jenkins
+                env[target["name"]] = self.assigned[target["name"]] = str(value)
+            else:
+                scope[target["name"]] = value
             return value
         if k == "not":
             return not self._eval(e["expr"], scope, env)
@@ -413,7 +420,8 @@ class Build:
             self.events.append(Event("input", self.stage, args))
             if not self.approve(args):
                 raise _Waiting(args)
-            return None
+            # with submitterParameter, input returns who approved: one of the submitter group, in a dry run
+            return f"a member of {args['submitter']}" if "submitterParameter" in args else None
         if name in ("milestone", "stash", "unstash", "archiveArtifacts", "junit", "cleanWs", "mail", "echo"):
             self.events.append(Event(name if name in ("milestone", "stash", "unstash") else "step", self.stage,
                                      {"name": name, **args}))  # fmt: skip

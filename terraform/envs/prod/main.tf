@@ -28,14 +28,15 @@ module "platform" {
 
   enable_eks              = var.enable_eks
   eks_public_access_cidrs = var.eks_public_access_cidrs
-  eks_node_instance_types = ["m6i.xlarge"]
-  eks_node_min_size       = 3
-  eks_node_max_size       = 10
 
   grant_autoscaling_service_role = var.grant_autoscaling_service_role
   kms_admin_role_arns            = var.kms_admin_role_arns
   jenkins_principal_arns         = var.jenkins_principal_arns
   attach_aws_managed_policies    = var.attach_aws_managed_policies
+  package_version                = var.package_version
   s3_eventbridge_notifications   = var.s3_eventbridge_notifications
   alert_emails                   = var.alert_emails
+  enable_audit_trail             = var.enable_audit_trail
+  enable_guardduty               = var.enable_guardduty
+  enable_security_hub            = var.enable_security_hub
 }

@@ -141,3 +141,27 @@ variable "jenkins_principal_arns" {
   type        = list(string)
   default     = null
 }
+
+variable "enable_audit_trail" {
+  description = "Create the env's audit trail (CloudTrail, flow-log archive, CIS alarms). `mlops infra --local` passes false (moto cannot delete a trail by ARN)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_guardduty" {
+  description = "Turn GuardDuty on in the env's account and region (billed; terraform/modules/audit/README.md, Cost)."
+  type        = bool
+  default     = false
+}
+
+variable "enable_security_hub" {
+  description = "Turn Security Hub on in the env's account and region (billed, needs AWS Config; terraform/modules/audit/README.md, Cost)."
+  type        = bool
+  default     = false
+}
+
+variable "package_version" {
+  description = "Version of the EC2 serving package (mlops deploy package --version): the commit Jenkins builds and publishes (TF_VAR_package_version, set by `make plan`)."
+  type        = string
+  default     = "unpublished"
+}

@@ -22,8 +22,9 @@ data "aws_iam_policy_document" "this" {
   dynamic "statement" {
     for_each = length(var.write) > 0 ? [1] : []
     content {
-      sid       = "WriteObjects"
-      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      sid = "WriteObjects"
+      # PutObjectTagging: serving tags each capture object with its data class (retention by class, modules/s3)
+      actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"]
       resources = distinct([for p in var.write : "${p.bucket_arn}/${p.prefix}*"])
     }
   }
@@ -81,6 +82,16 @@ data "aws_iam_policy_document" "this" {
         "sagemaker-mlflow:DeleteRegisteredModelAlias",
       ]
       resources = [var.mlflow_tracking_server_arn]
+    }
+  }
+
+  # the capture's hash key (personal columns are stored as keyed HMACs; mlops.core.data_classes)
+  dynamic "statement" {
+    for_each = length(var.ssm_parameter_arns) > 0 ? [1] : []
+    content {
+      sid       = "ReadSecureParameters"
+      actions   = ["ssm:GetParameter"]
+      resources = var.ssm_parameter_arns
     }
   }
 

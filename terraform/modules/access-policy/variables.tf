@@ -63,6 +63,17 @@ variable "mlflow_tracking_server_arn" {
   }
 }
 
+variable "ssm_parameter_arns" {
+  description = "SSM parameters the workload reads (ssm:GetParameter), e.g. the capture's hash key; their SecureString key must be one of kms_key_arns, used through SSM."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.ssm_parameter_arns : can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/", arn))])
+    error_message = "ssm_parameter_arns must be SSM parameter ARNs (arn:<partition>:ssm:<region>:<account>:parameter/<name>)."
+  }
+}
+
 variable "mlflow_write" {
   description = "On the tracking server, also create experiments, runs and model versions, log, set tags and move aliases (retraining and promotion); false reads only (Get*, Search*, List*)."
   type        = bool

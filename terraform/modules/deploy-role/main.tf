@@ -66,27 +66,37 @@ data "aws_iam_policy_document" "deploy" {
     resources = var.listener_arns
   }
 
-  statement {
-    sid       = "RollThisEnvsServingGroups"
-    actions   = ["autoscaling:UpdateAutoScalingGroup", "autoscaling:StartInstanceRefresh"]
-    resources = var.autoscaling_group_arns
+  # the EC2 path only (an env serving on EKS has no groups: a statement without resources is invalid)
+  dynamic "statement" {
+    for_each = length(var.autoscaling_group_arns) > 0 ? [1] : []
+    content {
+      sid       = "RollThisEnvsServingGroups"
+      actions   = ["autoscaling:UpdateAutoScalingGroup", "autoscaling:StartInstanceRefresh"]
+      resources = var.autoscaling_group_arns
+    }
   }
 
-  statement {
-    sid       = "NewVersionsOfThisEnvsLaunchTemplates"
-    actions   = ["ec2:CreateLaunchTemplateVersion"]
-    resources = var.launch_template_arns
+  dynamic "statement" {
+    for_each = length(var.launch_template_arns) > 0 ? [1] : []
+    content {
+      sid       = "NewVersionsOfThisEnvsLaunchTemplates"
+      actions   = ["ec2:CreateLaunchTemplateVersion"]
+      resources = var.launch_template_arns
+    }
   }
 
   # a group that launches from a template with an instance profile needs its caller to pass that role to EC2
-  statement {
-    sid       = "PassOnlyTheServingRoleToEc2"
-    actions   = ["iam:PassRole"]
-    resources = var.pass_role_arns
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["ec2.amazonaws.com"]
+  dynamic "statement" {
+    for_each = length(var.pass_role_arns) > 0 ? [1] : []
+    content {
+      sid       = "PassOnlyTheServingRoleToEc2"
+      actions   = ["iam:PassRole"]
+      resources = var.pass_role_arns
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["ec2.amazonaws.com"]
+      }
     }
   }
 
@@ -100,6 +110,19 @@ data "aws_iam_policy_document" "deploy" {
     sid       = "WriteDeployRecordsAndLiveReleases"
     actions   = ["s3:PutObject", "s3:GetObject"]
     resources = [for prefix in var.record_prefixes : "${var.artifact_bucket_arn}/${prefix}*"]
+  }
+
+  # listing those prefixes only: without ListBucket S3 answers a missing object (a release not live yet, a package
+  # version not published yet) with AccessDenied instead of 404
+  statement {
+    sid       = "ListTheRecordPrefixes"
+    actions   = ["s3:ListBucket"]
+    resources = [var.artifact_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [for prefix in var.record_prefixes : "${prefix}*"]
+    }
   }
 
   statement {
@@ -118,6 +141,17 @@ data "aws_iam_policy_document" "deploy" {
         "sagemaker-mlflow:SetRegisteredModelAlias", "sagemaker-mlflow:DeleteRegisteredModelAlias",
       ]
       resources = [var.mlflow_tracking_server_arn]
+    }
+  }
+
+  # EKS: the deploy builds its kubeconfig from the cluster (aws eks update-kubeconfig); what it may do inside the
+  # cluster is its access entry's (modules/eks: edit in the workloads' namespaces only)
+  dynamic "statement" {
+    for_each = var.eks_cluster_name == null ? [] : [1]
+    content {
+      sid       = "FindTheEnvsCluster"
+      actions   = ["eks:DescribeCluster"]
+      resources = ["arn:${local.partition}:eks:${data.aws_region.current.name}:${local.account}:cluster/${var.eks_cluster_name}"]
     }
   }
 }

@@ -64,6 +64,12 @@ variable "mlflow_tracking_server_arn" {
   default     = null
 }
 
+variable "eks_cluster_name" {
+  description = "The env's EKS cluster, whose endpoint the deploy reads for its kubeconfig; null without EKS. A name, not the cluster's ARN, so the cluster (whose access entry names this role) and the role do not depend on each other."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for the role."
   type        = map(string)

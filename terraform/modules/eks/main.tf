@@ -1,11 +1,18 @@
-# An EKS cluster with a private API endpoint (public only for an explicit CIDR list), all control-plane logs,
-# KMS envelope encryption of secrets, one managed node group on IMDSv2-only, encrypted nodes, and IRSA roles
-# (OIDC provider + one role per workload service account with a least-privilege policy).
+# An EKS cluster in Auto Mode (AWS runs the nodes, their autoscaling, the core add-ons and the load balancer
+# controller; README.md says why) with a private API endpoint (public only for an explicit CIDR list), all
+# control-plane logs, KMS envelope encryption of secrets, API-only access entries (admins, the deploy role), the
+# metrics-server add-on, the ALB's blue/green target groups opened to the pods, and IRSA roles (OIDC provider + one
+# role per workload service account with a least-privilege policy).
 data "aws_partition" "current" {}
 
 locals {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy"
   log_types  = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+  # Auto Mode runs compute, block storage, load balancing and networking with the cluster role
+  cluster_policies = ["AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy", "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy"]
+  node_policies    = ["AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly"]
+  # the namespaces the workloads run in: the only ones the deploy role may change
+  workload_namespaces = sort(distinct([for w in values(var.workloads) : w.namespace]))
 }
 
 # ---- control plane ------------------------------------------------------------------------------------------
@@ -26,9 +33,9 @@ resource "aws_iam_role" "cluster" {
 }
 
 resource "aws_iam_role_policy_attachment" "cluster" {
-  count      = var.attach_aws_managed_policies ? 1 : 0
+  for_each   = var.attach_aws_managed_policies ? toset(local.cluster_policies) : toset([])
   role       = aws_iam_role.cluster.name
-  policy_arn = "${local.policy_arn}/AmazonEKSClusterPolicy"
+  policy_arn = "${local.policy_arn}/${each.value}"
 }
 
 # EKS needs the secrets key through the cluster role (grants for envelope encryption).
@@ -85,6 +92,32 @@ resource "aws_eks_cluster" "this" {
   version                   = var.kubernetes_version
   role_arn                  = aws_iam_role.cluster.arn
   enabled_cluster_log_types = local.log_types
+  # Auto Mode brings VPC CNI, CoreDNS and kube-proxy itself: no self-managed copies beside them
+  bootstrap_self_managed_addons = false
+
+  # access entries only (no aws-auth ConfigMap), and nobody is admin just for having created the cluster
+  access_config {
+    authentication_mode                         = "API"
+    bootstrap_cluster_creator_admin_permissions = false
+  }
+
+  compute_config {
+    enabled       = true
+    node_pools    = ["general-purpose", "system"]
+    node_role_arn = aws_iam_role.node.arn
+  }
+
+  kubernetes_network_config {
+    elastic_load_balancing {
+      enabled = true
+    }
+  }
+
+  storage_config {
+    block_storage {
+      enabled = true
+    }
+  }
 
   vpc_config {
     subnet_ids              = var.subnet_ids
@@ -102,10 +135,13 @@ resource "aws_eks_cluster" "this" {
   }
 
   tags       = var.tags
-  depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy.cluster_kms, aws_cloudwatch_log_group.cluster]
+  depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy_attachment.node, aws_iam_role_policy.cluster_kms, aws_cloudwatch_log_group.cluster]
 }
 
-# ---- nodes ----------------------------------------------------------------------------------------------------
+# ---- nodes (EKS Auto Mode) -------------------------------------------------------------------------------------
+# No node group or launch template: Auto Mode launches, scales and patches the nodes (its built-in node pools,
+# Karpenter-based) and runs VPC CNI, CoreDNS, kube-proxy, the EBS CSI driver and the load balancer controller itself.
+# The nodes take this role; pods never do (they get their own credentials through IRSA).
 data "aws_iam_policy_document" "node_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -122,75 +158,11 @@ resource "aws_iam_role" "node" {
   tags               = var.tags
 }
 
+# what Auto Mode nodes need, and no more: join the cluster and pull images (the CNI runs with the cluster role)
 resource "aws_iam_role_policy_attachment" "node" {
-  for_each   = var.attach_aws_managed_policies ? toset(["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]) : toset([])
+  for_each   = var.attach_aws_managed_policies ? toset(local.node_policies) : toset([])
   role       = aws_iam_role.node.name
   policy_arn = "${local.policy_arn}/${each.value}"
-}
-
-resource "aws_launch_template" "node" {
-  name_prefix = "${var.name}-node-"
-  description = "EKS managed nodes: IMDSv2 only, encrypted root volume"
-
-  metadata_options {
-    http_endpoint = "enabled"
-    http_tokens   = "required"
-    # 1: pods on the container network cannot reach IMDS, so none can take the node role's credentials; they get
-    # their own through IRSA. Host-network pods (VPC CNI, kube-proxy) still reach it.
-    http_put_response_hop_limit = 1
-  }
-
-  block_device_mappings {
-    device_name = "/dev/xvda"
-    ebs {
-      volume_size           = var.node_disk_gib
-      volume_type           = "gp3"
-      encrypted             = true
-      kms_key_id            = var.kms_key_arn
-      delete_on_termination = true
-    }
-  }
-
-  tag_specifications {
-    resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.name}-node" })
-  }
-  # no tags on the template itself: moto copies them into the template data, which would read back as drift
-}
-
-resource "aws_eks_node_group" "this" {
-  cluster_name    = aws_eks_cluster.this.name
-  node_group_name = "${var.name}-default"
-  node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.subnet_ids
-  instance_types  = var.node_instance_types
-
-  scaling_config {
-    min_size     = var.node_min_size
-    desired_size = var.node_desired_size
-    max_size     = var.node_max_size
-  }
-
-  launch_template {
-    id      = aws_launch_template.node.id
-    version = aws_launch_template.node.latest_version
-  }
-
-  tags       = var.tags
-  depends_on = [aws_iam_role_policy_attachment.node]
-
-  lifecycle {
-    # the cluster autoscaler or HPA-driven scaling moves desired_size; Terraform owns min and max
-    # remote_access is never set here (no SSH; Session Manager instead); moto invents one, which would force a
-    # replacement on every plan
-    ignore_changes = [scaling_config[0].desired_size, remote_access]
-
-    # checked here rather than in a variable validation, which cannot compare variables before Terraform 1.9
-    precondition {
-      condition     = var.node_min_size >= 0 && var.node_min_size <= var.node_desired_size && var.node_desired_size <= var.node_max_size
-      error_message = "EKS node sizes must satisfy 0 <= node_min_size <= node_desired_size <= node_max_size."
-    }
-  }
 }
 
 # ---- IRSA -----------------------------------------------------------------------------------------------------
@@ -239,4 +211,110 @@ resource "aws_iam_role_policy" "workload" {
   name     = "${each.key}-least-privilege"
   role     = aws_iam_role.workload[each.key].id
   policy   = each.value.policy_json
+}
+
+# ---- access entries -------------------------------------------------------------------------------------------
+# Who may use the Kubernetes API, granted by EKS access policies rather than an aws-auth ConfigMap.
+resource "aws_eks_access_entry" "admin" {
+  for_each      = toset(var.admin_principal_arns)
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value
+  type          = "STANDARD"
+  tags          = var.tags
+}
+
+resource "aws_eks_access_policy_association" "admin" {
+  for_each      = aws_eks_access_entry.admin
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = each.value.principal_arn
+  policy_arn    = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
+}
+
+# The roles Jenkins deploys with: edit rights in the workloads' namespaces only (it applies the rendered overlays
+# there), nothing cluster-wide. Its Kubernetes group is what the platform team binds to the custom resources the
+# overlays carry (TargetGroupBinding, ScaledObject), which the built-in edit role does not cover (README.md).
+# count, not for_each: the deploy role is made in the same apply, so its ARN is unknown at plan; the list's length
+# is known.
+resource "aws_eks_access_entry" "deploy" {
+  count             = length(var.deploy_role_arns)
+  cluster_name      = aws_eks_cluster.this.name
+  principal_arn     = var.deploy_role_arns[count.index]
+  type              = "STANDARD"
+  kubernetes_groups = [var.deploy_kubernetes_group]
+  tags              = var.tags
+}
+
+resource "aws_eks_access_policy_association" "deploy" {
+  count         = length(var.deploy_role_arns)
+  cluster_name  = aws_eks_cluster.this.name
+  principal_arn = aws_eks_access_entry.deploy[count.index].principal_arn
+  policy_arn    = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+
+  access_scope {
+    type       = "namespace"
+    namespaces = local.workload_namespaces
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.workload_namespaces) > 0
+      error_message = "deploy_role_arns needs at least one workload: its edit rights are limited to the workloads' namespaces."
+    }
+  }
+}
+
+# ---- metrics ------------------------------------------------------------------------------------------------
+# metrics-server (resource metrics for the CPU trigger of the serving autoscaler) as an EKS community add-on: AWS
+# publishes and versions it, so no upstream manifest is copied here. Auto Mode does not include it.
+resource "aws_eks_addon" "metrics_server" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "metrics-server"
+  addon_version               = var.metrics_server_version
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  tags                        = var.tags
+}
+
+# ---- the load balancer's target groups ----------------------------------------------------------------------
+# The serving pods join the ALB's blue and green target groups (target type ip) through a TargetGroupBinding per
+# color, reconciled by Auto Mode's load balancer controller with the cluster role. Terraform made the target
+# groups, not the controller, and the managed AmazonEKSLoadBalancingPolicy scopes its writes to what the cluster
+# tagged as its own: this grants registration on exactly these two target groups and nothing else.
+data "aws_iam_policy_document" "cluster_targets" {
+  count = length(var.target_group_arns) > 0 ? 1 : 0
+  statement {
+    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+    resources = values(var.target_group_arns)
+  }
+}
+
+resource "aws_iam_role_policy" "cluster_targets" {
+  count  = length(var.target_group_arns) > 0 ? 1 : 0
+  name   = "serving-target-groups"
+  role   = aws_iam_role.cluster.id
+  policy = data.aws_iam_policy_document.cluster_targets[0].json
+}
+
+# The ALB reaches the pods directly (target type ip) on their serving port. Auto Mode nodes, and so the pods, sit
+# in the security group EKS creates for the cluster: open that port there to the load balancer's group alone.
+resource "aws_vpc_security_group_ingress_rule" "load_balancer_to_pods" {
+  count                        = length(var.target_group_arns) > 0 ? 1 : 0
+  description                  = "serving pods from the ALB (target type ip)"
+  security_group_id            = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
+  referenced_security_group_id = var.load_balancer_security_group_id
+  ip_protocol                  = "tcp"
+  from_port                    = var.serving_port
+  to_port                      = var.serving_port
+  tags                         = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.load_balancer_security_group_id != null
+      error_message = "target_group_arns needs load_balancer_security_group_id: the pods accept the ALB's traffic from its security group only."
+    }
+  }
 }

@@ -43,3 +43,13 @@ output "cluster_security_group_id" {
   description = "Security group attached to the control-plane ENIs."
   value       = aws_security_group.cluster.id
 }
+
+output "cluster_primary_security_group_id" {
+  description = "Security group EKS made for the cluster; Auto Mode nodes and their pods are in it (the ALB may reach serving_port)."
+  value       = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
+}
+
+output "deploy_kubernetes_group" {
+  description = "Kubernetes group of the deploy role's access entry (the platform team binds it to TargetGroupBinding and ScaledObject in the workloads' namespaces)."
+  value       = var.deploy_kubernetes_group
+}

@@ -56,7 +56,7 @@ variable "public_access_cidrs" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for Kubernetes secrets envelope encryption and the node volumes."
+  description = "KMS key for Kubernetes secrets envelope encryption."
   type        = string
 
   validation {
@@ -84,41 +84,6 @@ variable "log_retention_days" {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a CloudWatch Logs retention value such as 30, 90, 365 or 731."
   }
-}
-
-variable "node_instance_types" {
-  description = "Instance types of the managed node group."
-  type        = list(string)
-  default     = ["m6i.large"]
-}
-
-variable "node_disk_gib" {
-  description = "Root volume size of each node, GiB."
-  type        = number
-  default     = 50
-
-  validation {
-    condition     = var.node_disk_gib >= 20 && var.node_disk_gib <= 1000
-    error_message = "node_disk_gib must be between 20 and 1000."
-  }
-}
-
-variable "node_min_size" {
-  description = "Minimum number of nodes."
-  type        = number
-  default     = 2
-}
-
-variable "node_desired_size" {
-  description = "Nodes at creation (later owned by the autoscaler)."
-  type        = number
-  default     = 2
-}
-
-variable "node_max_size" {
-  description = "Maximum number of nodes."
-  type        = number
-  default     = 6
 }
 
 variable "workloads" {
@@ -150,4 +115,71 @@ variable "attach_aws_managed_policies" {
   description = "Attach the AWS managed policies the roles need (always true on AWS; false only on a moto server started without MOTO_IAM_LOAD_MANAGED_POLICIES=true, which has none)."
   type        = bool
   default     = true
+}
+
+variable "admin_principal_arns" {
+  description = "IAM roles or users given cluster-admin (EKS access policy cluster-access-policy/AmazonEKSClusterAdminPolicy, cluster scope) through access entries. Nobody else is admin: the cluster creator gets no implicit rights."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.admin_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/\\S+$", a))])
+    error_message = "admin_principal_arns must be IAM role or user ARNs."
+  }
+}
+
+variable "deploy_role_arns" {
+  description = "The IAM roles the CI deploy assumes (modules/deploy-role): the EKS access policy cluster-access-policy/AmazonEKSEditPolicy in the workloads' namespaces only, and the Kubernetes group deploy_kubernetes_group. A list so that a role made in the same apply (ARN unknown at plan) still gives a known count."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.deploy_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/\\S+$", a))])
+    error_message = "deploy_role_arns must be IAM role ARNs."
+  }
+}
+
+variable "deploy_kubernetes_group" {
+  description = "Kubernetes group of the deploy role's access entry: what the platform team binds to the custom resources the overlays carry (TargetGroupBinding, ScaledObject)."
+  type        = string
+  default     = "mlops-deployers"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.deploy_kubernetes_group)) && !startswith(var.deploy_kubernetes_group, "system")
+    error_message = "deploy_kubernetes_group must be a lower-case name that does not start with 'system' (EKS refuses those)."
+  }
+}
+
+variable "metrics_server_version" {
+  description = "Version of the metrics-server EKS add-on; null takes the default for the cluster's Kubernetes version."
+  type        = string
+  default     = null
+}
+
+variable "target_group_arns" {
+  description = "The ALB target groups (target type ip) the serving pods join, by color (modules/alb target_group_arns). The cluster role may register targets in exactly these."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for arn in values(var.target_group_arns) : can(regex("^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/", arn))])
+    error_message = "target_group_arns must map colors to target group ARNs."
+  }
+}
+
+variable "load_balancer_security_group_id" {
+  description = "Security group of the ALB (modules/alb security_group_id): the only source allowed to the pods' serving_port. Required when target_group_arns is set."
+  type        = string
+  default     = null
+}
+
+variable "serving_port" {
+  description = "The port the serving pods listen on (containerPort http in services/serving/k8s)."
+  type        = number
+  default     = 8080
+
+  validation {
+    condition     = var.serving_port >= 1 && var.serving_port <= 65535
+    error_message = "serving_port must be a TCP port."
+  }
 }

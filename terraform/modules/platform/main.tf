@@ -132,10 +132,9 @@ locals {
   buckets = module.s3.bucket_arns
   access = {
     serving = {
-      # the model artifacts, and the package the instance installs at boot (serving-asg's package_uri)
+      # the model artifacts (the EC2 instances' package, packages/serving/, is granted by serving-asg: EKS runs the image)
       read = [
         { bucket_arn = local.buckets["artifacts"], prefix = "mlflow/" },
-        { bucket_arn = local.buckets["artifacts"], prefix = "packages/" },
       ]
       write  = [{ bucket_arn = local.buckets["capture"], prefix = "capture/" }]
       delete = []
@@ -180,6 +179,10 @@ module "access" {
   # runs, registers model versions and moves aliases; serving and drift only read
   mlflow_tracking_server_arn = local.mlflow_tracking_server_arn
   mlflow_write               = each.key == "retraining"
+  # serving hashes personal columns with it, retraining profiles them the same way (mlops.core.data_classes)
+  ssm_parameter_arns = var.capture_hash_key_parameter != null && contains(["serving", "retraining"], each.key) ? [
+    "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${var.capture_hash_key_parameter}"
+  ] : []
 }
 
 # ---- serving, blue/green --------------------------------------------------------------------------------
@@ -203,13 +206,15 @@ module "alb" {
   deletion_protection = var.alb_deletion_protection
   access_log_bucket   = module.s3.log_bucket_name
   target_groups       = { for color in local.colors : color => { weight = color == "blue" ? 100 : 0 } }
-  waf_acl_arn         = var.waf_acl_arn
-  tags                = local.tags
+  # EKS pods join their color's target group by IP (TargetGroupBinding); EC2 instances by instance ID
+  target_type = var.serving_target == "eks" ? "ip" : "instance"
+  waf_acl_arn = var.waf_acl_arn
+  tags        = local.tags
 }
 
 module "serving" {
   source                  = "../serving-asg"
-  for_each                = toset(local.colors)
+  for_each                = var.serving_target == "asg" ? toset(local.colors) : toset([]) # EKS: pods instead
   name                    = "${local.name}-${each.key}"
   region                  = data.aws_region.current.name
   vpc_id                  = module.network.vpc_id
@@ -223,19 +228,23 @@ module "serving" {
   min_size                = var.serving_min_size
   max_size                = var.serving_max_size
   desired_capacity        = var.serving_desired_capacity
-  package_uri             = "s3://${module.s3.bucket_names["artifacts"]}/packages/r5_mlops-${var.package_version}-py3-none-any.whl"
+  package_bucket          = module.s3.bucket_names["artifacts"] # `mlops deploy package` publishes packages/serving/<version>/
+  package_version         = var.package_version
   model_uri               = "models:/${var.model_names[0]}@champion"
   mlflow_tracking_uri     = local.serving_mlflow_tracking_uri
   log_group_name          = local.log_groups.serving
   policy_json             = module.access["serving"].json
-  settings_env = {
+  settings_env = merge({
     MLOPS_REGION            = data.aws_region.current.name
     MLOPS_DATA_BUCKET       = module.s3.bucket_names["data"]
     MLOPS_ARTIFACT_BUCKET   = module.s3.bucket_names["artifacts"]
     MLOPS_CAPTURE_BUCKET    = module.s3.bucket_names["capture"]
     MLOPS_KMS_KEY_ARN       = module.kms_data.key_arn
     MLOPS_METRICS_NAMESPACE = var.metrics_namespace
-  }
+    }, var.capture_hash_key_parameter == null ? {} : {
+    # the key personal columns are hashed with in the capture (mlops.core.data_classes)
+    MLOPS_CAPTURE_HASH_KEY_PARAMETER = var.capture_hash_key_parameter
+  })
   wait_for_capacity_timeout   = var.serving_wait_for_capacity_timeout
   attach_aws_managed_policies = var.attach_aws_managed_policies
   tags                        = merge(local.tags, { Color = each.key })
@@ -253,11 +262,14 @@ module "eks" {
   kms_key_arn                 = module.kms_data.key_arn
   logs_kms_key_arn            = module.kms_logs.key_arn
   log_retention_days          = var.log_retention_days
-  node_instance_types         = var.eks_node_instance_types
-  node_min_size               = var.eks_node_min_size
-  node_desired_size           = var.eks_node_min_size
-  node_max_size               = var.eks_node_max_size
   attach_aws_managed_policies = var.attach_aws_managed_policies
+  # Auto Mode: AWS runs and scales the nodes (node pool limits are Kubernetes NodePools, not Terraform)
+  admin_principal_arns = var.eks_admin_principal_arns
+  # the role Jenkins deploys with: edit in mlops-<env> only, plus the mlops-deployers group (modules/eks README)
+  deploy_role_arns = [module.deploy_role.role_arn]
+  # each color's pods join its ALB target group (TargetGroupBinding, target type ip) when serving runs on EKS
+  target_group_arns               = var.serving_target == "eks" ? module.alb.target_group_arns : {}
+  load_balancer_security_group_id = module.alb.security_group_id
   # The namespace and service accounts each IRSA role trusts come from the one definition of those names,
   # core/src/mlops/core/contracts_eks.json, which the deploy checks its rendered manifests against too
   # (mlops.core.contracts). Read once: the one-element list only binds the decoded file to a name.
@@ -285,6 +297,8 @@ module "cloudwatch" {
   min_healthy_hosts         = var.serving_min_size > 0 ? var.serving_min_size : 1
   metrics_namespace         = var.metrics_namespace
   model_names               = var.model_names
+  # the retraining service runs on EKS (services/retraining/k8s): a missing heartbeat there means it is down
+  retrained_models = var.enable_eks ? var.model_names : []
   # both colors run warm at the env's sizes, so each keeps min_size instances in service
   autoscaling_groups = { for color, serving in module.serving : color => { name = serving.autoscaling_group_name, min_size = var.serving_min_size } }
   tags               = local.tags
@@ -302,11 +316,17 @@ module "deploy_role" {
   ecr_repository_arn     = module.ecr.repository_arn
   artifact_bucket_arn    = local.buckets["artifacts"]
   # deploy records and this env's live releases (mlops.core.contracts deploy_record_key, live_release_key)
-  record_prefixes = ["deploys/${var.environment}/", "releases/*/${var.environment}.yaml"]
-  kms_key_arns    = [module.kms_data.key_arn]
-  tags            = local.tags
+  # and the EC2 serving package it publishes before the canary (`mlops deploy package`, serving-asg's package_prefix)
+  # and each release's evidence with its approval and record (live_evidence_key)
+  record_prefixes = [
+    "deploys/${var.environment}/", "releases/*/${var.environment}.yaml", "releases/*/${var.environment}.evidence.json",
+    "packages/serving/",
+  ]
+  kms_key_arns = [module.kms_data.key_arn]
+  tags         = local.tags
 
   mlflow_tracking_server_arn = local.mlflow_tracking_server_arn
+  eks_cluster_name           = var.enable_eks ? local.name : null # module.eks names its cluster local.name
 }
 
 # ---- Jenkins' training role -------------------------------------------------------------------------------------
@@ -325,4 +345,24 @@ module "jenkins_retraining" {
   policy_name            = "retraining-least-privilege"
   policy_json            = module.access["retraining"].json
   tags                   = local.tags
+}
+
+# The audit trail (modules/audit): a multi-region CloudTrail with S3 data events on the three buckets, the VPC's
+# flow logs archived beside it, and the CIS alarms on the env's alert topic; GuardDuty and Security Hub when asked.
+module "audit" {
+  source = "../audit"
+  count  = var.enable_audit_trail ? 1 : 0
+  name   = local.name
+
+  data_event_bucket_arns       = { for k in ["data", "artifacts", "capture"] : k => module.s3.bucket_arns[k] }
+  alarm_actions                = [module.cloudwatch.alert_topic_arn]
+  access_log_bucket            = module.s3.log_bucket_name
+  vpc_id                       = module.network.vpc_id
+  kms_admin_role_arns          = var.kms_admin_role_arns
+  log_retention_days           = max(var.log_retention_days, 365) # CIS: a year of trail events at least
+  enable_guardduty             = var.enable_guardduty
+  enable_security_hub          = var.enable_security_hub
+  s3_eventbridge_notifications = var.s3_eventbridge_notifications
+  force_destroy                = var.force_destroy_buckets
+  tags                         = local.tags
 }

@@ -40,10 +40,15 @@ output "deploy_targets" {
     listener_arn    = module.alb.https_listener_arn
     target_groups   = module.alb.target_group_arns
     alarm_names     = module.cloudwatch.color_alarm_names # by color: a canary watches the new color's
-    serving_target  = "asg"
+    serving_target  = var.serving_target
     asg_names       = { for color, serving in module.serving : color => serving.autoscaling_group_name }
     service_url     = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"
     artifact_bucket = module.s3.bucket_names["artifacts"] # deploy records and live releases
+  }
+
+  precondition {
+    condition     = var.serving_target == "asg" || var.enable_eks
+    error_message = "serving_target = \"eks\" needs enable_eks = true: there is no cluster to serve from."
   }
 }
 
@@ -88,6 +93,8 @@ output "services_env" {
     MLOPS_CAPTURE_BUCKET    = module.s3.bucket_names["capture"]
     MLOPS_KMS_KEY_ARN       = module.kms_data.key_arn
     MLOPS_METRICS_NAMESPACE = var.metrics_namespace
+    # the capture's hash key (personal columns); "" when the env sets none, which the settings read as unset
+    MLOPS_CAPTURE_HASH_KEY_PARAMETER = var.capture_hash_key_parameter == null ? "" : var.capture_hash_key_parameter
   }
 }
 
@@ -123,4 +130,19 @@ output "mlflow_tracking_uri" {
 output "mlflow_tracking_server_url" {
   description = "HTTPS URL of the managed MLflow tracking server's UI (SigV4-signed; clients use mlflow_tracking_uri); null when managed_mlflow is false."
   value       = var.managed_mlflow ? module.mlflow[0].tracking_server_url : null
+}
+
+output "audit_trail_arn" {
+  description = "ARN of the env's multi-region CloudTrail, or null without the audit trail."
+  value       = one(module.audit[*].trail_arn)
+}
+
+output "audit_bucket_name" {
+  description = "Name of the audit bucket (trail log files, flow-log archive), or null without the audit trail."
+  value       = one(module.audit[*].bucket_name)
+}
+
+output "audit_alarm_names" {
+  description = "The CIS alarms by check (empty without the audit trail)."
+  value       = try(module.audit[0].alarm_names, {})
 }

@@ -157,9 +157,9 @@ variable "serving_wait_for_capacity_timeout" {
 }
 
 variable "package_version" {
-  description = "Version of the r5-mlops wheel the serving instances install from the artifacts bucket (packages/)."
+  description = "Version of the serving package the EC2 instances install from the artifacts bucket (packages/serving/<version>/): the commit the pipeline publishes with `mlops deploy package --version` (its image tag). The default names no published package: an env passes the commit."
   type        = string
-  default     = "0.1.0"
+  default     = "unpublished"
 }
 
 variable "mlflow_tracking_uri" {
@@ -214,7 +214,7 @@ variable "alert_emails" {
 }
 
 variable "enable_eks" {
-  description = "Create the EKS cluster, node group and IRSA roles."
+  description = "Create the EKS cluster (Auto Mode), its access entries and IRSA roles."
   type        = bool
   default     = true
 }
@@ -231,22 +231,32 @@ variable "eks_public_access_cidrs" {
   default     = []
 }
 
-variable "eks_node_instance_types" {
-  description = "Instance types of the EKS managed node group."
+variable "eks_admin_principal_arns" {
+  description = "IAM roles or users that get cluster-admin on the EKS cluster through access entries (nobody else, its creator included)."
   type        = list(string)
-  default     = ["m6i.large"]
+  default     = []
 }
 
-variable "eks_node_min_size" {
-  description = "Minimum EKS nodes."
-  type        = number
-  default     = 2
+variable "serving_target" {
+  description = "Where serving runs: asg (EC2 autoscaling groups, target groups of type instance) or eks (pods joined to target groups of type ip by a TargetGroupBinding; needs enable_eks)."
+  type        = string
+  default     = "asg"
+
+  validation {
+    condition     = contains(["asg", "eks"], var.serving_target)
+    error_message = "serving_target must be asg or eks."
+  }
 }
 
-variable "eks_node_max_size" {
-  description = "Maximum EKS nodes."
-  type        = number
-  default     = 6
+variable "capture_hash_key_parameter" {
+  description = "SSM SecureString parameter (name, e.g. /mlops/prod/capture/hash-key) holding the key serving hashes personal columns with (MLOPS_CAPTURE_HASH_KEY_PARAMETER); serving and retraining may read it. Create it out of band, like the API keys. null: no personal columns are captured (serving refuses to capture them without a key)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.capture_hash_key_parameter == null ? true : can(regex("^/[A-Za-z0-9_.\\-/]+$", var.capture_hash_key_parameter))
+    error_message = "capture_hash_key_parameter must be an SSM parameter name starting with /."
+  }
 }
 
 variable "tags" {
@@ -289,4 +299,22 @@ variable "kms_admin_role_arns" {
   description = "IAM roles that administer the env's two KMS keys (never encrypt or decrypt with them); include the role Terraform runs as. Empty: administration is delegated to the IAM policies of the account."
   type        = list(string)
   default     = []
+}
+
+variable "enable_audit_trail" {
+  description = "Create the env's audit trail (modules/audit: CloudTrail, flow-log archive, CIS alarms). false only on the local stack: moto's DeleteTrail ignores the trail ARN Terraform deletes by, so a destroyed env's trail would stay and break the next apply."
+  type        = bool
+  default     = true
+}
+
+variable "enable_guardduty" {
+  description = "Turn GuardDuty on (with S3 protection) in the env's account and region: billed (modules/audit/README.md, Cost); one detector per account and region."
+  type        = bool
+  default     = false
+}
+
+variable "enable_security_hub" {
+  description = "Turn Security Hub on with its default standards in the env's account and region: billed, needs AWS Config recording (modules/audit/README.md, Cost); one hub per account and region."
+  type        = bool
+  default     = false
 }

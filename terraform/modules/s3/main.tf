@@ -86,6 +86,29 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       }
     }
   }
+  # Retention per data class: serving tags each capture object with the most restricted class it stores
+  # (mlops.core.data_classes.OBJECT_TAG). Where rules overlap S3 applies the shortest expiration, so a personal
+  # object goes after its class's days even though the bucket-wide rule above also matches it; once expired, its
+  # noncurrent version is removed the next day instead of after noncurrent_version_days.
+  dynamic "rule" {
+    for_each = var.buckets[each.key].retention_by_data_class
+    content {
+      id     = "expire-${rule.key}-data"
+      status = "Enabled"
+      filter {
+        tag {
+          key   = "mlops-data-class"
+          value = rule.key
+        }
+      }
+      expiration {
+        days = rule.value
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
+    }
+  }
   depends_on = [aws_s3_bucket_versioning.this]
 }
 

@@ -19,15 +19,20 @@ variable "kms_key_arn" {
 }
 
 variable "buckets" {
-  description = "Buckets to create, by purpose (data = DVC remote, artifacts = MLflow, capture = inference capture): days to keep noncurrent versions, and optionally days after which current objects expire."
+  description = "Buckets to create, by purpose (data = DVC remote, artifacts = MLflow, capture = inference capture): days to keep noncurrent versions, optionally days after which current objects expire, and optionally days per data class (public, internal, personal) after which objects tagged mlops-data-class=<class> expire (their noncurrent versions a day later). Serving tags every capture object with the most restricted class it stores; sensitive data is never stored."
   type = map(object({
     noncurrent_version_days = number
     expiration_days         = optional(number)
+    retention_by_data_class = optional(map(number), {})
   }))
   default = {
     data      = { noncurrent_version_days = 365 }
     artifacts = { noncurrent_version_days = 365 }
-    capture   = { noncurrent_version_days = 30, expiration_days = 400 }
+    capture = {
+      noncurrent_version_days = 30
+      expiration_days         = 400 # objects without a class tag (labels, captures from before the classes)
+      retention_by_data_class = { public = 400, internal = 180, personal = 30 }
+    }
   }
 
   validation {
@@ -38,6 +43,17 @@ variable "buckets" {
   validation {
     condition     = alltrue([for v in values(var.buckets) : v.noncurrent_version_days >= 1 && (v.expiration_days == null ? true : v.expiration_days >= 1)])
     error_message = "noncurrent_version_days and expiration_days must be at least 1."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for v in values(var.buckets) : [for k, d in v.retention_by_data_class : contains(["public", "internal", "personal"], k) && d >= 1 && floor(d) == d]]))
+    error_message = "retention_by_data_class keys must be public, internal or personal (sensitive data is never stored), each a whole number of days of at least 1."
+  }
+
+  validation {
+    # S3 applies the shortest of overlapping expirations: a class kept longer than the bucket-wide expiry would not be
+    condition     = alltrue(flatten([for v in values(var.buckets) : [for d in values(v.retention_by_data_class) : v.expiration_days == null ? true : d <= v.expiration_days]]))
+    error_message = "retention_by_data_class days must not exceed the bucket's expiration_days, which S3 would apply first."
   }
 }
 

@@ -11,18 +11,20 @@ data "aws_ssm_parameter" "ami" {
 locals {
   ami_id = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
-    package_uri   = var.package_uri
-    model_uri     = var.model_uri
-    port          = var.port
-    workers       = var.workers
-    tracking_uri  = var.mlflow_tracking_uri
-    region        = var.region
-    settings_env  = var.settings_env
-    log_group     = var.log_group_name
-    service_name  = "mlops-serving"
-    health_path   = "/health/ready"
-    python_binary = "python3.11"
-    api_keys_name = var.api_keys_parameter_name
+    package_bucket  = var.package_bucket
+    package_prefix  = var.package_prefix
+    package_version = var.package_version
+    model_uri       = var.model_uri
+    port            = var.port
+    workers         = var.workers
+    tracking_uri    = var.mlflow_tracking_uri
+    region          = var.region
+    settings_env    = var.settings_env
+    log_group       = var.log_group_name
+    service_name    = "mlops-serving"
+    health_path     = "/health/ready"
+    python_binary   = "python3.11"
+    api_keys_name   = var.api_keys_parameter_name
   })
 }
 
@@ -77,6 +79,34 @@ resource "aws_iam_role_policy" "api_keys" {
   name   = "read-serving-api-keys"
   role   = aws_iam_role.instance.id
   policy = data.aws_iam_policy_document.api_keys.json
+}
+
+# The serving package (`mlops deploy package`, mlops.delivery.package): read under the package prefix, so every
+# published version, not only package_version: a group still runs an older launch template version (each deploy pins
+# one) and its scale-outs and rollbacks boot that version's package. List only that prefix: the user data downloads a
+# version's folder at once. The objects' key is the bucket's; policy_json grants its use through S3. Written out
+# rather than a policy document data source, so the plan tests see its statements.
+resource "aws_iam_role_policy" "package" {
+  name = "read-serving-package"
+  role = aws_iam_role.instance.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadServingPackages"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["arn:${data.aws_partition.current.partition}:s3:::${var.package_bucket}/${var.package_prefix}/*"]
+      },
+      {
+        Sid       = "ListServingPackages"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = ["arn:${data.aws_partition.current.partition}:s3:::${var.package_bucket}"]
+        Condition = { StringLike = { "s3:prefix" = ["${var.package_prefix}/*"] } }
+      },
+    ]
+  })
 }
 
 resource "aws_iam_role_policy" "logs" {

@@ -32,3 +32,8 @@ output "launch_template_arn" {
   description = "ARN of the launch template (scopes the deploy role)."
   value       = aws_launch_template.serving.arn
 }
+
+output "package_uri" {
+  description = "Where the instances install the serving package from: s3://<package_bucket>/<package_prefix>/<package_version>/ (what `mlops deploy package` publishes)."
+  value       = "s3://${var.package_bucket}/${var.package_prefix}/${var.package_version}/"
+}

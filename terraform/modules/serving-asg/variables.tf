@@ -176,13 +176,34 @@ variable "wait_for_capacity_timeout" {
   default     = "10m"
 }
 
-variable "package_uri" {
-  description = "S3 URI of the r5-mlops wheel the instances install, e.g. s3://<artifacts bucket>/packages/r5_mlops-0.1.0-py3-none-any.whl."
+variable "package_bucket" {
+  description = "Bucket the serving package is published to by `mlops deploy package` (the env's artifacts bucket)."
   type        = string
 
   validation {
-    condition     = can(regex("^s3://[a-z0-9.-]+/.+\\.whl$", var.package_uri))
-    error_message = "package_uri must be an s3:// URI of a .whl file."
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.package_bucket))
+    error_message = "package_bucket must be an S3 bucket name."
+  }
+}
+
+variable "package_prefix" {
+  description = "Key prefix of the serving packages in package_bucket: a version lives under <prefix>/<version>/ (mlops.delivery.package PACKAGE_PREFIX), and the instances may read this prefix only."
+  type        = string
+  default     = "packages/serving"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$", var.package_prefix)) && !strcontains(var.package_prefix, "//")
+    error_message = "package_prefix must be a key prefix without leading or trailing '/', e.g. packages/serving."
+  }
+}
+
+variable "package_version" {
+  description = "Version of the serving package the instances install: the commit (image tag) the pipeline published with `mlops deploy package --version`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", var.package_version))
+    error_message = "package_version must be a commit or tag: letters, digits, '.', '_' and '-', at most 128, starting with a letter or digit."
   }
 }
 

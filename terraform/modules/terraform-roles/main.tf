@@ -30,13 +30,14 @@ locals {
   # AWS managed policies the modules attach (modules/serving-asg, modules/eks): the apply role may attach these
   # and policies named <name>-*, nothing else (tests/unit/infra keeps this list equal to what the modules attach)
   attachable_managed_policies = [
-    "AmazonSSMManagedInstanceCore", "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
-    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonSSMManagedInstanceCore", "AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy", "AmazonEKSWorkerNodeMinimalPolicy",
+    "AmazonEC2ContainerRegistryPullOnly",
   ]
   # service-linked roles AWS creates on first use of these services in an account
   service_linked_roles = [
     "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com", "eks.amazonaws.com",
-    "eks-nodegroup.amazonaws.com",
+    "guardduty.amazonaws.com", "securityhub.amazonaws.com",
   ]
 }
 
@@ -112,8 +113,8 @@ data "aws_iam_policy_document" "plan" {
 
 # ---- apply: what the env's modules create --------------------------------------------------------------------------
 data "aws_iam_policy_document" "apply" {
-  #checkov:skip=CKV_AWS_111:PowerUserAccess-like by design on the services the env's modules create (EC2, Auto Scaling, ELB, EKS, ECR, Logs, CloudWatch, SNS, SageMaker, KMS), whose resources carry generated IDs IAM cannot scope by env; IAM and S3 are scoped to the env's names (mlops-dev-* for dev)
-  #checkov:skip=CKV_AWS_356:Resource * only for those services' generated IDs, IAM reads, listing certificates, WAF association and the denies; everything with an env-scoped ARN (IAM, S3, the state object, the lock items) is scoped
+  #checkov:skip=CKV_AWS_111:PowerUserAccess-like by design on the services the env's modules create (EC2, Auto Scaling, ELB, EKS, ECR, Logs, CloudWatch, SNS, SageMaker, KMS; GuardDuty and Security Hub, account-wide), whose resources carry generated IDs IAM cannot scope by env; IAM, S3 and CloudTrail are scoped to the env's names (mlops-dev-* for dev)
+  #checkov:skip=CKV_AWS_356:Resource * only for those services' generated IDs, IAM reads, listing certificates and trails, WAF association, GuardDuty and Security Hub (account-wide) and the denies; everything with an env-scoped ARN (IAM, S3, the trail, the state object and its lock file) is scoped
   #checkov:skip=CKV_AWS_109:Applying the env sets key, bucket, topic and repository policies and writes its IAM roles; IAM writes stay within the env's names (never the Terraform or Jenkins roles, never sts:AssumeRole) and the state key's administration is denied
   source_policy_documents = [data.aws_iam_policy_document.guard.json]
 
@@ -156,6 +157,25 @@ data "aws_iam_policy_document" "apply" {
       "ec2:*", "autoscaling:*", "elasticloadbalancing:*", "eks:*", "ecr:*", "logs:*", "cloudwatch:*", "sns:*",
       "sagemaker:*", "kms:*",
     ]
+    resources = ["*"]
+  }
+
+  # the env's audit trail (modules/audit, named <name>-*), and the account-wide GuardDuty and Security Hub switches
+  statement {
+    sid       = "ThisEnvsTrail"
+    actions   = ["cloudtrail:*"]
+    resources = ["arn:${local.partition}:cloudtrail:*:${local.account}:trail/${var.name}-*"]
+  }
+
+  statement {
+    sid       = "DescribeTrails" # listing has no resource in IAM
+    actions   = ["cloudtrail:DescribeTrails", "cloudtrail:ListTrails", "cloudtrail:GetTrailStatus"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "GuardDutyAndSecurityHubSwitches" # account-wide services: a detector and a hub have no env name
+    actions   = ["guardduty:*", "securityhub:*"]
     resources = ["*"]
   }
 

@@ -11,8 +11,8 @@ from mlops.core.cli import cli, main
 pytestmark = pytest.mark.unit
 
 # the public command names (README, "The mlops command"); each installed part registers its own
-COMMANDS = ["demo", "deploy", "drift", "infra", "jenkins", "lineage", "new-model", "pipeline", "promote", "release",
-            "reproduce", "retrain", "rollback", "serve", "stack", "template"]  # fmt: skip
+COMMANDS = ["demo", "deploy", "drift", "infra", "jenkins", "lineage", "new-model", "pipeline", "privacy", "promote",
+            "release", "reproduce", "retrain", "rollback", "serve", "stack", "template"]  # fmt: skip
 
 
 def test_help_lists_every_command_group():

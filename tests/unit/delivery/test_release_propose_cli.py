@@ -15,8 +15,9 @@ def test_the_cli_proposes_the_number(monkeypatch):
     monkeypatch.setattr(actions, "Registry", AliasRegistry)
     proposed = []
 
-    def propose(settings, model, env, version, url, image, host):
+    def propose(settings, model, env, version, url, image, host, evidence=None):
         proposed.append((model, env, version))
+        assert evidence is None  # no --evidence: the manifest alone
         return actions.gitops.Proposal(f"release/{model}/{env}/v{version}", "c" * 40, True, "dev merges itself")
 
     monkeypatch.setattr(actions, "propose_version", propose)

@@ -24,7 +24,8 @@ ENDPOINTS = {
     "aws_caller_identity": "sts", "aws_iam_": "iam", "aws_kms_": "kms", "aws_s3_": "s3", "aws_ecr_": "ecr",
     "aws_sagemaker_": "sagemaker", "aws_eks_": "eks", "aws_lb": "elbv2", "aws_autoscaling_": "autoscaling",
     "aws_cloudwatch_log_": "cloudwatchlogs", "aws_cloudwatch_": "cloudwatch", "aws_sns_": "sns", "aws_ssm_": "ssm",
-    "aws_wafv2_": "wafv2", "aws_acm": "acm", "aws_dynamodb_": "dynamodb",
+    "aws_wafv2_": "wafv2", "aws_acm": "acm", "aws_cloudtrail": "cloudtrail", "aws_guardduty_": "guardduty",
+    "aws_securityhub_": "securityhub",
     **dict.fromkeys(
         ["aws_vpc", "aws_subnet", "aws_route", "aws_nat_gateway", "aws_eip", "aws_internet_gateway", "aws_flow_log",
          "aws_launch_template", "aws_security_group", "aws_default_security_group", "aws_availability_zones",

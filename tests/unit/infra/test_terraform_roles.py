@@ -108,13 +108,15 @@ def test_the_apply_role_may_attach_exactly_the_managed_policies_the_modules_atta
     attached = set()
     for module in MODULES:
         if module != ROLES_MODULE:
-            attached |= set(re.findall(r"\b(Amazon[A-Za-z0-9_]+)", tf_text(module)))
+            # EKS access policies (cluster-access-policy/...) are not IAM policies: no IAM attachment
+            attached |= set(re.findall(r"(?<!cluster-access-policy/)\b(Amazon[A-Za-z0-9_]+)", tf_text(module)))
     assert attached, "the parser found no managed policy: it is broken"
     assert allowed == attached, f"attachable {sorted(allowed)} but the modules attach {sorted(attached)}"
 
 
-def test_the_state_key_delegates_its_use_through_s3_and_dynamodb_only():
-    """Without it no identity policy, the roles' included, could use the state key (the key policy names nobody)."""
+def test_the_state_key_delegates_its_use_through_s3_only():
+    """Without it no identity policy, the roles' included, could use the state key (the key policy names nobody);
+    S3 alone: the state and its lock files are S3 objects (use_lockfile), there is no lock table."""
     kms = _module_block(tf_text(BOOTSTRAP), "kms")
     services = re.search(r"iam_use_via_services\s*=\s*\[([^\]]*)\]", kms)
-    assert services and set(re.findall(r'"([a-z0-9]+)"', services.group(1))) == {"s3", "dynamodb"}
+    assert services and set(re.findall(r'"([a-z0-9]+)"', services.group(1))) == {"s3"}

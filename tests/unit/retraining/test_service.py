@@ -67,3 +67,14 @@ def test_drift_event_parsing():
     assert events[3].event_id == "e4"  # an unusable event is still marked consumed, under its own id
     assert "model_name" in events[4].problem and "'other'" in events[4].problem
     assert [e.event_id for e in triggering(events)] == ["e1"]
+
+
+def test_release_evidence_belongs_to_a_release_and_the_config_may_carry_it(tmp_path):
+    from click.testing import CliRunner
+
+    from mlops.retraining.cli import retrain
+
+    result = CliRunner().invoke(retrain, ["run", "--model", "m", "--release-evidence", str(tmp_path)])
+    assert result.exit_code == 2 and "--release-evidence needs --release-env" in result.output
+    config = load_config(write(tmp_path, "models:\n  - {name: m, project: /p, release: {env: dev, evidence: rep}}\n"))
+    assert str(config.get("m").release.evidence) == "rep"

@@ -223,9 +223,20 @@ def promotion_audit_key(model: str, at: str, record_id: str) -> str:
     return f"audit/promotions/{model}/{at.replace(':', '')}-{record_id}.json"
 
 
+def erasure_audit_key(model: str, at: str, record_id: str) -> str:
+    """The audit record of one `mlops privacy erase` (artifact bucket); `at` is an ISO timestamp."""
+    return f"audit/privacy/erasures/{model}/{at.replace(':', '')}-{record_id}.json"
+
+
 def live_release_key(model: str, env: str) -> str:
     """The manifest an env runs, as applied by `mlops release deploy` (artifact bucket)."""
     return f"releases/{model}/{env}.yaml"
+
+
+def live_evidence_key(model: str, env: str) -> str:
+    """The evidence pack of the release an env runs, with the deploy's approval and record (artifact bucket;
+    format: mlops.release.evidence)."""
+    return f"releases/{model}/{env}.evidence.json"
 
 
 def deploy_record_key(env: str, started_at: str, model: str, version: str) -> str:

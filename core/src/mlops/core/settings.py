@@ -65,7 +65,6 @@ class Settings(BaseSettings):
 
     # infra (mlops.infra): the Terraform remote state that terraform/bootstrap creates (AWS runs only)
     tf_state_bucket: str | None = Field(None, description="Terraform state bucket (bootstrap output state_bucket)")
-    tf_lock_table: str = Field("mlops-tf-locks", description="Terraform lock table (bootstrap output lock_table)")
 
     # local stack ports: 0 picks a free loopback port
     stack_host: str = Field("127.0.0.1", description="Loopback address the local stack binds")
@@ -128,8 +127,14 @@ class Settings(BaseSettings):
     serve_capture_max_rows_per_second: float = Field(
         1000.0, gt=0, description="Most rows per second a worker adds to the capture (the rest are counted, dropped)"
     )
-    serve_capture_redact: str = Field("", description="Comma-separated input fields nulled in captured rows")
     serve_capture_flush_seconds: float = Field(60.0, gt=0, description="Longest captured rows wait before upload")
+    # privacy (mlops.core.data_classes): personal columns are hashed in the capture with this key (serving), and
+    # the same key hashes drift's reference and the subject `mlops privacy erase` looks for
+    capture_hash_key_parameter: str | None = Field(
+        None,
+        pattern=r"^/[A-Za-z0-9_.\-/]+$",
+        description="SSM SecureString holding the HMAC-SHA256 key for personal columns (e.g. /mlops/capture/hash-key)",
+    )
     serve_graceful_timeout_seconds: float = Field(30.0, gt=0, description="SIGTERM: time allowed for in-flight work")
 
     # pipelines and retraining (mlops.training, mlops.registry, mlops.retraining)

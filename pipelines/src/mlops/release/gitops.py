@@ -17,6 +17,8 @@ from typing import cast
 
 from mlops.core.errors import MlopsError, TransientError
 from mlops.core.urls import without_credentials
+from mlops.release.evidence import evidence_path, load_evidence, sbom_path
+from mlops.release.evidence_build import Pack
 from mlops.release.hosts import GitHost
 from mlops.release.manifest import Release, load_policy, manifest_path, parse_release
 
@@ -53,8 +55,16 @@ def commit_message(release: Release, previous: Release | None, metrics: dict[str
         f"gate: {gate.decision}, {gate.primary_metric} {_num(gate.challenger)} {against}",
         *(f"metric: {name} {value:.4f}" for name, value in sorted(metrics.items())),
         "image: " + (f"{release.image.repository}@{release.image.digest}" if release.image else "unchanged"),
+        "evidence: " + (_evidence_line(release) if release.evidence else "none"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _evidence_line(release: Release) -> str:
+    ref = release.evidence
+    assert ref is not None
+    signed = f"signed by {ref.signature.key_id}" if ref.signature else "unsigned"
+    return f"{ref.file} sha256 {ref.sha256} ({signed})"
 
 
 def _num(value: float | None) -> str:
@@ -80,8 +90,11 @@ def propose(
     message: Callable[[Release, Release | None], str],
     host: GitHost,
     author: str,
+    attach: Callable[[Release], Pack] | None = None,
 ) -> Proposal:
-    """`build` makes the manifest from the one on main (None when there is none yet); `message` the commit text."""
+    """`build` makes the manifest from the one on main (None when there is none yet); `message` the commit text;
+    `attach` the evidence pack committed beside it (without one, an earlier pack of the env is removed: it would
+    describe another release)."""
     import git
 
     with tempfile.TemporaryDirectory(prefix="mlops-release-") as tmp:
@@ -93,19 +106,29 @@ def propose(
         previous = current_release(root, model, env)
         release = build(previous)
         branch = branch_name(release)
-        if previous == release:
+        if previous is not None and previous.model_copy(update={"evidence": None}) == release:
             return Proposal(branch, None, False, f"{BASE} already releases {model} v{release.model.version} to {env}")
         # GitPython types a command's output as a union of its modes; a plain call like this one returns str
         if cast(str, repo.git.ls_remote("--heads", "origin", branch)).strip():
             raise MlopsError(f"branch {branch} already exists on {without_credentials(repo_url)}: already proposed")
         policy = load_policy(root).for_env(env)
+        pack = attach(release) if attach else None
+        if pack is not None:
+            release = release.model_copy(update={"evidence": pack.ref})
         path = manifest_path(root, model, env)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(release.to_yaml())
-        parse_release(path.read_text(), str(path.relative_to(root)))  # what is committed must load again
+        written = [path, *_write_pack(root, model, env, pack)]
+        stale = [p for p in (evidence_path(root, model, env), sbom_path(root, model, env)) if p.exists()]
+        stale = [p for p in stale if p not in written]
+        committed = parse_release(path.read_text(), str(path.relative_to(root)))  # what is committed must load again
+        if pack is not None:
+            load_evidence(root, committed)
         text = message(release, previous)
         repo.git.checkout("-b", branch)
-        repo.index.add([str(path.relative_to(root))])
+        if stale:
+            repo.index.remove([str(p.relative_to(root)) for p in stale], working_tree=True)
+        repo.index.add([str(p.relative_to(root)) for p in written])
         who = git.Actor(author, f"{re.sub(r'[^A-Za-z0-9._-]', '-', author)}@mlops.invalid")
         commit = repo.index.commit(text, author=who, committer=who).hexsha
         refspecs = [f"{branch}:refs/heads/{branch}"]
@@ -125,6 +148,15 @@ def propose(
     except MlopsError as exc:
         raise MlopsError(f"branch {branch} was pushed, but the review request failed: {exc}") from None
     return Proposal(branch, commit, False, note, text)
+
+
+def _write_pack(root: Path, model: str, env: str, pack: Pack | None) -> list[Path]:
+    if pack is None:
+        return []
+    folder = manifest_path(root, model, env).parent
+    for name, data in pack.files.items():
+        (folder / name).write_bytes(data)
+    return [folder / name for name in pack.files]
 
 
 def origin_url(remote: str, start: Path) -> str:

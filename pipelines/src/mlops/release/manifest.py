@@ -18,6 +18,7 @@ from mlops.core.contracts import MODEL_NAME_PATTERN, Environment
 from mlops.core.errors import MlopsError
 
 API_VERSION: Final = "mlops.r5/v1"
+SHA256_PATTERN: Final = r"^[0-9a-f]{64}$"
 
 
 class _Strict(BaseModel):
@@ -64,6 +65,20 @@ class Gate(_Strict):
     champion_version: str | None = None
 
 
+class Signature(_Strict):
+    key_id: str = Field(min_length=1, description="The KMS key that signed (its ARN)")
+    algorithm: str = Field(min_length=1, description="KMS signing algorithm, e.g. ECDSA_SHA_256")
+    value: str = Field(min_length=1, description="Base64 signature of the evidence file's sha256 digest")
+
+
+class EvidenceRef(_Strict):
+    """The release's evidence pack (mlops.release.evidence), by checksum: a changed byte is refused."""
+
+    file: str = Field(pattern=r"^[a-z]+\.evidence\.json$", description="<env>.evidence.json, beside the manifest")
+    sha256: str = Field(pattern=SHA256_PATTERN, description="sha256 of the evidence file's bytes")
+    signature: Signature | None = Field(None, description="null: unsigned (no signing key was configured)")
+
+
 class Release(_Strict):
     apiVersion: Literal["mlops.r5/v1"] = API_VERSION  # noqa: N815 - the Kubernetes-style key users expect
     kind: Literal["Release"] = "Release"
@@ -73,6 +88,7 @@ class Release(_Strict):
     image: Image | None = Field(None, description="null: the release moves the model only; a rollout needs one")
     serving: Serving = Field(default_factory=Serving)
     gate: Gate
+    evidence: EvidenceRef | None = Field(None, description="The evidence pack; null: proposed without one")
 
     def to_yaml(self) -> str:
         header = f"# {self.model.name} in {self.env}: written by `mlops release propose`; review, merge, deploy.\n"

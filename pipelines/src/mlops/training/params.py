@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlops.core.data_classes import DataClass
 from mlops.core.errors import MlopsError
 
 
@@ -24,6 +25,11 @@ class DataParams(_Strict):
     target: str = Field(min_length=1, description="Label column (class labels, or numbers for regression)")
     features: list[str] = Field(min_length=1, description="Model input columns")
     slice_columns: list[str] = Field(default_factory=list, description="Columns whose values are gate slices")
+    classes: dict[str, DataClass] = Field(
+        default_factory=dict,
+        description="Column -> data class (mlops.core.data_classes): what serving's capture keeps, hashes or drops; "
+        "unlisted columns take the default (internal, or personal by name)",
+    )
 
 
 class PrepareParams(_Strict):

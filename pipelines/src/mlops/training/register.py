@@ -24,6 +24,7 @@ from typing import Any
 
 from mlops.core.clients import Registry, bound_mlflow_requests, translate
 from mlops.core.contracts import Tags
+from mlops.core.data_classes import DATA_CLASSES_TAG, CapturePolicy, classes_for, classes_tag, load_hash_key
 from mlops.core.errors import MlopsError
 from mlops.core.processes import pid_alive
 from mlops.core.settings import Settings
@@ -131,8 +132,13 @@ def flat_metrics(result: dict) -> dict[str, float]:
     return out
 
 
-def _log_profile(project: Project, frame, model) -> None:
+def _log_profile(settings: Settings, project: Project, frame, model) -> None:
     params = project.params
+    # the reference as serving's capture stores it: personal features hashed with the capture key, sensitive ones
+    # left out (mlops.drift.privacy); personal features and no key stop the registration, naming them
+    features = params.data.features
+    personal = "personal" in classes_for(features, params.data.classes).values()
+    policy = CapturePolicy.build(features, params.data.classes, load_hash_key(settings) if personal else None)
     reference = frame[[*params.data.features, params.data.target]].copy()
     reference["prediction"] = model.predict(frame[params.data.features])
     probabilities = None  # a classifier's class probabilities calibrate drift's label-free estimate (CBPE)
@@ -143,7 +149,7 @@ def _log_profile(project: Project, frame, model) -> None:
         probabilities = pd.DataFrame(model.predict_proba(frame[params.data.features]), columns=classes)
     try:
         profile = build_profile(reference, target=params.data.target, prediction="prediction",
-                                probabilities=probabilities)  # fmt: skip
+                                probabilities=probabilities, policy=policy)  # fmt: skip
     except ProfileError as exc:
         raise MlopsError(f"cannot build the drift reference profile from the training data: {exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,7 +213,7 @@ def register(
                     skops_trusted_types=stages.SKOPS_TRUSTED_TYPES,  # see stages.SKOPS_TRUSTED_TYPES
                     pip_requirements=stages.pip_requirements(),
                 )
-            _log_profile(project, train, model)
+            _log_profile(settings, project, train, model)
         if not registry.exists(name):
             registry.client.create_registered_model(name, description=f"trained by {project.root.name}")
         version = registry.client.create_model_version(
@@ -215,7 +221,13 @@ def register(
             source=info.model_uri,
             run_id=run.info.run_id,
             model_id=info.model_id,
-            tags={**lineage, **decision.tags(), **(extra_tags or {})},
+            # the data classes go with the version: serving's capture, drift and `mlops privacy erase` read them
+            tags={
+                **lineage,
+                **decision.tags(),
+                DATA_CLASSES_TAG: classes_tag(params.data.classes),
+                **(extra_tags or {}),
+            },
             description="; ".join(decision.reasons) or "gate passed",
         )
     except MlflowException as exc:

@@ -5,6 +5,8 @@ for the generated sample."""
 from pathlib import Path
 
 import pytest
+import yaml
+from mlops.core.data_classes import DATA_CLASSES, classes_for, parse_classes
 from mlops.training.params import load_params
 
 from {{ cookiecutter.__package }}.features import FEATURES, SLICES, TARGET, load_data, make_sample
@@ -19,6 +21,17 @@ def test_params_are_valid_for_the_platform_and_name_this_model():
     assert params.data.features == FEATURES and params.data.target == TARGET
     assert params.data.slice_columns == SLICES
     assert not set(SLICES) & {TARGET}, "a slice column cannot be the target"
+
+
+def test_every_column_has_a_data_class_and_every_class_a_column():
+    """params.yaml's data.classes parse (a bad class is named with its column), name only columns params.yaml uses,
+    and give every input a class: declared, or inferred from its name (email, phone, ... are personal)."""
+    declared = parse_classes(yaml.safe_load((ROOT / "params.yaml").read_text())["data"].get("classes"),
+                             "params.yaml data.classes")  # fmt: skip
+    columns = [*FEATURES, TARGET, *SLICES]
+    stale = sorted(set(declared) - set(columns))
+    assert not stale, f"params.yaml data.classes names columns the project does not use: {stale}"
+    assert set(classes_for(columns, declared).values()) <= set(DATA_CLASSES)
 
 
 def test_the_data_has_every_column_params_names():

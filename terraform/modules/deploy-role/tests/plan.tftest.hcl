@@ -42,3 +42,38 @@ run "an_account_root_as_principal_is_refused" {
   }
   expect_failures = [var.trusted_principal_arns]
 }
+
+run "with_eks_it_may_find_the_envs_cluster_and_nothing_else_of_eks" {
+  command = plan
+  variables {
+    eks_cluster_name = "mlops-staging"
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.deploy.statement : s.resources if try(contains(s.actions, "eks:DescribeCluster"), false)]) == toset([
+    "arn:aws:eks:eu-west-1:111122223333:cluster/mlops-staging"])
+    error_message = "the deploy may describe exactly the env's cluster (for its kubeconfig)"
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.deploy.statement : alltrue([for a in s.actions : !startswith(a, "eks:") || a == "eks:DescribeCluster"])])
+    error_message = "no other EKS action: inside the cluster the access entry decides"
+  }
+}
+
+run "without_eks_no_eks_action" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.deploy.statement : alltrue([for a in s.actions : !startswith(a, "eks:")])])
+    error_message = "an env without EKS gives the deploy no EKS action"
+  }
+}
+
+run "it_lists_only_its_record_prefixes" {
+  command = plan
+
+  assert {
+    condition     = jsonencode(one([for s in data.aws_iam_policy_document.deploy.statement : [for c in s.condition : [c.test, c.variable, c.values]] if try(contains(s.actions, "s3:ListBucket"), false)])) == jsonencode([["StringLike", "s3:prefix", ["deploys/staging/*"]]]) && one([for s in data.aws_iam_policy_document.deploy.statement : s.resources if try(contains(s.actions, "s3:ListBucket"), false)]) == toset(["arn:aws:s3:::mlops-staging-artifacts-111122223333"])
+    error_message = "the deploy lists the artifacts bucket under its record prefixes only (a missing object is then a 404, not AccessDenied)"
+  }
+}

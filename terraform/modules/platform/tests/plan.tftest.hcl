@@ -97,3 +97,28 @@ run "neither_a_certificate_nor_a_domain_is_refused" {
   }
   expect_failures = [data.aws_acm_certificate.serving]
 }
+
+run "both_colors_install_the_envs_serving_package_from_its_artifacts_bucket" {
+  command = plan
+  variables {
+    package_version = "4f2c9e1"
+  }
+  # the buckets' names are known only after apply (bucket_prefix): given here so the URI can be compared at plan
+  override_module {
+    target = module.s3
+    outputs = {
+      bucket_names         = { data = "mlops-prod-data-x", artifacts = "mlops-prod-artifacts-x", capture = "mlops-prod-capture-x" }
+      bucket_arns          = { data = "arn:aws:s3:::mlops-prod-data-x", artifacts = "arn:aws:s3:::mlops-prod-artifacts-x", capture = "arn:aws:s3:::mlops-prod-capture-x" }
+      log_bucket_name      = "mlops-prod-logs-x"
+      replication_role_arn = null
+    }
+  }
+
+  assert {
+    condition = alltrue([
+      for color in ["blue", "green"] :
+      module.serving[color].package_uri == "s3://mlops-prod-artifacts-x/packages/serving/4f2c9e1/"
+    ])
+    error_message = "both colors install packages/serving/<package_version>/ of the env's artifacts bucket, where `mlops deploy package` publishes it"
+  }
+}

@@ -123,3 +123,48 @@ run "replicating_the_capture_bucket_is_refused" {
   }
   expect_failures = [var.replication_destinations]
 }
+
+# Retention per data class (issue 20): serving tags each capture object mlops-data-class=<class>
+# (mlops.core.data_classes.OBJECT_TAG); the capture bucket expires each class after its own days.
+run "capture_objects_expire_by_their_data_class" {
+  command = plan
+
+  assert {
+    condition = {
+      for r in aws_s3_bucket_lifecycle_configuration.this["capture"].rule : one(r.filter[0].tag).value => r.expiration[0].days
+      if length(r.filter[0].tag) > 0
+    } == { public = 400, internal = 180, personal = 30 }
+    error_message = "the capture bucket must expire public, internal and personal objects after their own days"
+  }
+  assert {
+    condition = alltrue([
+      for r in aws_s3_bucket_lifecycle_configuration.this["capture"].rule : one(r.filter[0].tag).key == "mlops-data-class" && r.noncurrent_version_expiration[0].noncurrent_days == 1
+      if length(r.filter[0].tag) > 0
+    ])
+    error_message = "class rules must match the tag serving writes and remove an expired object's data the next day"
+  }
+  assert {
+    condition     = length([for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule : r if length(r.filter[0].tag) > 0]) == 0
+    error_message = "only buckets given classes get class rules"
+  }
+}
+
+run "a_retention_for_sensitive_data_is_refused" {
+  command = plan
+  variables {
+    buckets = {
+      capture = { noncurrent_version_days = 30, expiration_days = 400, retention_by_data_class = { sensitive = 7 } }
+    }
+  }
+  expect_failures = [var.buckets]
+}
+
+run "a_class_kept_longer_than_the_bucket_expiry_is_refused" {
+  command = plan
+  variables {
+    buckets = {
+      capture = { noncurrent_version_days = 30, expiration_days = 90, retention_by_data_class = { public = 365 } }
+    }
+  }
+  expect_failures = [var.buckets]
+}

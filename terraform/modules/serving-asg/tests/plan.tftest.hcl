@@ -12,7 +12,8 @@ variables {
   target_group_arns       = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/x/1"]
   alb_request_count_label = "app/x/1/targetgroup/x/1"
   kms_key_arn             = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
-  package_uri             = "s3://bucket/packages/r5_mlops-0.1.0-py3-none-any.whl"
+  package_bucket          = "mlops-prod-artifacts-111122223333"
+  package_version         = "4f2c9e1"
   model_uri               = "models:/demo-model@champion"
   mlflow_tracking_uri     = "https://mlflow.internal.example"
   log_group_name          = "/mlops/prod/serving"
@@ -91,4 +92,61 @@ run "a_token_in_settings_env_is_refused" {
     settings_env = { MLOPS_REGION = "eu-west-1", MLOPS_GITHUB_TOKEN = "t" }
   }
   expect_failures = [var.settings_env]
+}
+
+run "instances_install_the_published_package_and_nothing_else" {
+  command = plan
+
+  assert {
+    condition     = output.package_uri == "s3://mlops-prod-artifacts-111122223333/packages/serving/4f2c9e1/"
+    error_message = "the package is s3://<bucket>/packages/serving/<version>/, where `mlops deploy package` publishes it"
+  }
+  assert {
+    condition = (
+      strcontains(base64decode(aws_launch_template.serving.user_data), "\"s3://mlops-prod-artifacts-111122223333/packages/serving/4f2c9e1\"") &&
+      strcontains(base64decode(aws_launch_template.serving.user_data), "\"$package/SHA256SUMS\"") &&
+      strcontains(base64decode(aws_launch_template.serving.user_data), "sha256sum --check --strict") &&
+      strcontains(base64decode(aws_launch_template.serving.user_data), "--no-index --find-links \"$wheelhouse\"") &&
+      strcontains(base64decode(aws_launch_template.serving.user_data), "--constraint \"$wheelhouse/constraints.txt\"")
+    )
+    error_message = "user data must read the version's manifest, check every sha256 and install from the wheelhouse alone, pinned by the lock"
+  }
+  assert {
+    condition     = !strcontains(base64decode(aws_launch_template.serving.user_data), "pypi.org") && !strcontains(base64decode(aws_launch_template.serving.user_data), ".whl")
+    error_message = "user data must name no package index and no wheel of its own: the manifest lists the files"
+  }
+  assert {
+    condition = jsondecode(aws_iam_role_policy.package.policy).Statement == [
+      {
+        Sid      = "ReadServingPackages"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["arn:aws:s3:::mlops-prod-artifacts-111122223333/packages/serving/*"]
+      },
+      {
+        Sid       = "ListServingPackages"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = ["arn:aws:s3:::mlops-prod-artifacts-111122223333"]
+        Condition = { StringLike = { "s3:prefix" = ["packages/serving/*"] } }
+      },
+    ]
+    error_message = "the instance role may read and list the serving packages' prefix of the bucket, nothing else"
+  }
+}
+
+run "a_package_version_that_is_not_a_commit_or_tag_is_refused" {
+  command = plan
+  variables {
+    package_version = "../mlflow"
+  }
+  expect_failures = [var.package_version]
+}
+
+run "a_package_prefix_with_slashes_at_its_ends_is_refused" {
+  command = plan
+  variables {
+    package_prefix = "/packages/serving/"
+  }
+  expect_failures = [var.package_prefix]
 }

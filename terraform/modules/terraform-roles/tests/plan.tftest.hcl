@@ -100,8 +100,10 @@ run "the_apply_role_writes_iam_only_within_its_env" {
   assert {
     condition = one([for s in data.aws_iam_policy_document.apply.statement : one(s.condition).values if try(contains(s.actions, "iam:AttachRolePolicy"), false)]) == tolist([
       "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
-      "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-      "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::111122223333:policy/mlops-dev-*",
+      "arn:aws:iam::aws:policy/AmazonEKSComputePolicy", "arn:aws:iam::aws:policy/AmazonEKSBlockStoragePolicy",
+      "arn:aws:iam::aws:policy/AmazonEKSLoadBalancingPolicy", "arn:aws:iam::aws:policy/AmazonEKSNetworkingPolicy",
+      "arn:aws:iam::aws:policy/AmazonEKSWorkerNodeMinimalPolicy", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+      "arn:aws:iam::111122223333:policy/mlops-dev-*",
     ])
     error_message = "the apply role may attach only the AWS managed policies the modules attach and the env's own policies"
   }

@@ -87,3 +87,46 @@ def image(tag: str) -> None:
     from mlops.delivery.deploy import build_and_push_image
 
     click.echo(build_and_push_image(get_settings(), tag))
+
+
+def _package_version(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from mlops.delivery.package import PackageError, check_version
+
+    try:
+        return check_version(value)
+    except PackageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@deploy.command()
+@env_option
+@click.option(
+    "--version",
+    "package_version",
+    required=True,
+    callback=_package_version,
+    help="Version to publish (Jenkins: the commit, as the image tag); the env's package_version in Terraform.",
+)
+@click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON deploy targets naming the env's artifacts bucket (default: MLOPS_ARTIFACT_BUCKET).",
+)
+@friendly
+def package(environment: str, package_version: str, targets_file: Path | None) -> None:
+    """Build the EC2 serving hosts' package and publish it to s3://<artifacts bucket>/packages/serving/VERSION/:
+    the serving wheels, every dependency pinned by uv.lock, constraints.txt and SHA256SUMS (written last)."""
+    from mlops.delivery.package import PackageError, package_serving
+    from mlops.delivery.targets import load_targets
+    from mlops.wheels.build import checkout
+
+    settings = get_settings()
+    if targets_file is not None:
+        settings = load_targets(environment, targets_file).settings_for(settings)
+    root = checkout()
+    if root is None:
+        raise PackageError("`mlops deploy package` builds from a checkout of the platform; this `mlops` is not one")
+    done = package_serving(settings, package_version, root, say=lambda line: click.echo(f"  {line}"))
+    state = "already published, unchanged" if done.already else "published"
+    click.echo(f"{done.uri}: {state} ({done.files} files, {done.size_bytes / 1e6:.0f} MB) for {environment}")

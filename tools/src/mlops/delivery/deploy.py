@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -19,7 +20,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import yaml
 
 from mlops.core.clients import Registry, aws_client
 from mlops.core.paths import REPO_ROOT, SERVING_DOCKERFILE, SERVING_OVERLAYS
@@ -39,6 +42,14 @@ from mlops.delivery.targets import Color, DeployError, DeployTargets, load_targe
 from mlops.delivery.unchanged import live_color_runs, nothing_to_deploy
 
 Say = Callable[[str], None]
+
+# What the serving overlays carry in Git instead of values only a deploy of one color knows (services/serving/k8s):
+# the color's target group ARN (Terraform output deploy_targets), and the namespace and color its autoscaling
+# query counts requests in. bind_color fills them and refuses to leave any in place.
+TARGET_GROUP_PLACEHOLDER: Final = "set-at-deploy-from-terraform-output-deploy_targets-target_groups"
+NAMESPACE_PLACEHOLDER: Final = "set-at-deploy-namespace"
+COLOR_PLACEHOLDER: Final = "set-at-deploy-color"
+_TARGET_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[^/\s]+/[0-9a-f]+$")
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,9 @@ def run_rollout(
             say(f"deploy record: {failed.write(aws_client('s3', settings), settings.artifact_bucket, record_dir)}")
             raise DeployError(waited.failure(environment, new_color, live))
     else:
-        manifests = render_overlay(SERVING_OVERLAYS / environment, new_color, artifact, serving)
+        overlay = SERVING_OVERLAYS / environment
+        rendered = render_overlay(overlay, new_color, artifact, serving)
+        manifests = bind_color(rendered, new_color, targets.target_groups[new_color], overlay)
         apply_manifests(manifests, namespace=serving.namespace)
     result = run_canary(elbv2, cloudwatch, targets, plan, new_color, say=say)
 
@@ -150,6 +163,49 @@ def run_rollout(
         raise DeployError(f"alarm {result.alarm} fired: rolled back, {result.live_color} stays live")
     say(f"{environment}: {result.live_color} is live with {model_name} v{model_version}")
     return True
+
+
+def bind_color(manifests: str, color: Color, target_group_arn: str, source: Path | str) -> str:
+    """The rendered serving manifests of one color (rollout.render_overlay) tied to that color's load balancing: the
+    TargetGroupBinding puts the pods into `target_group_arn` (deploy_targets.target_groups[color]), and each
+    ScaledObject query counts the requests of this namespace and color only (blue and green scale apart).
+
+    DeployError, with nothing to apply, when the ARN is not a target group's, when the render has no or several
+    TargetGroupBindings, when one names a target group in Git, or when a placeholder is left anywhere."""
+    if not _TARGET_GROUP_ARN.match(target_group_arn):
+        raise DeployError(
+            f"the {color} target group of deploy_targets is {target_group_arn!r}, not an ELB target group ARN"
+        )
+    documents = [document for document in yaml.safe_load_all(manifests) if document]
+    bindings = [document for document in documents if document.get("kind") == "TargetGroupBinding"]
+    if len(bindings) != 1:
+        raise DeployError(
+            f"{source} renders {len(bindings)} TargetGroupBindings: the {color} color needs exactly one, to put its "
+            f"pods into {target_group_arn}"
+        )
+    spec = bindings[0]["spec"]
+    if spec.get("targetGroupARN") != TARGET_GROUP_PLACEHOLDER:
+        raise DeployError(
+            f"{source}: TargetGroupBinding {bindings[0]['metadata']['name']} names target group "
+            f"{spec.get('targetGroupARN')!r} in Git; it must carry {TARGET_GROUP_PLACEHOLDER!r}, which the deploy "
+            f"replaces with deploy_targets.target_groups.{color}"
+        )
+    spec["targetGroupARN"] = target_group_arn
+    for document in documents:
+        if document.get("kind") != "ScaledObject":
+            continue
+        namespace = document["metadata"]["namespace"]
+        for trigger in document["spec"].get("triggers", []):
+            metadata = trigger.get("metadata") or {}
+            if "query" in metadata:
+                metadata["query"] = (
+                    metadata["query"].replace(NAMESPACE_PLACEHOLDER, namespace).replace(COLOR_PLACEHOLDER, color)
+                )
+    bound = yaml.safe_dump_all(documents, sort_keys=False)
+    left = [p for p in (TARGET_GROUP_PLACEHOLDER, NAMESPACE_PLACEHOLDER, COLOR_PLACEHOLDER) if p in bound]
+    if left:
+        raise DeployError(f"{source} still carries {', '.join(map(repr, left))} after binding the {color} color")
+    return bound
 
 
 def wait_ready(service_url: str, timeout_seconds: float, say: Say = print) -> None:

@@ -1,12 +1,14 @@
 """Releases meet the running env: `deploy_release` applies what a manifest on main says (optionally with a canary
-rollout), `diff_release` compares a manifest with everything live, the ASG's launch template included."""
+rollout) and stores its evidence pack with the approval and the deploy record, `diff_release` compares a manifest
+with everything live, the ASG's launch template included."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mlops.core.clients import Registry, aws_client
-from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, env_alias
+from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, deploy_record_key, env_alias
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
 from mlops.delivery.canary import current_weights, live_color
@@ -14,7 +16,10 @@ from mlops.delivery.deploy import ImageRef, Say, current_commit, run_rollout
 from mlops.delivery.rollout import template_tags
 from mlops.delivery.targets import DeployTargets, load_targets
 from mlops.delivery.unchanged import nothing_to_deploy, release_unchanged
+from mlops.release import deployed, signing
 from mlops.release.actions import apply, load_verified
+from mlops.release.deployed import Approval
+from mlops.release.evidence import Evidence, load_evidence
 from mlops.release.live import Row, compare, read_live_release
 from mlops.release.manifest import Release, load_release, manifest_path
 
@@ -31,11 +36,16 @@ def deploy_release(
     record_dir: Path,
     force: bool = False,
     say: Say = print,
+    approval: Approval | None = None,
+    signing_key: str | None = None,
 ) -> None:
-    """Re-check the env's manifest against the registry, roll it out (canary) when asked, publish it as the live
-    release and move `@<env>`; or, unless `force`, say there is nothing to deploy when the live release already is
-    this manifest (mlops.delivery.unchanged), with no AWS write, no record and no alias moved."""
+    """Re-check the env's manifest against the registry and its evidence pack (checksums, and the KMS signature;
+    with `signing_key` the pack must be signed by that key), roll it out (canary) when asked, store the evidence with
+    the approval (`approval`, else the merge commit's author) and the deploy record, publish the live release and
+    move `@<env>`; or, unless `force`, say there is nothing to deploy when the live release already is this manifest
+    (mlops.delivery.unchanged), with no AWS write, no record and no alias moved."""
     found = load_verified(settings, root, model, env)
+    evidence, evidence_note = checked_evidence(settings, root, found, signing_key)
     image = found.image
     if rollout and image is None:
         raise MlopsError(f"{manifest_path(root, model, env)} pins no image: --rollout needs image")
@@ -48,18 +58,57 @@ def deploy_release(
         if release_unchanged(live, found, alias, rollout):
             say(nothing_to_deploy(env, model, found.model.version, image.digest if image else None))
             return
+    say(evidence_note)
+    record = None
     if rollout and image is not None:
         # the live release says this manifest has not run yet; when the live color runs it all the same (a deploy
         # whose publish failed), the canary says so and the release is published below without moving traffic
+        earlier = set(record_dir.glob("*.json"))
         run_rollout(
             settings, env, model, found.model.version, ImageRef(image.repository, digest=image.digest),
             targets_file=targets_file, instance_refresh=instance_refresh, record_dir=record_dir, targets=targets,
             serving_env=found.serving.environment(), replicas=found.serving.replicas, force=force, say=say,
         )  # fmt: skip
-    uri, before = apply(settings, found, current_commit(root) or "unknown", rolled_out=rollout)
+        record = new_deploy_record(settings, record_dir, earlier, found)
+    commit = current_commit(root) or "unknown"
+    if evidence is not None and found.evidence is not None:  # before the live release: a failure here moves nothing
+        approved = approval or deployed.merge_approval(root, model, env)
+        section = deployed.deployment(settings, approved, commit, rollout, record)
+        stored = deployed.publish(settings, evidence.model_copy(update={"deployment": section}), found.evidence.sha256)
+        say(f"evidence: {stored} (approved by {approved.by} at {approved.at}; {approved.source})")
+    uri, before = apply(settings, found, commit, rolled_out=rollout)
     say(f"live release: {uri}")
     moved = f"v{before} -> " if before else ""
     say(f"{model}@{env}: {moved}v{found.model.version}")
+
+
+def checked_evidence(
+    settings: Settings, root: Path, release: Release, signing_key: str | None
+) -> tuple[Evidence | None, str]:
+    """The manifest's evidence pack and what to tell the user; refused when changed (checksums, signature) or,
+    with `signing_key`, missing."""
+    source = str(manifest_path(root, release.model.name, release.env))
+    if release.evidence is None:
+        if signing_key:
+            raise MlopsError(f"{source} carries no evidence, but evidence signed by {signing_key} is required")
+        return None, f"{source}: no evidence pack (proposed without --evidence)"
+    evidence = load_evidence(root, release)
+    return evidence, f"{source}: {signing.verify(settings, release.evidence, signing_key, source)}"
+
+
+def new_deploy_record(
+    settings: Settings, record_dir: Path, earlier: set[Path], release: Release
+) -> tuple[str, bytes] | None:
+    """The deploy record the canary just wrote (its S3 URI and bytes): the new file of this model version in
+    record_dir; None when the canary changed nothing and wrote none."""
+    for path in sorted(set(record_dir.glob("*.json")) - earlier, reverse=True):
+        data = path.read_bytes()
+        record = json.loads(data)
+        if (record.get("model_name"), record.get("model_version")) == (release.model.name, release.model.version):
+            key = deploy_record_key(record["environment"], record["started_at"], release.model.name,
+                                    release.model.version)  # fmt: skip
+            return f"s3://{settings.artifact_bucket}/{key}", data
+    return None
 
 
 def diff_release(

@@ -170,10 +170,10 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWo
                     container["image"] = pinned
             if artifact.replicas is not None:
                 document["spec"]["replicas"] = artifact.replicas
-        if document.get("kind") == "HorizontalPodAutoscaler" and artifact.replicas is not None:
-            # the release's replica count is the floor the autoscaler scales up from
-            document["spec"]["minReplicas"] = artifact.replicas
-            document["spec"]["maxReplicas"] = max(document["spec"]["maxReplicas"], artifact.replicas)
+        if document.get("kind") == "ScaledObject" and artifact.replicas is not None:
+            # the release's replica count is the floor the autoscaler (KEDA's) scales up from
+            document["spec"]["minReplicaCount"] = artifact.replicas
+            document["spec"]["maxReplicaCount"] = max(document["spec"]["maxReplicaCount"], artifact.replicas)
     bind_service_account(documents, serving, overlay)
     return _dump_without_placeholder(documents, overlay)
 

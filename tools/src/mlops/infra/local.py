@@ -24,8 +24,8 @@ from mlops.core.terraform import OVERRIDE_FILE, Terraform, local_data_dir
 # every AWS service the configurations call (the provider needs an endpoint per service; sagemaker too, although
 # managed_mlflow is off here, so that nothing can ever reach AWS from a local run)
 SERVICES = (
-    "acm", "autoscaling", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "eks", "elbv2", "iam", "kms",
-    "s3", "sagemaker", "sns", "ssm", "sts", "wafv2",
+    "acm", "autoscaling", "cloudtrail", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "eks", "elbv2", "guardduty",
+    "iam", "kms", "s3", "sagemaker", "securityhub", "sns", "ssm", "sts", "wafv2",
 )  # fmt: skip
 CERTIFICATE_DOMAIN = "serving.mlops.local"
 
@@ -33,11 +33,15 @@ CERTIFICATE_DOMAIN = "serving.mlops.local"
 # - the ALB is torn down by the tests, so its deletion protection is off;
 # - moto does not report S3 EventBridge notifications back, so they would show as drift on every plan;
 # - moto has no SageMaker MLflow tracking servers, so the managed one is off and the local stack's MLflow is
-#   passed as mlflow_tracking_uri instead (mlops.infra.envs).
+#   passed as mlflow_tracking_uri instead (mlops.infra.envs);
+# - moto's DeleteTrail ignores the trail ARN Terraform deletes by (and DescribeTrails the names asked for): a
+#   destroyed env's trail stays and breaks the next apply, so the audit trail is off here; modules/audit is applied
+#   alone by tests/integration/test_audit_trail.py.
 LOCAL_ENV_VARS = {
     "alb_deletion_protection": "false",
     "s3_eventbridge_notifications": "false",
     "managed_mlflow": "false",
+    "enable_audit_trail": "false",
 }
 
 

@@ -55,8 +55,9 @@ def new_model(name: str, answers: tuple[str, ...], no_input: bool, output_dir: P
     that installs the platform from the chosen source.
     """
     from mlops.core.settings import get_settings
-    from mlops.scaffold.platform import build_wheels, checkout, derived_answers, uv_executable
+    from mlops.scaffold.platform import checkout, derived_answers
     from mlops.scaffold.render import render, resolve_answers, slug_of, template_keys, template_version
+    from mlops.wheels.build import WheelBuildError, build_wheels, uv_executable
 
     if not (template_dir / "cookiecutter.json").is_file():
         raise click.BadParameter(f"{template_dir} has no cookiecutter.json", param_hint="--template")
@@ -95,7 +96,7 @@ def new_model(name: str, answers: tuple[str, ...], no_input: bool, output_dir: P
             )
         try:
             hook_env["MLOPS_TEMPLATE_WHEELS"] = str(build_wheels(root, settings.state_dir / "wheels", _say))
-        except GeneratorError as exc:
+        except WheelBuildError as exc:
             raise click.ClickException(str(exc)) from None
     if source is not None:
         hook_env["MLOPS_UV"] = uv_executable()

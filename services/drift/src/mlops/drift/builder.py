@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from mlops.core.data_classes import CapturePolicy
 from mlops.drift.profile import DEFAULT_BINS, DEFAULT_MAX_CATEGORIES, ColumnProfile, ProfileError, ReferenceProfile
 from mlops.drift.values import CATEGORICAL, NUMERIC, UNSUPPORTED, Batch, FrameBatch, Values
 
@@ -170,6 +171,7 @@ class ProfileBuilder:
         max_categories: int = DEFAULT_MAX_CATEGORIES,
         workers: int | None = None,
         sample_rows: int | None = None,
+        policy: CapturePolicy | None = None,
     ):
         if bins < 2 or max_categories < 1:
             raise ProfileError("bins must be at least 2 and max_categories at least 1")
@@ -180,6 +182,8 @@ class ProfileBuilder:
         self.bins, self.max_categories = bins, max_categories
         self.workers = workers or min(2, os.cpu_count() or 1)
         self.sample_rows = sample_rows
+        # the capture's data classes: the reference is profiled as the capture stores it (mlops.drift.privacy)
+        self.policy = policy
         self.sample = Sample(1)  # sized on the first batch, when the number of numeric columns is known
         self.columns: dict[str, _Column] = {}
         self.rows = 0
@@ -190,6 +194,10 @@ class ProfileBuilder:
         return [c for c in (self.target, self.prediction, *self.probability_columns) if c]
 
     def add(self, batch: Batch) -> None:
+        if self.policy is not None:
+            from mlops.drift.privacy import PseudonymisedBatch
+
+            batch = PseudonymisedBatch(batch, self.policy)
         names = [n for n in batch.names if n not in self.probability_columns]
         if not self.columns:
             wanted = [("target", self.target), ("prediction", self.prediction),
@@ -249,10 +257,15 @@ class ProfileBuilder:
             if again is None:
                 raise ProfileError("a reference larger than the sample needs a second pass over the data")
             for batch in again():
+                if self.policy is not None:
+                    from mlops.drift.privacy import PseudonymisedBatch
+
+                    batch = PseudonymisedBatch(batch, self.policy)
                 self._count(batch, found)
         columns = {name: self._profile(col, found.get(name)) for name, col in self.columns.items()}
         profile = ReferenceProfile(columns=columns, rows=self.rows, target=self.target, prediction=self.prediction,
-                                   model_name=model_name)  # fmt: skip
+                                   model_name=model_name,
+                                   data_classes=dict(self.policy.classes) if self.policy else None)  # fmt: skip
         from mlops.drift import multivariate, roles
 
         features = {n: sample[n] for n in profile.feature_columns if columns[n].kind == NUMERIC and n in sample}
@@ -304,13 +317,15 @@ def build_profile(
     bins: int = DEFAULT_BINS,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
     workers: int | None = None,
+    policy: CapturePolicy | None = None,
 ) -> ReferenceProfile:
     """Profile every column of a pandas DataFrame.
 
     `target` and `prediction` name the label and model-output columns; with both, the reference performance is
     stored so later label-joined windows can be compared with it. `probabilities` (a DataFrame with one column per
     class label, row-aligned with `frame`, e.g. from `predict_proba`) calibrates label-free performance estimation.
-    `categorical` forces integer-coded columns to be treated as categories.
+    `categorical` forces integer-coded columns to be treated as categories. `policy` (the capture's data classes and
+    hash key) profiles the reference as the capture stores it: personal columns hashed, sensitive ones left out.
     """
     import pandas as pd
 
@@ -329,7 +344,7 @@ def build_profile(
         columns = list(extra.columns)
         frame = pd.concat([frame.reset_index(drop=True), extra], axis=1)
     builder = ProfileBuilder(target=target, prediction=prediction, probabilities=columns, categorical=categorical,
-                             bins=bins, max_categories=max_categories, workers=workers)  # fmt: skip
+                             bins=bins, max_categories=max_categories, workers=workers, policy=policy)  # fmt: skip
 
     def batches() -> Iterable[Batch]:
         for start in range(0, len(frame), SAMPLE_ROWS):

@@ -17,6 +17,7 @@ import numpy as np
 from mlops.core.contracts import CAPTURE_META_COLUMNS, CAPTURE_PROBABILITIES_COLUMN
 from mlops.drift import multivariate, stats
 from mlops.drift.config import DriftConfig
+from mlops.drift.privacy import skip_reason
 from mlops.drift.profile import ColumnProfile, ProfileError, ReferenceProfile
 from mlops.drift.summary import ColumnSummary
 
@@ -98,13 +99,21 @@ def run_check(
     config: DriftConfig,
     *,
     current_rows: int,
+    data_classes: dict[str, str] | None = None,
 ) -> dict:
-    """Run every test, correct the p-values together, decide per column and for the dataset."""
+    """Run every test, correct the p-values together, decide per column and for the dataset. `data_classes`: the
+    classes the capture applied (the model version's), over those the profile was built with (mlops.drift.privacy)."""
     names = [n for n in profile.columns if n != profile.target]
     per_column: dict[str, dict] = {}
     all_tests: list[stats.TestResult] = []
+    profiled = profile.data_classes or {}
+    classes = {**profiled, **(data_classes or {})}
     for name in names:
         ref, cur = profile.columns[name], summaries.get(name)
+        reason = skip_reason(name, classes, profiled)
+        if reason:
+            per_column[name] = _skip(ref.kind, reason)
+            continue
         tests, reason = _tests_for(ref, cur, config)
         if reason:
             per_column[name] = _skip(ref.kind, reason)

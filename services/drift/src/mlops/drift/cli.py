@@ -75,6 +75,7 @@ def drift() -> None:
 @click.option("--log-to-run", "run_id", help="Also log the profile to this MLflow run as drift/reference_profile.json.")
 def profile(reference, out, target, prediction, probabilities, model_name, categorical, run_id) -> None:
     """Compute the reference profile of training data, once (streamed: memory does not grow with the file)."""
+    from mlops.core.errors import MlopsError
     from mlops.drift.data import DataError, profile_file
     from mlops.drift.profile import ProfileError
 
@@ -84,14 +85,15 @@ def profile(reference, out, target, prediction, probabilities, model_name, categ
         if probabilities and not target:
             raise click.UsageError("--probabilities needs --target (the calibration compares them with the labels)")
         forced = [c.strip() for c in categorical.split(",") if c.strip()]
+        policy = _capture_policy(reference, {target, prediction, probabilities})
         result = profile_file(reference, target=target, prediction=prediction, probabilities=probabilities,
-                              model_name=model_name, categorical=forced)  # fmt: skip
+                              model_name=model_name, categorical=forced, policy=policy)  # fmt: skip
         result.save(out)
         if run_id:
             from mlops.drift.mlflow_io import log_profile
 
             click.echo(f"logged {log_profile(result, run_id)}")
-    except (DataError, ProfileError, OSError) as exc:
+    except (DataError, ProfileError, MlopsError, OSError) as exc:
         _fail(exc)
     skipped = {n: c.reason for n, c in result.columns.items() if c.reason}
     click.echo(f"profiled {len(result.columns)} columns of {result.rows} rows -> {out}")
@@ -102,20 +104,44 @@ def profile(reference, out, target, prediction, probabilities, model_name, categ
 PARAMS_FILE = Path("params.yaml")  # a model project's parameters, in the directory the command runs in
 
 
+def _params_data() -> dict:
+    """params.yaml's `data` section in the directory the command runs in ({} without the file)."""
+    if not PARAMS_FILE.is_file():
+        return {}
+    import yaml
+
+    try:
+        params = yaml.safe_load(PARAMS_FILE.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"{PARAMS_FILE.resolve()}: cannot read it: {exc}") from None
+    data = params.get("data") if isinstance(params, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _capture_policy(reference: Path, roles: set[str | None]):
+    """The capture's policy for the reference's feature columns: the classes params.yaml declares (`data.classes`),
+    the inferred ones for the rest, and the hash key when a column is personal. The profile then holds the
+    reference as the capture stores it: hashes for personal columns, no sensitive ones (mlops.drift.privacy)."""
+    from mlops.core.data_classes import CapturePolicy, classes_for, load_hash_key, parse_classes
+    from mlops.drift.data import file_columns
+
+    declared = parse_classes(_params_data().get("classes"), f"{PARAMS_FILE} data.classes")
+    features = [c for c in file_columns(reference) if c not in roles]
+    classes = classes_for(features, declared)
+    key = load_hash_key(get_settings()) if "personal" in classes.values() else None
+    policy = CapturePolicy.build(features, declared, key)
+    if policy.personal or policy.sensitive:
+        click.echo(f"data classes: {', '.join(policy.personal) or 'none'} hashed, "
+                   f"{', '.join(policy.sensitive) or 'none'} left out, as the capture stores them")  # fmt: skip
+    return policy
+
+
 def _target_from_params(reference: Path) -> str | None:
     """Without --target, the label a model project's params.yaml names (`data.target`) when the file has that
     column, so the label is not profiled as a feature; otherwise every column is a feature, and the user is told."""
     from mlops.drift.data import file_columns
 
-    label = None
-    if PARAMS_FILE.is_file():
-        import yaml
-
-        try:
-            params = yaml.safe_load(PARAMS_FILE.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise click.ClickException(f"{PARAMS_FILE.resolve()}: cannot read it for the label column: {exc}") from None
-        label = ((params.get("data") or {}) if isinstance(params, dict) else {}).get("target")
+    label = _params_data().get("target")
     if isinstance(label, str) and label in file_columns(reference):
         click.echo(f"label column {label!r} (params.yaml's data.target): profiled as the target, not as a feature")
         return label

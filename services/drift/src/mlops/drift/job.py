@@ -32,15 +32,19 @@ class JobResult:
     event_uri: str | None
 
 
-def reference_for(settings: Settings, model: str, profile_path: Path | None) -> tuple[ReferenceProfile, str | None]:
-    """The given profile file, else the one logged beside the version behind the champion alias (and its version)."""
+def reference_for(
+    settings: Settings, model: str, profile_path: Path | None
+) -> tuple[ReferenceProfile, str | None, dict[str, str]]:
+    """The given profile file, else the one logged beside the version behind the champion alias (with its version
+    and the data classes that version declares)."""
+    classes: dict[str, str] = {}
     if profile_path:
         ref, version = ReferenceProfile.load(profile_path), None
     else:
-        ref, version = load_model_profile(model, settings.champion_alias)
+        ref, version, classes = load_model_profile(model, settings.champion_alias)
     if ref.model_name and ref.model_name != model:
         raise ProfileError(f"the profile belongs to model {ref.model_name!r}, not {model!r}")
-    return ref, version
+    return ref, version, classes
 
 
 def run_job(
@@ -56,10 +60,11 @@ def run_job(
 ) -> JobResult:
     s3 = aws_client("s3", settings)
     end = dt.datetime.now(dt.UTC)
-    ref, version = reference_for(settings, model, profile_path)
+    ref, version, classes = reference_for(settings, model, profile_path)
     current = capture_window(s3, settings.capture_bucket, model, ref, end=end, span=span, rows=rows)
     matching_columns(ref, current.columns, f"the capture of {model!r}")
-    report = run_check(ref, current.summaries, current.columns, config, current_rows=current.rows)
+    report = run_check(ref, current.summaries, current.columns, config, current_rows=current.rows,
+                       data_classes=classes)  # fmt: skip
     labels = None
     if current.predictions is not None and ref.task:
         labels = labels_since(s3, settings.capture_bucket, model, end - (span or LABEL_LOOKBACK), end)

@@ -22,10 +22,13 @@ def log_profile(profile: ReferenceProfile, run_id: str) -> str:
         return f"{client.get_run(run_id).info.artifact_uri}/{MLFLOW_ARTIFACT_PATH}"
 
 
-def load_model_profile(model: str, alias: str) -> tuple[ReferenceProfile, str]:
-    """The profile logged on the run of the model version `alias` points at; returns it and that version."""
+def load_model_profile(model: str, alias: str) -> tuple[ReferenceProfile, str, dict[str, str]]:
+    """The profile logged on the run of the model version `alias` points at; returns it, that version and the data
+    classes the version declares (its capture's policy)."""
     import mlflow
     from mlflow.exceptions import MlflowException
+
+    from mlops.core.data_classes import DataClassError, classes_from_tags
 
     try:
         version = Registry().resolve(ModelRef(model, alias=alias))
@@ -46,4 +49,9 @@ def load_model_profile(model: str, alias: str) -> tuple[ReferenceProfile, str]:
                 f"{MLFLOW_ARTIFACT_PATH} artifact ({type(exc).__name__}); log one with `mlops drift profile "
                 "--log-to-run RUN_ID`"
             ) from None
-        return ReferenceProfile.load(local), str(version.version)
+        profile = ReferenceProfile.load(local)
+    try:
+        classes = classes_from_tags(version.tags or {}, f"model {model!r} version {version.version}")
+    except DataClassError as exc:
+        raise ProfileError(str(exc)) from None
+    return profile, str(version.version), dict(classes)

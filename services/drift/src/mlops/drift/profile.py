@@ -85,6 +85,8 @@ class ReferenceProfile:
     multivariate: dict[str, Any] | None = None
     # what label-free performance estimation needs (mlops.drift.estimate): CBPE calibration or DLE loss model
     estimation: dict[str, Any] | None = None
+    # the data classes the reference was profiled with (personal columns hashed, sensitive ones left out), or None
+    data_classes: dict[str, str] | None = None
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -114,6 +116,7 @@ class ReferenceProfile:
                 reference_metrics=body.get("reference_metrics"),
                 multivariate=body.get("multivariate"),
                 estimation=body.get("estimation"),
+                data_classes=body.get("data_classes"),
                 created_at=body.get("created_at", ""),
                 **fields,
             )

@@ -46,6 +46,11 @@ def retrain() -> None:
     help="After a pass, propose a release to this env (repo: the config's release.repo, else origin here).",
 )
 @click.option(
+    "--release-evidence",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --release-env: attach the evidence pack from these scan reports (`make scan release-scan`).",
+)
+@click.option(
     "--backend",
     type=click.Choice(["local", "kubernetes", "sagemaker"]),
     default="local",
@@ -75,6 +80,7 @@ def run(
     config_path: Path | None,
     trigger: str,
     release_env: str | None,
+    release_evidence: Path | None,
     backend: str,
     image: str | None,
     environment: str | None,
@@ -84,6 +90,8 @@ def run(
     instance_type: str,
 ) -> None:
     """Retrain one model now: newest data, train, gate, promote or reject. Exit 1 when it failed."""
+    if release_evidence and not release_env:
+        raise click.UsageError("--release-evidence needs --release-env (the release it is the evidence of)")
     from prometheus_client import write_to_textfile
 
     from mlops.retraining.metrics import metrics
@@ -94,8 +102,9 @@ def run(
     if release_env:
         from mlops.retraining.config import ReleaseTarget
 
-        repo = model.release.repo if model.release else None
-        model = model.model_copy(update={"release": ReleaseTarget(env=release_env, repo=repo)})
+        configured = model.release.model_dump() if model.release else {}
+        evidence = {"evidence": release_evidence} if release_evidence else {}
+        model = model.model_copy(update={"release": ReleaseTarget(**{**configured, "env": release_env, **evidence})})
     if backend != "local":
         where = (environment, namespace, service_account)
         _render(backend, model_name, image, where, role_arn, instance_type, settings)

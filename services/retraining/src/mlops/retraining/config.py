@@ -29,6 +29,10 @@ class ReleaseTarget(BaseModel):
 
     env: Environment
     repo: str | None = Field(None, min_length=1, description="Release repo; default: origin of the current checkout")
+    evidence: Path | None = Field(
+        None, description="Scan reports (`make scan release-scan`) to attach as the release's evidence pack"
+    )
+    signing_key: str | None = Field(None, min_length=1, description="KMS asymmetric key that signs the evidence")
 
 
 class ModelConfig(BaseModel):

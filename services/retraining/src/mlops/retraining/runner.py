@@ -23,7 +23,7 @@ from mlops.core.errors import MlopsError, TransientError
 from mlops.core.locking import FileLock, LockHeld, lock_path
 from mlops.core.settings import Settings
 from mlops.registry.promotion import promote
-from mlops.release.actions import propose_version
+from mlops.release.actions import EvidenceRequest, propose_version
 from mlops.release.gitops import origin_url
 from mlops.retraining import events as drift_events
 from mlops.retraining.config import ModelConfig
@@ -84,7 +84,8 @@ def _propose(settings: Settings, model: ModelConfig, outcome: Outcome) -> None:
         return
     try:
         repo = target.repo or origin_url("origin", Path.cwd())
-        proposal = propose_version(settings, model.name, target.env, version, repo)
+        evidence = EvidenceRequest(target.evidence, target.signing_key) if target.evidence else None
+        proposal = propose_version(settings, model.name, target.env, version, repo, evidence=evidence)
     except MlopsError as exc:
         outcome.reasons.append(f"promoted, but the release proposal for {target.env} failed: {exc}")
         log.error("release proposal failed", extra={"alert": True, "model": model.name, "error": str(exc)})

@@ -1,6 +1,11 @@
 """Sampled inference capture to S3, in the format the drift service reads: Parquet objects at
 `mlops.core.contracts.capture_key` in the capture bucket, with request_id, timestamp, model_version, one column
-per model input (configured fields nulled), prediction and, for classifiers, prediction_proba.
+per model input, prediction and, for classifiers, prediction_proba.
+
+What is stored of each input follows the columns' data classes (`mlops.core.data_classes.CapturePolicy`): personal
+columns hold the keyed HMAC-SHA256 of the value (text), sensitive columns are not stored at all, the rest as they
+came. Each object carries the S3 tag `mlops-data-class` (the most restricted class it stores), which the capture
+bucket's lifecycle rules expire it by.
 
 Rows are sampled, not requests: each row of a request is kept with probability `MLOPS_SERVE_CAPTURE_SAMPLE_RATE`,
 then at most `MLOPS_SERVE_CAPTURE_MAX_ROWS_PER_REQUEST` per request and `MLOPS_SERVE_CAPTURE_MAX_ROWS_PER_SECOND`
@@ -27,6 +32,7 @@ import numpy as np
 
 from mlops.core.clients import aws_client
 from mlops.core.contracts import CAPTURE_PREDICTION_COLUMN, CAPTURE_PROBABILITIES_COLUMN, capture_key
+from mlops.core.data_classes import OBJECT_TAG, CapturePolicy
 from mlops.core.settings import Settings
 from mlops.serving import parquet
 from mlops.serving.inputs import Column
@@ -87,15 +93,20 @@ def probabilities(model: Any, rows: Any) -> list[str] | None:
 
 
 class Capture:
-    def __init__(self, settings: Settings, model_name: str, columns: list[Column]):
+    def __init__(self, settings: Settings, model_name: str, columns: list[Column], policy: CapturePolicy | None = None):
         self.settings, self.model_name = settings, model_name
-        self.kinds = {c.name: c.kind for c in columns}  # the signature's, in order: what the Parquet columns hold
-        self.columns = list(self.kinds)
+        self.columns = [c.name for c in columns]  # the signature's, in order: what each row holds
+        # no classes given: every column takes its default class (and a personal-looking name needs the key)
+        self.policy = policy or CapturePolicy.build(self.columns, {}, None)
+        kept = set(self.policy.kept(self.columns))
+        # what the Parquet columns hold: sensitive inputs left out, personal ones as hash text
+        self.kinds = {c.name: "string" if c.name in self.policy.personal else c.kind for c in columns if c.name in kept}
+        self.object_tag = f"{OBJECT_TAG}={self.policy.stored_class(self.columns)}"
+        self.versions: set[str] = set()  # the model versions whose rows this policy applies to (the data plane's)
         self.bucket, self.kms_key_arn = settings.capture_bucket, settings.kms_key_arn
         self.sample_rate, self.flush_seconds = settings.serve_capture_sample_rate, settings.serve_capture_flush_seconds
         self.per_request = settings.serve_capture_max_rows_per_request
         self.per_second = settings.serve_capture_max_rows_per_second
-        self.redact = {f.strip() for f in settings.serve_capture_redact.split(",") if f.strip()}
         self._tokens, self._refilled = self.per_second, time.monotonic()  # token bucket of the per-second cap
         self._rng = np.random.default_rng()
         self._pending: deque[_Sample] = deque()  # handed over by the request path, consumed by the thread
@@ -155,7 +166,8 @@ class Capture:
         for i, (row, pred) in enumerate(zip(rows, preds, strict=False)):
             record = {"request_id": sample.request_id, "timestamp": sample.at, "model_version": sample.model.version}
             for name, value in zip(self.columns, row, strict=True):
-                record[name] = None if name in self.redact else value
+                if name in self.kinds:  # sensitive columns are not
+                    record[name] = self.policy.value(name, value)
             record[CAPTURE_PREDICTION_COLUMN] = pred
             if proba is not None:
                 record[CAPTURE_PROBABILITIES_COLUMN] = proba[i]
@@ -199,7 +211,7 @@ class Capture:
         if self._client is None:
             self._client = aws_client("s3", self.settings)
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, Tagging=self.object_tag, **extra)
         metrics().captured_rows.inc(len(rows))
         log.info("inference capture written", extra={"s3_key": key, "rows": len(rows), "dropped_rows": dropped})
         return key

@@ -37,6 +37,9 @@ def serve(model_uri: str | None, host: str | None, port: int | None, workers: in
     from mlops.serving.model import ModelSource, resolve_version
 
     settings = get_settings()
+    for name, instead in REMOVED_SETTINGS.items():
+        if name in os.environ:
+            raise click.ClickException(f"{name} is no longer read: {instead}")
     uri = model_uri or settings.serve_model_uri
     if not uri:
         raise click.UsageError("--model-uri is required (or set MLOPS_SERVE_MODEL_URI)")
@@ -64,11 +67,39 @@ def serve(model_uri: str | None, host: str | None, port: int | None, workers: in
     workers = workers or settings.serve_workers
     _check_port(host, port)
     try:
-        _, version = resolve_version(source)
+        concrete, version, classes = resolve_version(source)
+        if settings.serve_capture_sample_rate > 0:
+            _check_capture_policy(concrete, classes, settings)
     except MlopsError as exc:  # a missing model or alias, or an unreachable registry: the message says which
         raise click.ClickException(str(exc)) from None
     click.echo(f"serving {uri} (version {version}) on http://{host}:{port} with {workers} worker(s)", err=True)
     _run(uri, host, port, workers, settings)
+
+
+REMOVED_SETTINGS = {
+    "MLOPS_SERVE_CAPTURE_REDACT": "mark the columns personal (hashed) or sensitive (dropped) in params.yaml "
+    "`data.classes`; the capture takes them from the model version",
+}
+
+
+def _check_capture_policy(concrete: str, classes: dict, settings: Settings) -> None:
+    """Fail closed before any worker starts: personal columns (declared, or inferred from the signature's column
+    names) with no readable hash key stop the command, naming the columns and the setting."""
+    from mlops.core.clients import bound_mlflow_requests, translate
+    from mlops.core.data_classes import CapturePolicy, classes_for, load_hash_key
+
+    bound_mlflow_requests(settings)
+    import mlflow.models
+    from mlflow.exceptions import MlflowException
+
+    try:
+        signature = mlflow.models.get_model_info(concrete).signature
+    except MlflowException as exc:
+        raise translate(exc, f"reading the signature of {concrete}") from None
+    names = signature.inputs.input_names() if signature is not None and signature.inputs is not None else []
+    names = [str(n) for n in names] or list(classes)
+    key = load_hash_key(settings) if "personal" in classes_for(names, classes).values() else None
+    CapturePolicy.build(names, classes, key)
 
 
 def _run(uri: str, host: str, port: int, workers: int, settings: Settings) -> None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
 
 from mlops.core import cloudwatch_metrics
+from mlops.core.data_classes import CapturePolicy, HashKeyError, classes_for, load_hash_key
 from mlops.core.settings import Settings
 from mlops.serving import v2
 from mlops.serving.batching import MicroBatcher
@@ -23,6 +26,7 @@ from mlops.serving.capture import Capture
 from mlops.serving.inputs import ClientError, decode_text
 from mlops.serving.model import LoadedModel
 
+log = logging.getLogger("mlops.serving.capture")
 INLINE_PARSE_BYTES = 64 * 1024  # parsing this much takes well under a millisecond: not worth a thread hop
 T = TypeVar("T")
 
@@ -115,6 +119,7 @@ class DataPlane:
         self.settings = settings
         self.batcher = MicroBatcher(settings.serve_max_batch_rows, settings.serve_max_wait_ms / 1000)
         self.capture: Capture | None = None
+        self._key: bytes | None = None  # the capture hash key, once read
         self.cloudwatch: cloudwatch_metrics.MetricsPublisher | None = None
 
     def start(self) -> None:
@@ -129,10 +134,39 @@ class DataPlane:
             await asyncio.to_thread(self.cloudwatch.close)
 
     def model_installed(self, model: LoadedModel) -> None:
-        """Start the request capture once the first model with a column signature arrives."""
-        if self.capture is None and self.settings.serve_capture_sample_rate > 0 and model.schema is not None:
-            self.capture = Capture(self.settings, model.name, model.schema.columns)
-            self.capture.start()
+        """Start the request capture once the first model with a column signature arrives; a version whose columns
+        or data classes differ gets a capture of its own (the old one is flushed in the background). A version
+        with personal columns and no hash key is not captured at all (`mlops serve` refuses to start on it)."""
+        if self.settings.serve_capture_sample_rate <= 0 or model.schema is None:
+            return
+        names = [c.name for c in model.schema.columns]
+        try:
+            policy = CapturePolicy.build(names, model.data_classes, self._hash_key(names, model.data_classes))
+        except HashKeyError as exc:
+            log.error("capture stopped: this version's personal columns cannot be hashed",
+                      extra={"model_version": model.version, "error": str(exc)})  # fmt: skip
+            self._replace_capture(None)
+            return
+        current = self.capture
+        if current is not None and current.columns == names and current.policy.classes == policy.classes:
+            current.versions.add(model.version)
+            return
+        capture = Capture(self.settings, model.name, model.schema.columns, policy)
+        capture.versions.add(model.version)
+        capture.start()
+        self._replace_capture(capture)
+
+    def _hash_key(self, names: list[str], declared: dict[str, Any]) -> bytes | None:
+        """The HMAC key, read from SSM once per worker and only when a column is personal. The first read happens
+        before the worker takes traffic (it accepts connections once its model is installed)."""
+        if self._key is None and "personal" in classes_for(names, declared).values():
+            self._key = load_hash_key(self.settings)
+        return self._key
+
+    def _replace_capture(self, capture: Capture | None) -> None:
+        previous, self.capture = self.capture, capture
+        if previous is not None:  # its rows are flushed off the event loop
+            threading.Thread(target=previous.close, name="capture-close", daemon=True).start()
 
     def record(self, model_name: str, status: int, seconds: float) -> None:
         if self.cloudwatch is not None:
@@ -174,5 +208,7 @@ class DataPlane:
         )
 
     def _capture(self, request_id: str, model: LoadedModel, rows: Any, predictions: Any) -> None:
-        if self.capture is not None:
+        # only rows of a version this capture's policy was built for (a batch scored just before a swap is not
+        # recorded under the next version's policy)
+        if self.capture is not None and model.version in self.capture.versions:
             self.capture.offer(request_id, model, rows, predictions)

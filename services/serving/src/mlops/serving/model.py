@@ -29,6 +29,7 @@ from typing import Any
 
 from mlops.core.clients import Registry, bound_mlflow_requests
 from mlops.core.contracts import ModelRef, ModelUriError
+from mlops.core.data_classes import DataClass, classes_from_tags
 from mlops.core.errors import TransientError
 from mlops.core.processes import pid_alive
 from mlops.serving.inputs import DEFAULT_MAX_ROWS, TabularSchema
@@ -68,14 +69,18 @@ class ModelSource:
         return self.ref is not None and self.ref.follows_alias
 
 
-def resolve_version(source: ModelSource, registry: Registry | None = None) -> tuple[str, str]:
-    """(concrete URI, version label) for `source` right now. Registry look-ups raise MlopsError naming what is
-    missing, or TransientError when the registry cannot be reached."""
+def resolve_version(source: ModelSource, registry: Registry | None = None) -> tuple[str, str, dict[str, DataClass]]:
+    """(concrete URI, version label, the data classes the version declares) for `source` right now. Registry
+    look-ups raise MlopsError naming what is missing, or TransientError when the registry cannot be reached. Only a
+    registered version carries data classes (its `mlops.privacy.data_classes` tag); other sources have none, so
+    their columns take the default classes."""
     if source.ref is None:
         label = source.uri.split("/")[1] if source.uri.startswith("runs:/") and source.uri.count("/") > 1 else "local"
-        return source.uri, label
-    version = str((registry or Registry()).resolve(source.ref).version)
-    return f"models:/{source.name}/{version}", version
+        return source.uri, label, {}
+    found = (registry or Registry()).resolve(source.ref)
+    version = str(found.version)
+    classes = classes_from_tags(found.tags or {}, f"version {version} of {source.name!r}")
+    return f"models:/{source.name}/{version}", version, classes
 
 
 @dataclass
@@ -86,6 +91,7 @@ class LoadedModel:
     uri: str
     schema: TabularSchema | None
     loaded_at: float = field(default_factory=time.time)
+    data_classes: dict[str, DataClass] = field(default_factory=dict)  # as the version declares them
 
     direct: bool = False  # call the flavor's predict without MLflow's schema enforcement (see load_version)
     classifier: Any = None  # the raw sklearn classifier, for class probabilities in the capture (None: not one)
@@ -137,7 +143,12 @@ def _classifier(pyfunc: Any) -> Any:
 
 
 def load_version(
-    source: ModelSource, concrete: str, version: str, warm_batch_rows: int, max_rows: int = DEFAULT_MAX_ROWS
+    source: ModelSource,
+    concrete: str,
+    version: str,
+    warm_batch_rows: int,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    data_classes: dict[str, DataClass] | None = None,
 ) -> LoadedModel:
     """Download (into a directory this process owns), load and warm one version. Blocking: call from a thread."""
     import mlflow.pyfunc
@@ -152,7 +163,8 @@ def load_version(
     try:
         pyfunc = mlflow.pyfunc.load_model(concrete, dst_path=str(workdir) if workdir else None)
         schema = TabularSchema.from_mlflow(pyfunc.metadata.get_input_schema(), max_rows)
-        model = LoadedModel(pyfunc, source.name, version, concrete, schema, workdir=workdir)
+        model = LoadedModel(pyfunc, source.name, version, concrete, schema, workdir=workdir,
+                            data_classes=dict(data_classes or {}))  # fmt: skip
         # Our frames already carry the signature's exact column names, order and dtypes, so for these flavors
         # MLflow's per-call schema enforcement is a costly no-op copy (about a third of a small predict); skip it.
         # The tests check that answers stay equal to MLflow's own scoring server.
@@ -184,8 +196,8 @@ def load_version(
 
 def load_model(source: ModelSource, warm_batch_rows: int, max_rows: int = DEFAULT_MAX_ROWS) -> LoadedModel:
     """Resolve and load the version `source` names now. Blocking: call from a thread."""
-    concrete, version = resolve_version(source)
-    return load_version(source, concrete, version, warm_batch_rows, max_rows)
+    concrete, version, classes = resolve_version(source)
+    return load_version(source, concrete, version, warm_batch_rows, max_rows, classes)
 
 
 class ModelHolder:
@@ -257,7 +269,7 @@ class ModelHolder:
         Returns what happened: loaded, unchanged, failed, given_up or unreachable."""
         m = metrics()
         try:
-            concrete, version = await asyncio.to_thread(resolve_version, self.source)
+            concrete, version, classes = await asyncio.to_thread(resolve_version, self.source)
         except TransientError as exc:  # no answer: keep what serves, say why, try again at the next poll
             m.registry_up.set(0)
             self.registry_problem = str(exc)[:500]
@@ -287,7 +299,7 @@ class ModelHolder:
             log.info("alias moved; loading in the background", extra={"model_version": version})
         try:
             model = await asyncio.to_thread(
-                load_version, self.source, concrete, version, self.warm_batch_rows, self.max_rows
+                load_version, self.source, concrete, version, self.warm_batch_rows, self.max_rows, classes
             )
         except Exception as exc:  # noqa: BLE001 - the old version (if any) keeps serving
             failures += 1
