@@ -8,6 +8,7 @@ verifies the unit in tests/integration/test_serving_systemd.py."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from mlops.core.contracts import (
     eks_namespace,
     eks_service_accounts,
 )
-from mlops.core.paths import SERVING_OVERLAYS
+from mlops.core.paths import REPO_ROOT, SERVING_OVERLAYS
 from mlops.delivery.deploy import TARGET_GROUP_PLACEHOLDER, bind_color
 from mlops.delivery.preflight import Artifact
 from mlops.delivery.rollout import render_overlay
@@ -166,6 +167,10 @@ def test_overlay_has_every_resource_and_environment_values(rendered):
     assert docs["TargetGroupBinding"]["spec"]["targetGroupARN"] == TARGET_GROUP_PLACEHOLDER
     image = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert ".dkr.ecr." in image and not image.endswith(":latest")
+    # the ALB reaches pods by IP from the env's VPC: the overlay's CIDR is the one its Terraform creates
+    tfvars = (REPO_ROOT / "terraform" / "envs" / env / "terraform.tfvars").read_text()
+    vpc_cidr = re.search(r'^vpc_cidr\s*=\s*"([^"]+)"', tfvars, re.M).group(1)
+    assert docs["NetworkPolicy"]["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"] == vpc_cidr
 
 
 def test_deployment_is_locked_down_with_probes_and_limits(rendered):

@@ -234,7 +234,9 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "trail" {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.trail.arn
     }
-    bucket_key_enabled = true
+    # no S3 Bucket Key: with one, CloudTrail needs kms:Decrypt on the key to create or update an SSE-KMS trail,
+    # which the key policy grants nobody but S3 on a reader's behalf
+    bucket_key_enabled = false
   }
 }
 

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Cluster name; also the prefix of its roles, security group and node group."
+  description = "Cluster name; also the prefix of its roles and security group."
   type        = string
 
   validation {

@@ -264,7 +264,10 @@ module "eks" {
   log_retention_days          = var.log_retention_days
   attach_aws_managed_policies = var.attach_aws_managed_policies
   # Auto Mode: AWS runs and scales the nodes (node pool limits are Kubernetes NodePools, not Terraform)
-  admin_principal_arns = var.eks_admin_principal_arns
+  # named admins, else the env's Terraform apply role (what creates the cluster, and the one the platform team runs)
+  admin_principal_arns = length(var.eks_admin_principal_arns) > 0 ? var.eks_admin_principal_arns : [
+    "arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${local.name}-terraform-apply"
+  ]
   # the role Jenkins deploys with: edit in mlops-<env> only, plus the mlops-deployers group (modules/eks README)
   deploy_role_arns = [module.deploy_role.role_arn]
   # each color's pods join its ALB target group (TargetGroupBinding, target type ip) when serving runs on EKS
@@ -297,8 +300,8 @@ module "cloudwatch" {
   min_healthy_hosts         = var.serving_min_size > 0 ? var.serving_min_size : 1
   metrics_namespace         = var.metrics_namespace
   model_names               = var.model_names
-  # the retraining service runs on EKS (services/retraining/k8s): a missing heartbeat there means it is down
-  retrained_models = var.enable_eks ? var.model_names : []
+  # once the retraining service runs (services/retraining/k8s on EKS), a missing heartbeat means it is down
+  retrained_models = var.enable_eks && var.retraining_service_runs ? var.model_names : []
   # both colors run warm at the env's sizes, so each keeps min_size instances in service
   autoscaling_groups = { for color, serving in module.serving : color => { name = serving.autoscaling_group_name, min_size = var.serving_min_size } }
   tags               = local.tags

@@ -231,8 +231,14 @@ variable "eks_public_access_cidrs" {
   default     = []
 }
 
+variable "retraining_service_runs" {
+  description = "The retraining service (`mlops retrain serve`, services/retraining/k8s) runs in this env's cluster: its heartbeat alarm per model is on (missing data breaches). Set it once the Deployment is applied, or the alarm fires until then."
+  type        = bool
+  default     = false
+}
+
 variable "eks_admin_principal_arns" {
-  description = "IAM roles or users that get cluster-admin on the EKS cluster through access entries (nobody else, its creator included)."
+  description = "IAM roles or users that get cluster-admin on the EKS cluster through access entries; empty: the env's Terraform apply role (mlops-<env>-terraform-apply). Nobody else, the cluster's creator included."
   type        = list(string)
   default     = []
 }

@@ -2,6 +2,7 @@
 # starts `mlops serve`, no secrets in it), an autoscaling group over the private subnets with ELB health checks,
 # target tracking on CPU and on ALB requests per target, and instance refresh for rolling deploys.
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 data "aws_ssm_parameter" "ami" {
   count = var.ami_id == null ? 1 : 0
@@ -54,7 +55,7 @@ resource "aws_iam_role_policy" "instance" {
 data "aws_iam_policy_document" "logs" {
   statement {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:*:log-group:${var.log_group_name}:*"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:${var.log_group_name}:*"]
   }
 }
 
@@ -62,7 +63,7 @@ data "aws_iam_policy_document" "logs" {
 data "aws_iam_policy_document" "api_keys" {
   statement {
     actions   = ["ssm:GetParameter"]
-    resources = ["arn:${data.aws_partition.current.partition}:ssm:${var.region}:*:parameter${var.api_keys_parameter_name}"]
+    resources = ["arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${var.api_keys_parameter_name}"]
   }
   statement {
     actions   = ["kms:Decrypt"]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from mlops.core.cli import cli
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
-from mlops.delivery.release import checked_evidence, new_deploy_record
+from mlops.delivery.release import checked_evidence
 from mlops.release.evidence import (
     CheckovSummary,
     ColumnClass,
@@ -109,19 +109,6 @@ def test_a_required_signature_refuses_a_manifest_without_a_pack(tmp_path):
     assert evidence is None and "no evidence pack" in note
     with pytest.raises(MlopsError, match="carries no evidence, but evidence signed by alias/release is required"):
         checked_evidence(Settings(), tmp_path, RELEASE, "alias/release")
-
-
-def test_the_canarys_new_deploy_record_is_found_with_its_s3_uri(tmp_path):
-    records = tmp_path / "deploys"
-    records.mkdir()
-    (records / "old.json").write_text(json.dumps({"model_name": "churn", "model_version": "6"}))
-    earlier = set(records.glob("*.json"))
-    assert new_deploy_record(Settings(), records, earlier, RELEASE) is None
-    body = {"environment": "prod", "started_at": "2026-11-30T08:00:00+00:00", "model_name": "churn",
-            "model_version": "7"}  # fmt: skip
-    (records / "20261130T080000Z-churn-v7.json").write_text(json.dumps(body))
-    uri, data = new_deploy_record(Settings(artifact_bucket="art"), records, earlier, RELEASE) or ("", b"")
-    assert uri == "s3://art/deploys/prod/2026-11-30T080000Z-churn-v7.json" and json.loads(data) == body
 
 
 def test_evidence_options_are_checked_before_any_work():

@@ -80,12 +80,12 @@ def _canary(tmp_path, lines, force=False):
 def test_a_canary_of_what_the_live_color_runs_writes_nothing_unless_forced(monkeypatch, tmp_path):
     aws, lines = FakeAws(live_tags=RUNS_IT), list[str]()
     patch_deploy(monkeypatch, aws, Clock())
-    assert _canary(tmp_path, lines) is False
+    assert _canary(tmp_path, lines) is None
     assert lines == [f"dev already serves churn v7 (image {DIGEST}): nothing to deploy"]
     assert aws.writes == [] and not list(tmp_path.glob("*.json"))
 
     aws.refresh_statuses = ["Successful"]
-    assert _canary(tmp_path, lines, force=True) is True
+    assert _canary(tmp_path, lines, force=True) is not None
     assert aws.writes[:3] == ["create_launch_template_version", "update_auto_scaling_group", "start_instance_refresh"]
     assert aws.weights == {"blue": 0, "green": 100} and len(aws.records) == 1
 
@@ -101,7 +101,7 @@ def applied(monkeypatch):
 
     def run_rollout(*args, **kwargs):
         done.append("rollout")
-        return True
+        return None  # as when the live color already ran it: no record
 
     monkeypatch.setattr(release, "run_rollout", run_rollout)
 

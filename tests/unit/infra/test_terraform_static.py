@@ -66,9 +66,10 @@ def test_version_constraint_reading():
 def test_every_configuration_pins_terraform_and_admits_the_mirrored_aws_provider(config):
     """So `terraform init` finds its provider offline. The roots (envs, bootstrap) pin the provider's minor line;
     a module declares only its floor (`>= 5.100`), so a root that moves to a newer provider keeps using it; every
-    configuration asks for the Terraform the tests need (`terraform test` with mock providers: 1.7)."""
+    configuration asks for the Terraform the envs need (the S3 backend's native locking, `use_lockfile`: 1.11;
+    `terraform test` with mock providers needs 1.7)."""
     required, providers = _requirements(config)
-    assert required == ">= 1.7", f"{config.name} requires Terraform {required!r}"
+    assert required == ">= 1.11", f"{config.name} requires Terraform {required!r}"
     assert set(providers) == {"aws"} and providers["aws"][0] == "hashicorp/aws"
     mirrored = [p.name for p in (mirror_path() / PROVIDER).iterdir() if re.fullmatch(r"[\d.]+", p.name)]
     assert mirrored, "the provider mirror holds no hashicorp/aws version"

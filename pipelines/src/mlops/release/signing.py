@@ -78,4 +78,6 @@ def verify(settings: Settings, ref: EvidenceRef, expected_key: str | None, sourc
         raise _kms_error("verify", signature.key_id, exc) from None
     if not answer.get("SignatureValid"):
         raise MlopsError(f"{source}: {_INVALID}")
+    if expected_key is None:  # the signature matches, but nothing says that key is the one that may sign
+        return f"evidence signed by {signature.key_id} ({signature.algorithm}): valid, key not pinned (--signing-key)"
     return f"evidence signed by {signature.key_id} ({signature.algorithm}): verified"

@@ -99,10 +99,11 @@ def run_rollout(
     replicas: int | None = None,
     force: bool = False,
     say: Say = print,
-) -> bool:
+) -> DeployRecord | None:
     """Deploy `model_version` (default: the champion's) in `image` to the env's idle color; DeployError when it
     cannot start, when the record cannot be stored, when the new color never became healthy (no traffic moved), or
-    when an alarm rolled it back. False when the live color already runs it (EC2; unless `force`): nothing changed.
+    when an alarm rolled it back; its record (written) when it went live. None when the live color already runs it
+    (EC2; unless `force`): nothing changed, no record.
 
     `serving_env` and `replicas` come from a release manifest; without them the new color keeps the env's own."""
     plan = canary_plan(settings)
@@ -129,7 +130,7 @@ def run_rollout(
             template_tags(autoscaling, ec2, targets.asg_names[live]), weights, live, artifact
         ):
             say(nothing_to_deploy(environment, model_name, model_version, digest))
-            return False
+            return None
         check_idle_group(autoscaling, targets, new_color)
     started_at = now()
 
@@ -162,7 +163,7 @@ def run_rollout(
     if result.outcome != "promoted":
         raise DeployError(f"alarm {result.alarm} fired: rolled back, {result.live_color} stays live")
     say(f"{environment}: {result.live_color} is live with {model_name} v{model_version}")
-    return True
+    return done
 
 
 def bind_color(manifests: str, color: Color, target_group_arn: str, source: Path | str) -> str:

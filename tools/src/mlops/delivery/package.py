@@ -143,7 +143,8 @@ def download_wheels(requirements: Path, dest: Path) -> None:
     dependency resolved again (--no-deps: the lock is the resolution), no source build (--only-binary)."""
     platforms = [arg for tag in target_platforms() for arg in ("--platform", tag)]
     command = [
-        uv_executable(), "tool", "run", "--from", f"pip=={PIP_VERSION}", "pip", "download",
+        # pip evaluates the lock's markers against the Python it runs on: run it on the hosts' Python
+        uv_executable(), "tool", "run", "--python", TARGET_PYTHON, "--from", f"pip=={PIP_VERSION}", "pip", "download",
         "--no-deps", "--require-hashes", "--only-binary=:all:", "--disable-pip-version-check", "--quiet",
         "--python-version", TARGET_PYTHON, "--implementation", "cp",
         "--abi", f"cp{TARGET_PYTHON.replace('.', '')}", *platforms,

@@ -41,7 +41,7 @@ class DeployRecord:
         from botocore.exceptions import BotoCoreError, ClientError
 
         self.finished_at = now()
-        body = json.dumps(asdict(self), indent=2, sort_keys=True)
+        body = self.body()
         local_dir.mkdir(parents=True, exist_ok=True)
         local = local_dir / Path(self.key()).name
         local.write_text(body)
@@ -53,6 +53,10 @@ class DeployRecord:
                 f"s3://{bucket}: {exc}; the record is in {local}: upload it to {self.key()} by hand"
             ) from None
         return f"s3://{bucket}/{self.key()}"
+
+    def body(self) -> str:
+        """The record as stored (JSON): what the release's evidence checksums."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
 def now() -> str:

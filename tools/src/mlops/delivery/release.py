@@ -4,11 +4,10 @@ with everything live, the ASG's launch template included."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mlops.core.clients import Registry, aws_client
-from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, deploy_record_key, env_alias
+from mlops.core.contracts import MODEL_VERSION_INSTANCE_TAG, env_alias
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
 from mlops.delivery.canary import current_weights, live_color
@@ -59,20 +58,22 @@ def deploy_release(
             say(nothing_to_deploy(env, model, found.model.version, image.digest if image else None))
             return
     say(evidence_note)
+    # who approved, worked out before any traffic moves (it reads Git and can fail)
+    approved = (approval or deployed.merge_approval(root, model, env)) if evidence is not None else None
     record = None
     if rollout and image is not None:
         # the live release says this manifest has not run yet; when the live color runs it all the same (a deploy
         # whose publish failed), the canary says so and the release is published below without moving traffic
-        earlier = set(record_dir.glob("*.json"))
-        run_rollout(
+        done = run_rollout(
             settings, env, model, found.model.version, ImageRef(image.repository, digest=image.digest),
             targets_file=targets_file, instance_refresh=instance_refresh, record_dir=record_dir, targets=targets,
             serving_env=found.serving.environment(), replicas=found.serving.replicas, force=force, say=say,
         )  # fmt: skip
-        record = new_deploy_record(settings, record_dir, earlier, found)
+        record = (f"s3://{settings.artifact_bucket}/{done.key()}", done.body().encode()) if done else None
     commit = current_commit(root) or "unknown"
-    if evidence is not None and found.evidence is not None:  # before the live release: a failure here moves nothing
-        approved = approval or deployed.merge_approval(root, model, env)
+    # before the live release and the alias: a failure here publishes neither (the canary's traffic has moved; the
+    # next `make deploy` finds the live color running this version and publishes without moving it again)
+    if evidence is not None and found.evidence is not None and approved is not None:
         section = deployed.deployment(settings, approved, commit, rollout, record)
         stored = deployed.publish(settings, evidence.model_copy(update={"deployment": section}), found.evidence.sha256)
         say(f"evidence: {stored} (approved by {approved.by} at {approved.at}; {approved.source})")
@@ -94,21 +95,6 @@ def checked_evidence(
         return None, f"{source}: no evidence pack (proposed without --evidence)"
     evidence = load_evidence(root, release)
     return evidence, f"{source}: {signing.verify(settings, release.evidence, signing_key, source)}"
-
-
-def new_deploy_record(
-    settings: Settings, record_dir: Path, earlier: set[Path], release: Release
-) -> tuple[str, bytes] | None:
-    """The deploy record the canary just wrote (its S3 URI and bytes): the new file of this model version in
-    record_dir; None when the canary changed nothing and wrote none."""
-    for path in sorted(set(record_dir.glob("*.json")) - earlier, reverse=True):
-        data = path.read_bytes()
-        record = json.loads(data)
-        if (record.get("model_name"), record.get("model_version")) == (release.model.name, release.model.version):
-            key = deploy_record_key(record["environment"], record["started_at"], release.model.name,
-                                    release.model.version)  # fmt: skip
-            return f"s3://{settings.artifact_bucket}/{key}", data
-    return None
 
 
 def diff_release(

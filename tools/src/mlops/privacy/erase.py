@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
 import io
 import json
 import logging
@@ -29,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from mlops.core.clients import Registry, aws_client
 from mlops.core.contracts import CAPTURE_META_COLUMNS, ENVIRONMENTS, erasure_audit_key
@@ -198,14 +198,16 @@ def erase(settings: Settings, model: str, key_text: str, env: str | None = None)
                 hits.append(Hit("labels", object_key, version_id, current, table.num_rows, sum(mask)))
                 masks[(object_key, version_id)] = mask
 
-    # pass 2: rewrite what holds the subject, each object read again whole (by the version that was matched)
-    for hit in hits:
+    # pass 2: rewrite what holds the subject, each object read again whole (by the version that was matched).
+    # Labels first: they are found through the capture's request ids, so a run stopped half way must leave the
+    # capture rows in place for the next run to find the labels again.
+    for hit in sorted(hits, key=lambda h: h.kind != "labels"):
         _apply(s3, settings, hit, masks[(hit.key, hit.version_id)])
 
     if key is not None:
         key_hash, algorithm = pseudonym(key, value) or "", "hmac-sha256 (the capture hash key)"
-    else:  # no key configured and none needed: a plain digest, still never the value
-        key_hash, algorithm = hashlib.sha256(value.encode("utf-8")).hexdigest(), "sha256"
+    else:  # no key configured: an unkeyed digest of an id or an e-mail is reversed by trying candidates
+        key_hash, algorithm = "", "none (no capture hash key configured: the value is not recorded in any form)"
     result = Erasure(model, column, column_classes, key_hash, algorithm, hits)
     result.audit_uri = _audit(s3, settings, result, env)
     log.info("subject erased", extra={"model": model, "column": column, "rows": result.rows,
@@ -233,7 +235,7 @@ def _apply(s3: Any, settings: Settings, hit: Hit, mask: list[bool]) -> None:
         sink = io.BytesIO()
         pq.write_table(kept, sink)
         tags = s3.get_object_tagging(Bucket=bucket, Key=hit.key, **old).get("TagSet", [])
-        extra: dict[str, Any] = {"Tagging": "&".join(f"{t['Key']}={t['Value']}" for t in tags)} if tags else {}
+        extra: dict[str, Any] = {"Tagging": urlencode({t["Key"]: t["Value"] for t in tags})} if tags else {}
         if settings.kms_key_arn:
             extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=settings.kms_key_arn)
         s3.put_object(Bucket=bucket, Key=hit.key, Body=sink.getvalue(), **extra)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.core.clients import aws_client
+from mlops.core.data_classes import DataClass, classes_for
 from mlops.core.settings import Settings
 from mlops.drift import publish
 from mlops.drift.check import any_drift, estimate_performance, matching_columns, run_check
@@ -36,15 +37,18 @@ def reference_for(
     settings: Settings, model: str, profile_path: Path | None
 ) -> tuple[ReferenceProfile, str | None, dict[str, str]]:
     """The given profile file, else the one logged beside the version behind the champion alias (with its version
-    and the data classes that version declares)."""
-    classes: dict[str, str] = {}
+    and the data classes its capture applied: declared, else inferred)."""
+    classes: dict[str, DataClass] = {}
     if profile_path:
         ref, version = ReferenceProfile.load(profile_path), None
     else:
         ref, version, classes = load_model_profile(model, settings.champion_alias)
     if ref.model_name and ref.model_name != model:
         raise ProfileError(f"the profile belongs to model {ref.model_name!r}, not {model!r}")
-    return ref, version, classes
+    # what the capture applied: the declared classes, else the one inferred from the name (an `email` column is
+    # hashed whether declared or not), exactly as serving's capture policy decides (mlops.core.data_classes)
+    features = [name for name in ref.columns if name != ref.target]
+    return ref, version, dict(classes_for(features, classes))
 
 
 def run_job(

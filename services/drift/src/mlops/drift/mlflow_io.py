@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlops.core.clients import Registry, mlflow_client
 from mlops.core.contracts import ModelRef
+from mlops.core.data_classes import DataClass
 from mlops.core.errors import MlopsError, TransientError
 from mlops.drift.profile import MLFLOW_ARTIFACT_PATH, ProfileError, ReferenceProfile
 
@@ -22,7 +23,7 @@ def log_profile(profile: ReferenceProfile, run_id: str) -> str:
         return f"{client.get_run(run_id).info.artifact_uri}/{MLFLOW_ARTIFACT_PATH}"
 
 
-def load_model_profile(model: str, alias: str) -> tuple[ReferenceProfile, str, dict[str, str]]:
+def load_model_profile(model: str, alias: str) -> tuple[ReferenceProfile, str, dict[str, DataClass]]:
     """The profile logged on the run of the model version `alias` points at; returns it, that version and the data
     classes the version declares (its capture's policy)."""
     import mlflow
