@@ -75,7 +75,7 @@ def test_aws_run_without_state_bucket_fails_before_terraform_and_removes_a_stale
     try:
         result = CliRunner().invoke(infra, ["plan", "--env", "staging"])
         assert result.exit_code == 1
-        assert "MLOPS_TF_STATE_BUCKET is not set" in result.output
+        assert "MLOPS_TF_STATE_BUCKET and MLOPS_TF_STATE_KMS_KEY_ARN must be set" in result.output
         assert not override.exists(), "a local override must never reach an AWS run"
     finally:
         override.unlink(missing_ok=True)
@@ -83,7 +83,7 @@ def test_aws_run_without_state_bucket_fails_before_terraform_and_removes_a_stale
 
 def test_override_points_every_service_and_the_backend_at_the_stack():
     url = "http://127.0.0.1:4566"
-    backend = {"bucket": "b", "key": "envs/dev/terraform.tfstate"}
+    backend = {"bucket": "b", "key": "envs/dev/terraform.tfstate", "kms_key_id": "arn:aws:kms:eu-west-1:1:key/k"}
     override = _hcl(local.override_text(url, "eu-west-1", backend))
     provider = override["provider"]["aws"]
     assert provider["region"] == "eu-west-1"

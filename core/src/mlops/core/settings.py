@@ -65,6 +65,9 @@ class Settings(BaseSettings):
 
     # infra (mlops.infra): the Terraform remote state that terraform/bootstrap creates (AWS runs only)
     tf_state_bucket: str | None = Field(None, description="Terraform state bucket (bootstrap output state_bucket)")
+    tf_state_kms_key_arn: str | None = Field(
+        None, description="CMK of the state and its lock file (bootstrap output kms_key_arn)"
+    )
 
     # local stack ports: 0 picks a free loopback port
     stack_host: str = Field("127.0.0.1", description="Loopback address the local stack binds")

@@ -55,7 +55,7 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
             certificate = localstack.certificate_arn(settings)
         finally:
             lock.release()
-        backend = {"bucket": outputs["state_bucket"], "key": state_key(env_name)}
+        backend = {"bucket": outputs["state_bucket"], "key": state_key(env_name), "kms_key_id": outputs["kms_key_arn"]}
         text = localstack.override_text(localstack.endpoint(), settings.region, backend)
         tf = Terraform(workdir, env, local_data_dir(settings, env_name))
         localstack.prepare_env(workdir, text, tf)
@@ -68,16 +68,17 @@ def prepare(env_name: str, local: bool, variables: list[str], var_file: Path | N
         var_args += [f"-var={key}={value}" for key, value in local_vars.items()]
     else:
         localstack.remove_override(workdir)  # a leftover local override must never reach AWS
-        if not settings.tf_state_bucket:
+        if not settings.tf_state_bucket or not settings.tf_state_kms_key_arn:
             raise MlopsError(
-                "MLOPS_TF_STATE_BUCKET is not set: apply terraform/bootstrap once per account and export its "
-                "state_bucket output (see terraform/README.md), or use --local"
+                "MLOPS_TF_STATE_BUCKET and MLOPS_TF_STATE_KMS_KEY_ARN must be set: apply terraform/bootstrap once per "
+                "account and export its state_bucket and kms_key_arn outputs (see terraform/README.md), or use --local"
             )
         tf = Terraform(workdir, env)
         tf.init(
             f"bucket={settings.tf_state_bucket}",
             f"key={state_key(env_name)}",
             f"region={settings.region}",
+            f"kms_key_id={settings.tf_state_kms_key_arn}",  # the state and its lock file under the bootstrap's CMK
         )
     if var_file:
         var_args.append(f"-var-file={var_file}")

@@ -87,6 +87,7 @@ def override_text(url: str, region: str, backend: dict[str, str] | None) -> str:
         f"    region                      = {_hcl_string(region)}\n"
         "    use_lockfile                = true\n"  # as the envs' own backend block (an override replaces it)
         "    encrypt                     = true\n"
+        f"    kms_key_id                  = {_hcl_string(backend['kms_key_id'])}\n"
         "    use_path_style              = true\n"
         "    skip_credentials_validation = true\n"
         "    skip_metadata_api_check     = true\n"
