@@ -263,14 +263,16 @@ def test_jenkinsfiles_lint_in_one_call(projects):
 
 
 def _swap_in_own_data(root: Path, loader: str, slices: list[str], floors: dict[str, float]) -> None:
-    """What the generated README's "Your own data" says: the data in data/raw.csv, its columns in params.yaml, the
-    gate's floors for it, the sample's drift weights gone."""
+    """What the generated README's "Your own data" says: the data in data/raw.csv, its columns and their data
+    classes in params.yaml (all internal: these datasets hold no personal data), the gate's floors for it, the
+    sample's drift weights gone."""
     import sklearn.datasets
 
     frame = getattr(sklearn.datasets, loader)(as_frame=True).frame
     frame.to_csv(root / "data/raw.csv", index=False)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"].update(features=[c for c in frame.columns if c != "target"], target="target", slice_columns=slices)
+    params["data"].update(features=[c for c in frame.columns if c != "target"], target="target", slice_columns=slices,
+                          classes=dict.fromkeys(frame.columns, "internal"))  # fmt: skip
     params["gate"]["floors"] = floors
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / "monitoring/importance.json").unlink(missing_ok=True)
