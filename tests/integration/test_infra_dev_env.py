@@ -86,7 +86,10 @@ def test_a_merge_to_main_plans_applies_and_deploys_dev_as_jenkins_then_roles_rep
         ran = [(stage, command.split()[1]) for stage, command, _, _ in agent.log if not command.startswith("make -n")]
         assert ("Deploy dev", "apply") in ran and ("Deploy dev", "deploy") in ran, ran
         # after the deploy moved the weights and the green group's launch template version: nothing to change
-        replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, timeout=TIMEOUT)
+        # (planned for the same commit as the build: the user data names that commit's serving package)
+        same = ["--var", f"package_version={build.env['GIT_COMMIT']}"]
+        replan = run_mlops("infra", "plan", "--env", "dev", "--local", "--detailed-exitcode", *EXTRA, *same,
+                           timeout=TIMEOUT)  # fmt: skip
         assert replan.returncode == 0, "second plan is not empty:\n" + replan.stdout[-4000:]
         # read from this checkout, which the re-plan initialised (the build's workspaces are wiped, as cleanWs does)
         outputs = Terraform.for_env("dev", local_stack.settings).outputs()

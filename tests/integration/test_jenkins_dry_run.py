@@ -30,7 +30,8 @@ def test_a_pull_request_sets_up_a_clean_clone_and_saves_a_plan_per_env_under_rea
     assert build.result == "SUCCESS", agent.failures() or build.failure
     real = [command for _, command, _, _ in agent.log if not command.startswith("make -n")]
     # the three plans run in parallel: in any order
-    assert [real[0], *sorted(real[1:])] == ["make setup", *sorted(f"make plan ENV={e}" for e in ENVS)], real
+    planned = sorted(f"make plan ENV={e} IMAGE_TAG={build.env['GIT_COMMIT']}" for e in ENVS)
+    assert [real[0], *sorted(real[1:])] == ["make setup", *planned], real
     assumed = sorted(arn for arn in agent.issued.values() if not arn.endswith(":role/mlops-jenkins"))
     assert assumed == sorted(f"arn:aws:iam::{agent.account}:role/mlops-{e}-terraform-plan" for e in ENVS)
     plans = build.stashes["terraform-plans"]

@@ -31,7 +31,7 @@ CHECKS = [
     "make scan",
     "make release-scan",
 ]
-PLANS = [f"make plan ENV='{e}'" for e in ("dev", "staging", "prod")]
+PLANS = [f"make plan ENV='{e}' IMAGE_TAG='0123abcd'" for e in ("dev", "staging", "prod")]
 CASC_DOC = yaml.safe_load(CASC.read_text())
 
 
