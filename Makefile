@@ -13,7 +13,7 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: apply canary package release-scan train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
+.PHONY: apply canary package release-scan train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-slow test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -31,9 +31,12 @@ system-deps: ## Debian packages the tests need (prometheus, chromium, wrk, ...),
 lint: setup ## pre-commit on every tracked file: ruff, terraform fmt, checkov, secrets, syntax, whitespace
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
-test: lint system-deps ## Lint, then every test (unit, integration on the real local stack, e2e)
+test: lint system-deps ## Lint, then every test but the slow journeys (unit, integration on the real local stack, e2e)
 	$(BIN)/mlops infra check
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: setup system-deps ## The slow journeys only (merge dry run, release loop, EC2 boot, audit apply, README sequence)
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 test-unit: setup ## Unit tests only
 	$(BIN)/pytest tests/unit -m unit $(PYTEST_ARGS)

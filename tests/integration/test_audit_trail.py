@@ -96,6 +96,7 @@ def _planned(state: dict, type_: str) -> dict[str, dict]:
     }
 
 
+@pytest.mark.slow
 def test_audit_module_applies_on_the_local_stack_as_planned(local_stack, tmp_path):
     given = _prerequisites(local_stack)
     root = _root(tmp_path / "audit", local_stack, given)

@@ -385,6 +385,7 @@ def test_own_data_trains_registers_serves_and_checks_drift(projects, journeys, s
     assert drift["summary"]["model_name"] == slug and "target" not in drift["columns"]  # the label is no feature
 
 
+@pytest.mark.slow
 def test_release_loop_dev_staging_prod_and_revert(projects, journeys):
     """The binary own-data project: train -> dev (merged by itself) -> deploy; staging and prod by reviewed merges;
     a second train moves dev and staging, not prod; a revert + deploy brings staging and dev back."""

@@ -58,6 +58,7 @@ def test_invalid_variable_fails_at_plan_with_its_message(local_stack, variable, 
 
 
 @pytest.mark.iam
+@pytest.mark.slow
 def test_a_merge_to_main_plans_applies_and_deploys_dev_as_jenkins_then_roles_replan_and_destroy(local_stack, tmp_path):
     """The Jenkins dry run of a main build (tests/support/jenkins_dryrun.py): the merge of a dev release, built in
     clean clones with exactly the environment the Jenkinsfile, the library and the JCasC give it; then the env is

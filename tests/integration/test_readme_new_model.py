@@ -47,6 +47,7 @@ def test_the_sequence_is_the_one_this_test_runs():
     assert [c for c in commands if c.endswith("&")] == ["make serve ALIAS=champion &"], commands
 
 
+@pytest.mark.slow
 def test_the_readme_new_model_sequence_runs_as_written(local_stack, tmp_path):
     models = tmp_path / "models"
     commands = [

@@ -11,6 +11,7 @@ from mlops.core.paths import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.slow  # the same checkov runs in `make lint` (pre-commit); this proves the stage's target and report
 def test_security_scan_stage_runs_here_and_writes_junit():
     result = subprocess.run(["make", "scan"], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
