@@ -169,6 +169,55 @@ def test_with_alarms_by_color_only_the_new_colors_alarms_roll_back(local_stack, 
     assert _weights(local_stack, serving_env) == {live: 0, new: 100}
 
 
+def _template_tags(local_stack, group: str) -> dict[str, str]:
+    autoscaling, ec2 = local_stack.boto3_client("autoscaling"), local_stack.boto3_client("ec2")
+    (found,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    template = found["LaunchTemplate"]
+    (version,) = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template["LaunchTemplateId"], Versions=[template["Version"]]
+    )["LaunchTemplateVersions"]
+    return {t["Key"]: t["Value"] for s in version["LaunchTemplateData"]["TagSpecifications"] for t in s["Tags"]}
+
+
+def test_a_second_model_joins_the_color_and_the_first_keeps_its_pinned_version(local_stack, serving_env, tmp_path):
+    """One process serves every model of the env: a deploy of another model pins it on the idle color next to the
+    version the live color pins for the first, and a model the env does not serve is refused with nothing changed."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(local_stack.env["MLFLOW_TRACKING_URI"])
+    client.create_registered_model("second-model")
+    version = client.create_model_version("second-model", source="s3://mlops-artifacts/none").version
+    client.set_model_version_tag("second-model", version, "mlops.gate.decision", "passed")
+    client.set_registered_model_alias("second-model", "champion", version)
+    serving = serving_env["serving"]
+    live = "blue" if _weights(local_stack, serving_env)["blue"] == 100 else "green"
+    new = "green" if live == "blue" else "blue"
+    assert _template_tags(local_stack, serving.asg_names[live])["mlops:model-version"] == "canary-model/1"
+
+    listed = tmp_path / "listed.json"
+    listed.write_text(json.dumps({**serving.targets(), "model_names": ["canary-model", "second-model"]}))
+    args = ["deploy", "canary", "--env", "dev", "--model", "second-model", "--targets", str(listed)]
+    args += ["--image-tag", "abc123", "--no-instance-refresh", "--record-dir", str(tmp_path)]
+    result = run_mlops(*args, env=FAST_CANARY)
+    assert result.returncode == 0, result.stderr
+    assert _weights(local_stack, serving_env) == {live: 0, new: 100}
+    assert _template_tags(local_stack, serving.asg_names[new])["mlops:model-version"] == (
+        "canary-model/1 second-model/1"
+    )
+    # the first model's deploy is still a no-op: its entry is unchanged, the other model's does not count
+    again = _deploy(serving_env, tmp_path, "--image-tag", "abc123")
+    assert again.returncode == 0 and again.stdout.startswith("dev already serves canary-model v1"), again.stderr
+
+    versions = local_stack.boto3_client("ec2").describe_launch_template_versions(LaunchTemplateId=serving.template)
+    listed.write_text(json.dumps({**serving.targets(), "model_names": ["canary-model"]}))
+    refused = run_mlops(*args, "--force", env=FAST_CANARY)  # forced: the live color runs it (the no-op comes first)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "dev serves canary-model, not second-model" in refused.stderr and "model_names" in refused.stderr
+    after = local_stack.boto3_client("ec2").describe_launch_template_versions(LaunchTemplateId=serving.template)
+    assert after["LaunchTemplateVersions"] == versions["LaunchTemplateVersions"]
+    assert _weights(local_stack, serving_env) == {live: 0, new: 100}
+
+
 @pytest.fixture(scope="module")
 def waiting_env(local_stack, serving_env, tmp_path_factory):
     """Another env's serving on moto (one instance per color), whose settings give the health wait its shortest

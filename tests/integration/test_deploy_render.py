@@ -1,6 +1,8 @@
-"""The EKS path of a deploy: each env's overlay rendered as one color, pinned to the model version and image, its
-service account bound to the env's IRSA role of serving. `render_overlay` runs `kubectl kustomize`, so this is an
-integration test. (The names against a Terraform plan of the platform: tests/integration/test_eks_names.py.)"""
+"""The EKS path of a deploy: each env's overlay rendered as one color, pinned to the model versions and image, its
+service account bound to the env's IRSA role of serving. One process serves every model the overlay lists; the
+deployed one moves to its version, the others keep the live color's pins. `render_overlay` runs `kubectl kustomize`,
+so this is an integration test. (The names against a Terraform plan of the platform:
+tests/integration/test_eks_names.py.)"""
 
 import os
 
@@ -16,13 +18,13 @@ from mlops.core.contracts import (
 )
 from mlops.core.paths import SERVING_OVERLAYS
 from mlops.delivery.preflight import Artifact
-from mlops.delivery.rollout import render_overlay
+from mlops.delivery.rollout import deployment_pins, render_overlay
 from mlops.delivery.targets import ENVIRONMENTS, DeployError
 
 pytestmark = pytest.mark.integration
 
 DIGEST = "sha256:" + "ab" * 32
-ARTIFACT = Artifact("123.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve:abc123", DIGEST, "churn", "7")
+ARTIFACT = Artifact("123.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve:abc123", DIGEST, "demo-model", "7")
 
 
 def serving_of(environment: str, **changes) -> EksWorkload:
@@ -47,11 +49,12 @@ def test_overlay_renders_one_color_pinned_to_version_and_digest(environment, col
         assert document["metadata"]["labels"]["mlops/color"] == color
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     assert deployment["spec"]["selector"]["matchLabels"]["mlops/color"] == color
-    assert deployment["metadata"]["annotations"]["mlops/model-version"] == "churn/7"
+    assert deployment["metadata"]["annotations"]["mlops/model-version"] == "demo-model/7"
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["mlops/model-version"] == "demo-model/7"
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"123.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve@{DIGEST}"
     (config,) = [d for d in documents if d["kind"] == "ConfigMap"]
-    assert config["data"]["MLOPS_SERVE_MODEL_URI"] == "models:/churn/7"
+    assert config["data"]["MLOPS_SERVE_MODEL_URI"] == "models:/demo-model/7"
     (service,) = [d for d in documents if d["kind"] == "Service"]
     assert service["spec"]["selector"]["mlops/color"] == color
     # IRSA: the color's service account, in the env's namespace, annotated with the role from Terraform
@@ -103,7 +106,7 @@ def test_a_release_manifests_serving_settings_and_replicas_reach_the_rendered_co
     from mlops.release.manifest import Serving
 
     serving = Serving(replicas=5, max_batch_rows=256, max_wait_ms=2.5, capture_sample_rate=0.1)
-    artifact = Artifact(ARTIFACT.image_uri, DIGEST, "churn", "7", serving.environment(), serving.replicas)
+    artifact = Artifact(ARTIFACT.image_uri, DIGEST, "demo-model", "7", serving.environment(), serving.replicas)
     rendered = render_overlay(SERVING_OVERLAYS / "prod", "green", artifact, serving_of("prod"))
     documents = list(yaml.safe_load_all(rendered))
     (config,) = [d for d in documents if d["kind"] == "ConfigMap"]
@@ -114,3 +117,66 @@ def test_a_release_manifests_serving_settings_and_replicas_reach_the_rendered_co
     assert deployment["spec"]["replicas"] == 5
     (scaler,) = [d for d in documents if d["kind"] == "ScaledObject"]
     assert scaler["spec"]["minReplicaCount"] == 5 and scaler["spec"]["maxReplicaCount"] == 20  # prod's ceiling stays
+
+
+def _overlay_serving(tmp_path, uris: str):
+    """The prod overlay with MLOPS_SERVE_MODEL_URI listing `uris` (what an env of several models writes)."""
+    overlay = tmp_path / "prod"
+    overlay.mkdir()
+    generator = {"name": "mlops-serve", "behavior": "merge", "literals": [f"MLOPS_SERVE_MODEL_URI={uris}"]}
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {"resources": [os.path.relpath(SERVING_OVERLAYS / "prod", overlay)], "configMapGenerator": [generator]}
+        )
+    )
+    return overlay
+
+
+def test_every_model_of_the_env_is_served_the_deployed_one_moved_the_others_as_the_live_color_pins_them(tmp_path):
+    overlay = _overlay_serving(tmp_path, "models:/demo-model@prod,models:/churn@prod,models:/fraud@prod")
+    live = {"churn": "4", "gone": "9"}  # the live color pins churn, and a model the env no longer serves
+    rendered = render_overlay(overlay, "green", ARTIFACT, serving_of("prod"), live_pins=live)
+    documents = list(yaml.safe_load_all(rendered))
+    (config,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    assert config["data"]["MLOPS_SERVE_MODEL_URI"] == "models:/demo-model/7,models:/churn/4,models:/fraud@prod"
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["mlops/model-version"] == "churn/4 demo-model/7"
+    # the generated name changes with the list, so the pods roll
+    (reference,) = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert reference["configMapRef"]["name"] == config["metadata"]["name"]
+    first = render_overlay(overlay, "green", ARTIFACT, serving_of("prod"))  # no live pins: the others at their alias
+    (config,) = [d for d in yaml.safe_load_all(first) if d["kind"] == "ConfigMap"]
+    assert config["data"]["MLOPS_SERVE_MODEL_URI"] == "models:/demo-model/7,models:/churn@prod,models:/fraud@prod"
+
+
+@pytest.mark.parametrize(
+    ("uris", "named"),
+    [
+        ("models:/churn@prod,models:/fraud@prod", "serves churn, fraud (MLOPS_SERVE_MODEL_URI): add models:/demo"),
+        ("models:/demo-model@prod,churn", "'churn' is not a model URI"),
+        ("models:/demo-model@prod,models:/demo-model/3", "names demo-model more than once"),
+    ],
+    ids=["not-listed", "not-a-uri", "twice"],
+)
+def test_an_overlay_that_does_not_serve_the_model_or_lists_badly_is_refused(tmp_path, uris, named):
+    with pytest.raises(DeployError) as refused:
+        render_overlay(_overlay_serving(tmp_path, uris), "blue", ARTIFACT, serving_of("prod"))
+    assert named in str(refused.value) and str(tmp_path / "prod") in str(refused.value)
+
+
+def test_the_live_pins_need_a_reachable_cluster_and_say_so(tmp_path, monkeypatch):
+    """No cluster runs here: kubectl pointed at a closed port fails, and the deploy names what it could not read."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1", "kind": "Config", "current-context": "none",
+                "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+                "users": [{"name": "none", "user": {"token": "none"}}],
+            }
+        )
+    )  # fmt: skip
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with pytest.raises(DeployError, match="kubectl get deployment mlops-serve-blue -n mlops-prod failed"):
+        deployment_pins("mlops-prod", "blue")

@@ -39,10 +39,13 @@ from mlops.infra.local import override_text
 from tests.conftest import REPO_ROOT
 from tests.support import iam
 
-pytestmark = [pytest.mark.integration, pytest.mark.iam]
+pytestmark = [pytest.mark.integration, pytest.mark.iam, pytest.mark.slow]  # publishing the package is most of it
 
 VERSION = "4f2c9e1"  # a commit, as Jenkins passes it
-DEPLOYED_MODEL = "demo-model/3"  # the model version a deploy tagged the instance with
+# the env's models, all served by one process, and the tag a deploy set: churn pinned, demo-model left at its alias
+MODEL_NAMES = ["demo-model", "churn"]
+DEPLOYED_MODELS = "churn/5"
+SERVED = "models:/demo-model@champion,models:/churn/5"
 API_KEYS_PARAMETER = "/mlops/serving/api-keys"
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, any index or proxy use fails at once
 TF_TIMEOUT = 300
@@ -67,7 +70,7 @@ class _InstanceStandIn(http.server.BaseHTTPRequestHandler):
         self._answer(200, "token" if self.path == "/latest/api/token" else None)
 
     def do_GET(self) -> None:  # noqa: N802
-        answers = {"/latest/meta-data/tags/instance/mlops:model-version": DEPLOYED_MODEL, "/health/ready": "ready"}
+        answers = {"/latest/meta-data/tags/instance/mlops:model-version": DEPLOYED_MODELS, "/health/ready": "ready"}
         self._answer(200, answers.get(self.path))
 
     def _answer(self, status: int, body: str | None) -> None:
@@ -124,7 +127,7 @@ def _apply_serving_asg(local_stack, port: int, workdir: Path) -> Host:
           kms_key_arn                 = "{stack_env["MLOPS_KMS_KEY_ARN"]}"
           package_bucket              = "{settings.artifact_bucket}"
           package_version             = "{VERSION}"
-          model_uri                   = "models:/demo-model@champion"
+          model_names                 = {json.dumps(MODEL_NAMES)}
           mlflow_tracking_uri         = "{stack_env["MLFLOW_TRACKING_URI"]}"
           log_group_name              = "/mlops/boot/serving"
           policy_json                 = module.access.json
@@ -260,7 +263,8 @@ def test_the_instance_boots_from_the_published_package_under_its_role(
     assert arguments[:5] == ["serve", "--host", "0.0.0.0", "--port", str(host.port)]  # noqa: S104 - the unit's
     recorded = calls.read_text().splitlines()
     assert "systemctl daemon-reload" in recorded and "systemctl enable --now mlops-serving" in recorded
-    assert f"MLOPS_SERVE_MODEL_URI=models:/{DEPLOYED_MODEL}" in (root / "etc/mlops.env").read_text()
+    served = [line for line in (root / "etc/mlops.env").read_text().splitlines() if "MLOPS_SERVE_MODEL_URI" in line]
+    assert served == [f"MLOPS_SERVE_MODEL_URI={SERVED}"]  # every model of the env, in one process
     assert (root / "etc/mlops/api-keys").read_text().strip() == "stand-in-api-key"
 
     # the SSM read (stood in) names the parameter, and the role's real policy allows exactly that

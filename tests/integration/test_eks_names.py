@@ -45,7 +45,9 @@ pytestmark = pytest.mark.integration
 PLATFORM = TERRAFORM_DIR / "modules" / "platform"
 MOCKS = TERRAFORM_DIR / "testing" / "aws"
 EKS = "module.platform.module.eks[0]"
-ARTIFACT = Artifact("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve:abc", "sha256:" + "cd" * 32, "churn", "3")
+ARTIFACT = Artifact(
+    "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve:abc", "sha256:" + "cd" * 32, "demo-model", "3"
+)
 SUBJECT_PREFIX = "system:serviceaccount:"
 
 

@@ -227,7 +227,7 @@ def test_each_color_binds_its_own_service_deployment_and_target_group(environmen
         role_arn=f"arn:aws:iam::123456789012:role/mlops-{environment}-serving-20260101",
     )
     artifact = Artifact(
-        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve:abc", "sha256:" + "ab" * 32, "churn", "7"
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-serve:abc", "sha256:" + "ab" * 32, "demo-model", "7"
     )
     for color in COLORS:
         target_group = f"{TARGET_GROUPS}/mlops-{environment}-{color}/0123456789abcdef"

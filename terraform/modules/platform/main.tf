@@ -230,7 +230,7 @@ module "serving" {
   desired_capacity        = var.serving_desired_capacity
   package_bucket          = module.s3.bucket_names["artifacts"] # `mlops deploy package` publishes packages/serving/<version>/
   package_version         = var.package_version
-  model_uri               = "models:/${var.model_names[0]}@champion"
+  model_names             = var.model_names # one process per instance serves them all (serving-asg README)
   mlflow_tracking_uri     = local.serving_mlflow_tracking_uri
   log_group_name          = local.log_groups.serving
   policy_json             = module.access["serving"].json

@@ -34,7 +34,7 @@ output "target_group_arns" {
 }
 
 output "deploy_targets" {
-  description = "What `mlops deploy canary` reads (DeployTargets in mlops.delivery.targets): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, the service URL, and the artifacts bucket the deploy writes its record and the live release to."
+  description = "What `mlops deploy canary` reads (DeployTargets in mlops.delivery.targets): the HTTPS listener, the blue/green target groups and autoscaling groups, the per-color alarms that roll a canary back, the service URL, the artifacts bucket the deploy writes its record and the live release to, and the env's models (the only ones it deploys)."
   value = {
     environment     = var.environment
     listener_arn    = module.alb.https_listener_arn
@@ -44,6 +44,7 @@ output "deploy_targets" {
     asg_names       = { for color, serving in module.serving : color => serving.autoscaling_group_name }
     service_url     = "https://${var.service_hostname != null ? var.service_hostname : module.alb.dns_name}"
     artifact_bucket = module.s3.bucket_names["artifacts"] # deploy records and live releases
+    model_names     = var.model_names                     # what serving serves: a deploy of another is refused
   }
 
   precondition {

@@ -191,7 +191,7 @@ variable "mlflow_tracking_server_size" {
 }
 
 variable "model_names" {
-  description = "Models served and watched for drift; the first is the one the serving group serves."
+  description = "The env's models: every serving instance (or pod) serves all of them in one process, and each is watched for drift."
   type        = list(string)
   default     = ["demo-model"]
 

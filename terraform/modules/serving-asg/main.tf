@@ -10,22 +10,25 @@ data "aws_ssm_parameter" "ami" {
 }
 
 locals {
-  ami_id = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
+  default_model_uris = [for name in var.model_names : "models:/${name}@${var.model_alias}"]
+  ami_id             = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
   user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", {
     package_bucket  = var.package_bucket
     package_prefix  = var.package_prefix
     package_version = var.package_version
-    model_uri       = var.model_uri
-    port            = var.port
-    workers         = var.workers
-    tracking_uri    = var.mlflow_tracking_uri
-    region          = var.region
-    settings_env    = var.settings_env
-    log_group       = var.log_group_name
-    service_name    = "mlops-serving"
-    health_path     = "/health/ready"
-    python_binary   = "python3.11"
-    api_keys_name   = var.api_keys_parameter_name
+    # every model of the env in one process, each at its alias until a deploy pins a version (model-uris.sh)
+    default_model_uris  = local.default_model_uris
+    model_uris_function = file("${path.module}/templates/model-uris.sh")
+    port                = var.port
+    workers             = var.workers
+    tracking_uri        = var.mlflow_tracking_uri
+    region              = var.region
+    settings_env        = var.settings_env
+    log_group           = var.log_group_name
+    service_name        = "mlops-serving"
+    health_path         = "/health/ready"
+    python_binary       = "python3.11"
+    api_keys_name       = var.api_keys_parameter_name
   })
 }
 

@@ -37,3 +37,8 @@ output "package_uri" {
   description = "Where the instances install the serving package from: s3://<package_bucket>/<package_prefix>/<package_version>/ (what `mlops deploy package` publishes)."
   value       = "s3://${var.package_bucket}/${var.package_prefix}/${var.package_version}/"
 }
+
+output "default_model_uris" {
+  description = "What each instance serves until a deploy pins versions (instance tag mlops:model-version): every model of model_names at model_alias, in one process."
+  value       = local.default_model_uris
+}

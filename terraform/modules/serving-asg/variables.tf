@@ -207,9 +207,29 @@ variable "package_version" {
   }
 }
 
-variable "model_uri" {
-  description = "Model the instances serve until a deploy pins a version on them (instance tag mlops:model-version), e.g. models:/demo-model@champion."
+variable "model_names" {
+  description = "Every model of the env: one `mlops serve` process per instance serves them all, each at the version a deploy pinned in the instance tag mlops:model-version, else at models:/<name>@<model_alias>."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.model_names) >= 1 && alltrue([for name in var.model_names : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", name))])
+    error_message = "model_names must name at least one model, each a registered model name: letters, digits and _ . - (not first)."
+  }
+  validation {
+    condition     = length(distinct(var.model_names)) == length(var.model_names)
+    error_message = "model_names must not name a model twice."
+  }
+}
+
+variable "model_alias" {
+  description = "Registry alias a model is served at until a deploy pins one of its versions on the instances."
   type        = string
+  default     = "champion"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]+$", var.model_alias))
+    error_message = "model_alias must be a registry alias: letters, digits, _ and -."
+  }
 }
 
 variable "mlflow_tracking_uri" {

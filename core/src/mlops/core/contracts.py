@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -72,8 +73,60 @@ class Tags:
 
 
 # EC2 instance tags a deploy sets on the launch template and the user data reads (terraform/modules/serving-asg)
-MODEL_VERSION_INSTANCE_TAG: Final = "mlops:model-version"  # "<model>/<version>"
+# "<model>/<version> <model>/<version>": every model version the color pins (format_/parse_model_versions); the
+# user data's shell parser reads the same grammar (MODEL_VERSION_ENTRY_PATTERN), and the EKS serving Deployment
+# carries the same value in its MODEL_VERSION_ANNOTATION.
+MODEL_VERSION_INSTANCE_TAG: Final = "mlops:model-version"
+MODEL_VERSION_ANNOTATION: Final = "mlops/model-version"
 SERVING_ENV_INSTANCE_TAG: Final = "mlops:serving-env"  # "KEY=VALUE KEY=VALUE": non-secret MLOPS_* settings
+INSTANCE_TAG_VALUE_MAX: Final = 256  # characters: EC2's limit on a tag value
+# one entry of the model-version tag; POSIX ERE, so the user data's `[[ =~ ]]` matches exactly what Python does
+MODEL_VERSION_ENTRY_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[1-9][0-9]*$"
+
+
+class ModelVersionTagError(MlopsError, ValueError):
+    """A model-version tag (or its parts) that does not follow the format; the message names the entry."""
+
+
+def format_model_versions(pins: Mapping[str, str]) -> str:
+    """The MODEL_VERSION_INSTANCE_TAG value pinning each model to a version, sorted by name: "a/3 b/12"."""
+    value = " ".join(f"{name}/{version}" for name, version in sorted(pins.items()))
+    bad = [entry for entry in value.split() if not re.match(MODEL_VERSION_ENTRY_PATTERN, entry)]
+    if bad:
+        raise ModelVersionTagError(
+            f"cannot pin {', '.join(map(repr, bad))} in {MODEL_VERSION_INSTANCE_TAG}: expected NAME/VERSION with a "
+            f"model name like {MODEL_NAME_PATTERN} and a version number from 1"
+        )
+    if len(value) > INSTANCE_TAG_VALUE_MAX:
+        raise ModelVersionTagError(
+            f"{MODEL_VERSION_INSTANCE_TAG} pinning {len(pins)} models is {len(value)} characters, over EC2's "
+            f"{INSTANCE_TAG_VALUE_MAX} for a tag value: split the models across envs (serving-asg README)"
+        )
+    return value
+
+
+def parse_model_versions(value: str) -> dict[str, str]:
+    """Model name -> pinned version from a MODEL_VERSION_INSTANCE_TAG value ("" pins none); ModelVersionTagError
+    naming the entry that is not NAME/VERSION or names a model twice."""
+    pins: dict[str, str] = {}
+    for entry in value.split():
+        if not re.match(MODEL_VERSION_ENTRY_PATTERN, entry):
+            raise ModelVersionTagError(
+                f"{MODEL_VERSION_INSTANCE_TAG} {value!r}: entry {entry!r} is not NAME/VERSION (a version number from 1)"
+            )
+        name, version = entry.split("/")
+        if name in pins:
+            raise ModelVersionTagError(f"{MODEL_VERSION_INSTANCE_TAG} {value!r} pins {name!r} twice")
+        pins[name] = version
+    return pins
+
+
+def pin_model_uris(default_uris: Sequence[str], pins: Mapping[str, str]) -> list[str]:
+    """The model URIs one serving process loads (MLOPS_SERVE_MODEL_URI, comma-joined): each default URI (the env's
+    models, `models:/NAME@ALIAS`), at the version `pins` names for NAME. Pins of models without a default are left
+    out: the env does not serve them (the user data reports them, the deploy refuses them)."""
+    refs = [ModelRef.parse(uri) for uri in default_uris]
+    return [ModelRef(ref.name, version=pins[ref.name]).uri if ref.name in pins else ref.uri for ref in refs]
 
 
 # ---- Kubernetes names on EKS --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ run "blue_and_green_serving_groups_and_the_deploy_targets" {
   assert {
     condition = toset(keys(output.deploy_targets)) == toset([
       "environment", "listener_arn", "target_groups", "alarm_names", "serving_target", "asg_names", "service_url",
-      "artifact_bucket",
+      "artifact_bucket", "model_names",
     ])
     error_message = "deploy_targets must have exactly the DeployTargets fields"
   }
@@ -120,5 +120,23 @@ run "both_colors_install_the_envs_serving_package_from_its_artifacts_bucket" {
       module.serving[color].package_uri == "s3://mlops-prod-artifacts-x/packages/serving/4f2c9e1/"
     ])
     error_message = "both colors install packages/serving/<package_version>/ of the env's artifacts bucket, where `mlops deploy package` publishes it"
+  }
+}
+
+run "every_serving_instance_serves_every_model_of_the_env" {
+  command = plan
+  variables {
+    model_names = ["demo-model", "churn"]
+  }
+
+  assert {
+    condition = alltrue([for color in ["blue", "green"] : module.serving[color].default_model_uris == [
+      "models:/demo-model@champion", "models:/churn@champion",
+    ]])
+    error_message = "both colors' instances must serve every model of model_names in one process, not the first alone"
+  }
+  assert {
+    condition     = join(",", output.deploy_targets.model_names) == "demo-model,churn"
+    error_message = "deploy_targets must name the env's models, so a deploy of another one is refused"
   }
 }

@@ -14,7 +14,7 @@ variables {
   kms_key_arn             = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"
   package_bucket          = "mlops-prod-artifacts-111122223333"
   package_version         = "4f2c9e1"
-  model_uri               = "models:/demo-model@champion"
+  model_names             = ["demo-model"]
   mlflow_tracking_uri     = "https://mlflow.internal.example"
   log_group_name          = "/mlops/prod/serving"
   policy_json             = "{}"
@@ -149,4 +149,48 @@ run "a_package_prefix_with_slashes_at_its_ends_is_refused" {
     package_prefix = "/packages/serving/"
   }
   expect_failures = [var.package_prefix]
+}
+
+run "one_process_serves_every_model_of_the_env" {
+  command = plan
+  variables {
+    model_names = ["demo-model", "churn"]
+  }
+
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.serving.user_data), "model_uris \"$deployed\" \"models:/demo-model@champion\" \"models:/churn@champion\")")
+    error_message = "the user data must pass every model's default URI, in model_names' order, to the tag parser"
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.serving.user_data), file("${path.module}/templates/model-uris.sh"))
+    error_message = "the tag parser (templates/model-uris.sh, which tests run against mlops.core.contracts) must reach the user data verbatim"
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.serving.user_data), "echo \"MLOPS_SERVE_MODEL_URI=$model_uri\" >> /etc/mlops.env")
+    error_message = "the service's environment must carry the model list"
+  }
+}
+
+run "a_model_named_twice_is_refused" {
+  command = plan
+  variables {
+    model_names = ["demo-model", "churn", "demo-model"]
+  }
+  expect_failures = [var.model_names]
+}
+
+run "a_model_name_the_registry_would_not_take_is_refused" {
+  command = plan
+  variables {
+    model_names = ["demo-model", "churn model"]
+  }
+  expect_failures = [var.model_names]
+}
+
+run "no_model_is_refused" {
+  command = plan
+  variables {
+    model_names = []
+  }
+  expect_failures = [var.model_names]
 }

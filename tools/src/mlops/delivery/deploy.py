@@ -37,7 +37,7 @@ from mlops.delivery.preflight import (
     model_version_behind,
 )
 from mlops.delivery.record import DeployRecord, now
-from mlops.delivery.rollout import apply_manifests, render_overlay, roll_asg, template_tags
+from mlops.delivery.rollout import apply_manifests, deployment_pins, render_overlay, roll_asg, template_tags
 from mlops.delivery.targets import Color, DeployError, DeployTargets, load_targets, serving_workload
 from mlops.delivery.unchanged import live_color_runs, nothing_to_deploy
 
@@ -110,6 +110,7 @@ def run_rollout(
     # every check first: nothing changes until all of them pass
     targets = targets or load_targets(environment, targets_file)  # a caller that read them already passes them
     settings = targets.settings_for(settings)  # the record goes to the env's own bucket
+    targets.check_serves(model_name)  # one process serves the env's models: another would never be loaded
     # EKS: the namespace, service account and IRSA role come from the env's Terraform output, never the overlay
     serving = None if targets.serving_target == "asg" else serving_workload(environment)
     identity = check_credentials(settings)
@@ -153,7 +154,9 @@ def run_rollout(
             raise DeployError(waited.failure(environment, new_color, live))
     else:
         overlay = SERVING_OVERLAYS / environment
-        rendered = render_overlay(overlay, new_color, artifact, serving)
+        # the other models stay at the versions the live color's pods pin
+        pins = deployment_pins(serving.namespace, live)
+        rendered = render_overlay(overlay, new_color, artifact, serving, live_pins=pins)
         manifests = bind_color(rendered, new_color, targets.target_groups[new_color], overlay)
         apply_manifests(manifests, namespace=serving.namespace)
     result = run_canary(elbv2, cloudwatch, targets, plan, new_color, say=say)

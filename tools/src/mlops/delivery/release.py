@@ -14,7 +14,7 @@ from mlops.delivery.canary import current_weights, live_color
 from mlops.delivery.deploy import ImageRef, Say, current_commit, run_rollout
 from mlops.delivery.rollout import template_tags
 from mlops.delivery.targets import DeployTargets, load_targets
-from mlops.delivery.unchanged import nothing_to_deploy, release_unchanged
+from mlops.delivery.unchanged import nothing_to_deploy, pinned_version, release_unchanged
 from mlops.release import deployed, signing
 from mlops.release.actions import apply, load_verified
 from mlops.release.deployed import Approval
@@ -111,11 +111,11 @@ def diff_release(
 
 
 def asg_row(settings: Settings, release: Release, targets: DeployTargets) -> Row:
-    """The live color's ASG (more ALB weight): which model version its launch template tags name."""
+    """The live color's ASG (more ALB weight): which version of the release's model its launch template tags pin."""
     color = live_color(current_weights(aws_client("elbv2", settings), targets))
     name = targets.asg_names[color]
     tags = template_tags(aws_client("autoscaling", settings), aws_client("ec2", settings), name)
-    pinned = tags.get(MODEL_VERSION_INSTANCE_TAG, "none")
-    model, _, version = pinned.partition("/")
-    actual = f"v{version}" if model == release.model.name and version else pinned
+    version = pinned_version(tags, release.model.name)
+    # the tag pins every model the color serves: this row is about the release's model alone
+    actual = f"v{version}" if version else tags.get(MODEL_VERSION_INSTANCE_TAG, "none")
     return Row(f"ASG {name} ({color}, live) launch template", f"v{release.model.version}", actual)

@@ -1,10 +1,13 @@
 """Put a new version on the idle color before traffic moves to it.
 
-EC2 (asg): a new launch template version whose instances are tagged with the image and the model version (the
-serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh
+One serving process (an EC2 instance, a pod) serves every model of the env. A deploy moves one model: the idle
+color gets that model's new version and keeps every other model at the version the live color pins (`pin_versions`),
+so the canary moves traffic to a color that differs from the live one in that model alone.
+EC2 (asg): a new launch template version whose instances are tagged with the image and the pinned model versions
+(the serving user data reads them from instance metadata tags), the idle ASG moved to it, then an instance refresh
 (mlops.delivery.health then waits for the color's instances to be healthy). The live color's template tags say
 what it runs (`template_tags`), which is how a deploy of what already runs becomes a no-op.
-EKS: the env's kustomize overlay rendered with the new image and model version for the idle color, its service
+EKS: the env's kustomize overlay rendered with the new image and model versions for the idle color, its service
 account bound to the env's IRSA role of serving (Terraform output `eks_workloads`); kubectl applies it and waits for
 the rollout of the color's Deployments. The ops workloads (the drift CronJob, the retraining service) are rendered
 the same way, bound to their own IRSA roles (`render_workload`).
@@ -18,7 +21,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,17 +32,26 @@ from mlops.core.contracts import (
     EKS_WORKLOADS_OUTPUT,
     IRSA_ROLE_ANNOTATION,
     IRSA_ROLE_PLACEHOLDER,
+    MODEL_VERSION_ANNOTATION,
     MODEL_VERSION_INSTANCE_TAG,
     SERVING_ENV_INSTANCE_TAG,
     EksWorkload,
+    ModelRef,
+    ModelUriError,
+    ModelVersionTagError,
+    format_model_versions,
+    parse_model_versions,
+    pin_model_uris,
 )
 from mlops.core.paths import REPO_ROOT
 from mlops.delivery.health import Refresh
 from mlops.delivery.preflight import Artifact
-from mlops.delivery.targets import Color, DeployError, DeployTargets
+from mlops.delivery.targets import COLORS, Color, DeployError, DeployTargets
 
 SERVING_IMAGE = "mlops-serve"  # the image name in services/serving/k8s
 SERVING_CONFIG_MAP = "mlops-serve"
+SERVING_DEPLOYMENT = "mlops-serve"  # services/serving/k8s/base/deployment.yaml
+SERVE_MODEL_URI_SETTING = "MLOPS_SERVE_MODEL_URI"  # one model URI, or several separated by commas (mlops serve)
 IMAGE_TAG_KEY = "mlops:image"
 IMAGE_DIGEST_TAG_KEY = "mlops:image-digest"  # the URI names a tag; the digest says which image it was
 # what the deploy's instance refresh asks for (the health wait's budget reads the same numbers)
@@ -67,8 +79,13 @@ class Rolled:
 def roll_asg(
     autoscaling, ec2, targets: DeployTargets, color: Color, artifact: Artifact, instance_refresh: bool
 ) -> Rolled:
-    """Move the color's group to a new launch template version naming the artifact; start a refresh if asked."""
+    """Move the color's group to a new launch template version naming the artifact (its model's version, every other
+    model at the version the live color, the other one, pins); start a refresh if asked. DeployError before any
+    change when the env does not serve the artifact's model (targets.model_names)."""
+    targets.check_serves(artifact.model_name)
     asg_name = targets.asg_names[color]
+    (live,) = (other for other in COLORS if other != color)
+    pinned = pin_versions(template_tags(autoscaling, ec2, targets.asg_names[live]), artifact, targets.model_names)
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"]
     if not groups or "LaunchTemplate" not in groups[0]:
         raise DeployError(f"autoscaling group {asg_name!r} does not exist or has no launch template")
@@ -79,7 +96,7 @@ def roll_asg(
     ours = {
         IMAGE_TAG_KEY: artifact.image_uri,
         IMAGE_DIGEST_TAG_KEY: artifact.image_digest,
-        MODEL_VERSION_INSTANCE_TAG: f"{artifact.model_name}/{artifact.model_version}",
+        MODEL_VERSION_INSTANCE_TAG: pinned,
     }
     if artifact.serving_env:  # the user data appends these KEY=VALUE pairs to the service's environment file
         ours[SERVING_ENV_INSTANCE_TAG] = serving_env_tag(artifact.serving_env)
@@ -115,6 +132,23 @@ def roll_asg(
     return Rolled(str(version), refresh)
 
 
+def pin_versions(live_tags: Mapping[str, str], artifact: Artifact, model_names: Collection[str] | None = None) -> str:
+    """The MODEL_VERSION_INSTANCE_TAG of the color a deploy rolls: the artifact's model at its new version, every
+    other model as the live color's template pins it (`live_tags`), unpinned models left to their default. A pin of a
+    model the env no longer serves (not in `model_names`, when known) is dropped. DeployError naming the tag when the
+    live one is malformed or the result would not fit in a tag."""
+    try:
+        pins = parse_model_versions(live_tags.get(MODEL_VERSION_INSTANCE_TAG, ""))
+    except ModelVersionTagError as exc:
+        raise DeployError(f"the live color's launch template: {exc}") from None
+    if model_names is not None:
+        pins = {name: version for name, version in pins.items() if name in model_names}
+    try:
+        return format_model_versions({**pins, artifact.model_name: artifact.model_version})
+    except ModelVersionTagError as exc:
+        raise DeployError(str(exc)) from None
+
+
 def serving_env_tag(serving_env: Mapping[str, str]) -> str:
     """The SERVING_ENV_INSTANCE_TAG value of a release's serving settings (the user data splits it on spaces)."""
     return " ".join(f"{key}={value}" for key, value in sorted(serving_env.items()))
@@ -132,15 +166,33 @@ def template_tags(autoscaling, ec2, group_name: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for s in data.get("TagSpecifications", []) for t in s["Tags"]}
 
 
-def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWorkload) -> str:
-    """`kubectl kustomize` of the env's overlay as one color, serving exactly this model version and image.
+def render_overlay(
+    overlay: Path, color: str, artifact: Artifact, serving: EksWorkload, live_pins: Mapping[str, str] | None = None
+) -> str:
+    """`kubectl kustomize` of the env's overlay as one color, serving exactly these model versions and image.
 
     The color goes into names and selectors (blue and green run side by side, each behind its own Service and
-    target group); the model URI is pinned to the version; the image is pinned by digest. The ServiceAccount gets
-    the IRSA role of `serving` (the env's `eks_workloads` Terraform output, mlops.delivery.targets.serving_workload),
-    after checking that the role trusts the namespace and service account rendered: DeployError naming both sides
-    when it does not (the overlays carry a placeholder, never a role ARN).
+    target group). The overlay's MLOPS_SERVE_MODEL_URI lists every model of the env (one process serves them all);
+    the artifact's model is pinned to its version, every other model to the version `live_pins` names (the live
+    color's, `deployment_pins`), else left at the overlay's URI; the pins go into the pods' MODEL_VERSION_ANNOTATION
+    in the instance tag's format. DeployError when the overlay does not list the artifact's model. The image is
+    pinned by digest. The ServiceAccount gets the IRSA role of `serving` (the env's `eks_workloads` Terraform output,
+    mlops.delivery.targets.serving_workload), after checking that the role trusts the namespace and service account
+    rendered: DeployError naming both sides when it does not (the overlays carry a placeholder, never a role ARN).
     """
+    defaults = overlay_model_uris(overlay)
+    names = [ModelRef.parse(uri).name for uri in defaults]
+    if artifact.model_name not in names:
+        raise DeployError(
+            f"{overlay} serves {', '.join(names)} (MLOPS_SERVE_MODEL_URI): add models:/{artifact.model_name}@<alias> "
+            f"to it to deploy {artifact.model_name}"
+        )
+    pins = {name: version for name, version in (live_pins or {}).items() if name in names}
+    pins[artifact.model_name] = artifact.model_version
+    try:
+        annotation = format_model_versions(pins)
+    except ModelVersionTagError as exc:
+        raise DeployError(str(exc)) from None
     with tempfile.TemporaryDirectory() as tmp:
         kustomization = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -148,13 +200,13 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWo
             "resources": [os.path.relpath(overlay.resolve(), tmp)],  # kustomize refuses absolute roots
             "nameSuffix": f"-{color}",
             "labels": [{"pairs": {"mlops/color": color}, "includeSelectors": True}],
-            "commonAnnotations": {"mlops/model-version": f"{artifact.model_name}/{artifact.model_version}"},
+            "commonAnnotations": {MODEL_VERSION_ANNOTATION: annotation},
             "configMapGenerator": [
                 {
                     "name": SERVING_CONFIG_MAP,
                     "behavior": "merge",
                     "literals": [
-                        f"MLOPS_SERVE_MODEL_URI=models:/{artifact.model_name}/{artifact.model_version}",
+                        f"{SERVE_MODEL_URI_SETTING}={','.join(pin_model_uris(defaults, pins))}",
                         *(f"{key}={value}" for key, value in sorted(artifact.serving_env.items())),
                     ],
                 }
@@ -176,6 +228,48 @@ def render_overlay(overlay: Path, color: str, artifact: Artifact, serving: EksWo
             document["spec"]["maxReplicaCount"] = max(document["spec"]["maxReplicaCount"], artifact.replicas)
     bind_service_account(documents, serving, overlay)
     return _dump_without_placeholder(documents, overlay)
+
+
+def overlay_model_uris(overlay: Path) -> list[str]:
+    """The env's models as the serving overlay lists them: MLOPS_SERVE_MODEL_URI of its ConfigMap, comma-separated
+    model URIs. DeployError naming the overlay when it sets none, or something that is not a list of model URIs."""
+    found = [
+        str(document["data"][SERVE_MODEL_URI_SETTING])
+        for document in _kustomize(overlay, overlay)
+        if document.get("kind") == "ConfigMap" and SERVE_MODEL_URI_SETTING in (document.get("data") or {})
+    ]
+    if len(found) != 1:
+        raise DeployError(f"{overlay} sets {SERVE_MODEL_URI_SETTING} in {len(found)} ConfigMaps: expected one")
+    uris = [uri.strip() for uri in found[0].split(",")]
+    try:
+        refs = [ModelRef.parse(uri) for uri in uris]
+    except ModelUriError as exc:
+        raise DeployError(f"{overlay}: {SERVE_MODEL_URI_SETTING}: {exc}") from None
+    twice = sorted({ref.name for ref in refs if [r.name for r in refs].count(ref.name) > 1})
+    if twice:
+        raise DeployError(f"{overlay}: {SERVE_MODEL_URI_SETTING} names {', '.join(twice)} more than once")
+    return uris
+
+
+def deployment_pins(namespace: str, color: str) -> dict[str, str]:
+    """The model versions the serving Deployment of `color` pins (its MODEL_VERSION_ANNOTATION; {} when it does not
+    exist yet or pins none): for the live color, what `render_overlay` keeps for the models a deploy does not move.
+    Needs a cluster."""
+    deployment = f"{SERVING_DEPLOYMENT}-{color}"  # render_overlay's nameSuffix
+    argv = ["kubectl", "get", "deployment", deployment, "-n", namespace, "-o", "json", "--ignore-not-found"]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"kubectl get deployment {deployment} did not finish within 60s") from None
+    if result.returncode != 0:
+        raise DeployError(f"kubectl get deployment {deployment} -n {namespace} failed: {result.stderr.strip()}")
+    if not result.stdout.strip():
+        return {}
+    annotations = json.loads(result.stdout).get("metadata", {}).get("annotations") or {}
+    try:
+        return parse_model_versions(annotations.get(MODEL_VERSION_ANNOTATION, ""))
+    except ModelVersionTagError as exc:
+        raise DeployError(f"deployment {namespace}/{deployment}: {exc}") from None
 
 
 def render_workload(

@@ -43,6 +43,11 @@ class DeployTargets(BaseModel):
     artifact_bucket: str | None = Field(
         None, description="the env's artifacts bucket, where the deploy writes its record and the live release"
     )
+    model_names: list[str] | None = Field(
+        None,
+        description="the env's models (Terraform model_names): one serving process per host or pod serves them all, "
+        "and a deploy of another model is refused; None does not check",
+    )
 
     def settings_for(self, settings: Settings) -> Settings:
         """`settings` pointed at this env's artifacts bucket: a Jenkins agent has no MLOPS_ARTIFACT_BUCKET per env,
@@ -50,6 +55,14 @@ class DeployTargets(BaseModel):
         if self.artifact_bucket is None:
             return settings
         return settings.model_copy(update={"artifact_bucket": self.artifact_bucket})
+
+    def check_serves(self, model: str) -> None:
+        """DeployError when the env does not serve `model`: its hosts would not load it (serving-asg model_names)."""
+        if self.model_names is not None and model not in self.model_names:
+            raise DeployError(
+                f"{self.environment} serves {', '.join(self.model_names)}, not {model}: add {model} to the env's "
+                f"model_names (terraform/envs/{self.environment}) and apply before deploying it"
+            )
 
     def alarms_for(self, new_color: Color) -> list[str]:
         """The alarms that guard a canary moving traffic to `new_color`."""
