@@ -1,16 +1,14 @@
-"""The scale path: `mlops retrain run --backend kubernetes|sagemaker` renders a valid spec running the same command."""
+"""`mlops retrain run --backend local|sagemaker|k8s` and the config's `backend:`: one interface, options checked
+before anything runs (exit 2 naming the flag or key), the k8s options exactly K8sOptions' fields."""
 
-import json
-
-import kubernetes_validate
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from mlops.core.cli import cli
-from mlops.core.contracts import ENVIRONMENTS, eks_namespace, eks_service_accounts
-from mlops.retraining import scale
-from tests.support.mlops_cli import parse
+from mlops.core.settings import get_settings
+from mlops.retraining.cli import _with_backend
+from mlops.retraining.config import ModelConfig, load_config
 
 pytestmark = pytest.mark.unit
 
@@ -26,89 +24,72 @@ def invoke(*args):
     return CliRunner().invoke(cli, ["retrain", "run", *args], catch_exceptions=False)
 
 
-def test_kubernetes_job_is_schema_valid_and_runs_the_retrain(cfg):
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "kubernetes", "--image", "ecr/mlops:1.2",
-                    "--env", "dev")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    job = yaml.safe_load(result.output)
-    kubernetes_validate.validate(job, "1.32.0", strict=True)
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    program, *args = container["command"]
-    run = parse(args)  # the same retrain, as the console script in the image would parse it
-    assert program == "mlops" and run.name == "retrain run"
-    assert (run.params["model_name"], run.params["trigger"], run.params["backend"]) == ("Churn_v2", "scaled", "local")
-    assert job["metadata"]["name"].startswith("retrain-churn-v2-") and job["spec"]["backoffLimit"] == 0
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+def flags(**given):
+    k8s = dict.fromkeys(("env", "namespace", "service_account", "cpu", "memory", "node_selector", "kube_context"))
+    return {**k8s, **given}
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_kubernetes_job_runs_where_the_irsa_role_of_retraining_trusts_and_reads_the_services_config(cfg, environment):
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "kubernetes", "--image", "ecr/mlops:1.2",
-                    "--env", environment)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    job = yaml.safe_load(result.output)
-    pod = job["spec"]["template"]["spec"]
-    # the names of core/src/mlops/core/contracts_eks.json: what Terraform's IRSA trust for retraining lists
-    assert job["metadata"]["namespace"] == eks_namespace(environment) == f"mlops-{environment}"
-    assert pod["serviceAccountName"] == "mlops-retrain" and eks_service_accounts("retraining") == ("mlops-retrain",)
-    # the two ConfigMaps the retraining overlay creates (services/retraining/k8s; the rendered overlay against
-    # these names: tests/integration/test_ops_manifests.py)
-    (container,) = pod["containers"]
-    assert scale.SETTINGS_CONFIG_MAP == "mlops-retrain"
-    assert container["envFrom"] == [{"configMapRef": {"name": scale.SETTINGS_CONFIG_MAP}}]
-    (config,) = [v for v in pod["volumes"] if "configMap" in v]
-    assert config["configMap"]["name"] == scale.CONFIG_MAP == "mlops-retrain-config"
-    (mount,) = [m for m in container["volumeMounts"] if m["name"] == config["name"]]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert f"{mount['mountPath']}/{config['configMap']['items'][0]['path']}" == env["MLOPS_RETRAIN_CONFIG"]
-    assert pod["automountServiceAccountToken"] is False  # IRSA projects its own token
-    assert job["metadata"]["labels"]["app.kubernetes.io/name"] == "mlops-retrain"  # the overlay's NetworkPolicy
-
-
-def test_the_kubernetes_job_needs_an_env_or_a_namespace(cfg):
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "kubernetes", "--image", "i")
-    assert result.exit_code == 2 and "needs --env" in result.output and "mlops-retrain" in result.output
-    # a cluster of one's own: an explicit namespace without an env is taken as given
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "kubernetes", "--image", "i",
-                    "--namespace", "ml-team")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert yaml.safe_load(result.output)["metadata"]["namespace"] == "ml-team"
+def test_the_old_backend_name_is_gone_and_an_unknown_one_is_refused(cfg):
+    for backend in ("kubernetes", "slurm"):
+        result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", backend)
+        assert result.exit_code == 2 and f"'{backend}' is not one of" in result.output
 
 
 @pytest.mark.parametrize(
-    ("option", "value", "named"),
+    ("args", "named"),
     [
-        ("--namespace", "mlops", ["'mlops'", "'mlops-prod'"]),
-        ("--service-account", "default", ["'default'", "mlops-prod/mlops-retrain"]),
+        (["--backend", "local", "--cpu", "2"], "--cpu does not apply to --backend local"),
+        (["--backend", "sagemaker", "--node-selector", "a=b"], "--node-selector does not apply to --backend sagemaker"),
+        (["--backend", "k8s", "--image", "i", "--env", "dev", "--instance-type", "ml.m5.large"],
+         "--instance-type does not apply to --backend k8s"),
+        (["--backend", "local", "--image", "i"], "apply to --backend sagemaker or k8s, not local"),
+        (["--backend", "k8s", "--env", "dev"], "needs an image"),
+        (["--backend", "k8s", "--image", "i"], "needs an env"),
+        (["--backend", "k8s", "--image", "i", "--env", "prod", "--namespace", "mlops"],
+         "trusts namespace 'mlops-prod'"),
+        (["--backend", "k8s", "--image", "i", "--env", "prod", "--service-account", "default"],
+         "mlops-prod/mlops-retrain only"),
+        (["--backend", "k8s", "--image", "i", "--env", "dev", "--node-selector", "nokey"], "is not KEY=VALUE"),
+        (["--backend", "sagemaker", "--instance-type", "m5.large"], "instance_type"),
     ],
-    ids=["namespace", "service-account"],
-)
-def test_names_the_irsa_role_of_the_env_does_not_trust_are_refused_naming_both_sides(cfg, option, value, named):
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "kubernetes", "--image", "i",
-                    "--env", "prod", option, value)  # fmt: skip
+)  # fmt: skip
+def test_bad_backend_options_are_usage_errors_naming_what_is_wrong(cfg, args, named):
+    result = invoke("--model", "Churn_v2", "--config", cfg, *args)
     assert result.exit_code == 2, result.output
-    assert option in result.output and all(part in result.output for part in named), result.output
-    assert "Traceback" not in result.output
+    assert named in result.output and "Traceback" not in result.output
 
 
-def test_sagemaker_request_names_role_image_and_kms_key(cfg, monkeypatch):
-    monkeypatch.setenv("MLOPS_KMS_KEY_ARN", "arn:aws:kms:us-east-1:123456789012:key/abc")
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "sagemaker", "--image", "ecr/mlops:1.2",
-                    "--role-arn", "arn:aws:iam::123456789012:role/sm")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    request = json.loads(result.output)
-    program, *args = request["AlgorithmSpecification"]["ContainerEntrypoint"]
-    run = parse(args)
-    assert program == "mlops" and run.name == "retrain run" and run.params["model_name"] == "Churn_v2"
-    assert run.params["backend"] == "local"  # the job itself retrains in place, it does not scale out again
-    assert request["RoleArn"] == "arn:aws:iam::123456789012:role/sm"
-    assert request["OutputDataConfig"]["KmsKeyId"] == request["ResourceConfig"]["VolumeKmsKeyId"]
+def test_flags_go_over_the_config_and_fill_exactly_k8s_options(tmp_path):
+    from dataclasses import fields
+
+    from mlops.retraining.k8s import K8sOptions
+
+    path = tmp_path / "retrain.yaml"
+    k8s = {"image": "ecr/ops:1", "env": "staging", "memory": "16Gi", "node_selector": {"pool": "cpu"}}
+    model = {"name": "churn", "project": "/p", "backend": "k8s", "k8s": k8s}
+    path.write_text(yaml.safe_dump({"models": [model]}))
+    configured = load_config(path).get("churn")
+    chosen = _with_backend(configured, None, None, 600, flags(cpu="4", node_selector={"pool": "big"}), {})
+    options = chosen.k8s.options()
+    assert set(options) <= {f.name for f in fields(K8sOptions)}
+    assert options == {"image": "ecr/ops:1", "namespace": "mlops-staging", "service_account": "mlops-retrain",
+                       "cpu": "4", "memory": "16Gi", "node_selector": {"pool": "big"}, "timeout_seconds": 600,
+                       "kube_context": None}  # fmt: skip
+    K8sOptions(**options)  # the dataclass accepts them as they are
 
 
-def test_scale_backends_need_their_options(cfg):
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "kubernetes")
-    assert result.exit_code == 2 and "needs --image" in result.output
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "sagemaker", "--image", "i")
-    assert result.exit_code == 2 and "needs --role-arn" in result.output
-    result = invoke("--model", "Churn_v2", "--config", cfg, "--backend", "slurm")
-    assert result.exit_code == 2 and "'slurm' is not one of" in result.output
+def test_sagemaker_options_of_the_config_and_flags_go_over_the_settings():
+    model = ModelConfig(name="churn", project="/p", backend="sagemaker",
+                        sagemaker={"instance_type": "ml.c5.9xlarge", "timeout_seconds": 60})  # fmt: skip
+    chosen = _with_backend(model, None, "ecr/training:2", 120, flags(), {"instance_type": None})
+    settings = chosen.sagemaker.apply(get_settings())
+    assert settings.retrain_sagemaker_instance_type == "ml.c5.9xlarge"
+    assert settings.retrain_sagemaker_image == "ecr/training:2" and settings.retrain_sagemaker_timeout_seconds == 120
+    assert _with_backend(model, "local", None, None, flags(), {}).backend == "local"  # the flag over the config
+
+
+def test_a_k8s_model_without_its_image_is_a_config_error(tmp_path):
+    path = tmp_path / "retrain.yaml"
+    path.write_text("models:\n  - {name: churn, project: /p, backend: k8s, k8s: {env: dev}}\n")
+    with pytest.raises(Exception, match=r"models\.0.*needs an image"):
+        load_config(path)

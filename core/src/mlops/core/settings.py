@@ -82,7 +82,11 @@ class Settings(BaseSettings):
     serve_host: str = Field("127.0.0.1", description="Serving bind address")
     serve_port: int = Field(8080, ge=1, le=65535, description="Serving port")
     # serving (mlops.serving): batching, limits, reload, auth, CORS, capture
-    serve_model_uri: str | None = Field(None, description="Model to serve (models:/name@alias, models:/name/3, path)")
+    serve_model_uri: str | None = Field(
+        None,
+        description="Models to serve, one URI each separated by commas (models:/name@alias, models:/name/3, path); "
+        "each names a different model (mlops.serving.model.split_model_uris)",
+    )
     serve_workers: int = Field(1, ge=1, le=64, description="Serving worker processes")
     serve_max_batch_rows: int = Field(1024, ge=1, description="Most rows merged into one predict call")
     serve_max_wait_ms: float = Field(5.0, ge=0, le=1000, description="Longest a request waits for a batch to fill")
@@ -140,6 +144,29 @@ class Settings(BaseSettings):
     )
     serve_graceful_timeout_seconds: float = Field(30.0, gt=0, description="SIGTERM: time allowed for in-flight work")
 
+    # drift (mlops.drift): where `drift run --engine auto` sends a window, and EMR Serverless (the ids and URIs are
+    # terraform/modules/emr-serverless outputs and the published job code, services/drift/README.md)
+    drift_emr_min_rows: int = Field(
+        20_000_000, ge=1, description="`drift run --engine auto`: windows of at least this many rows run on EMR"
+    )
+    drift_emr_application_id: str | None = Field(None, description="EMR Serverless application (output application_id)")
+    drift_emr_job_role_arn: str | None = Field(None, description="Execution role of the drift job (job_role_arn)")
+    drift_emr_entry_point: str | None = Field(
+        None, pattern=r"^s3://", description="S3 URI of the job's entry point script (mlops/drift/emr_entry.py)"
+    )
+    drift_emr_archive: str | None = Field(
+        None, pattern=r"^s3://", description="S3 URI of the packed Python environment (venv-pack .tar.gz)"
+    )
+    drift_emr_log_group: str | None = Field(None, description="CloudWatch Logs group of the job (log_group_name)")
+    drift_emr_prefix: str = Field(
+        "drift-emr", pattern=r"^[A-Za-z0-9_.\-]+$", description="Data bucket prefix of the jobs' profiles and reports"
+    )
+    drift_emr_timeout_seconds: float = Field(
+        3600.0, gt=0, description="How long `drift run` waits for its EMR job (queueing included); then cancels it"
+    )
+    drift_emr_poll_seconds: float = Field(5.0, gt=0, le=300, description="First wait between GetJobRun calls")
+    drift_emr_poll_max_seconds: float = Field(60.0, gt=0, le=900, description="Longest wait between GetJobRun calls")
+
     # pipelines and retraining (mlops.training, mlops.registry, mlops.retraining)
     actor: str | None = Field(None, description="Who promotes/rolls back, for the audit record (default: login user)")
     retrain_config: Path | None = Field(None, description="YAML listing the models the retraining service handles")
@@ -154,6 +181,43 @@ class Settings(BaseSettings):
     retrain_poll_seconds: float = Field(30.0, gt=0, description="How often `mlops retrain serve` looks for work")
     retrain_metrics_host: str = Field("127.0.0.1", description="Bind address of the retraining metrics endpoint")
     retrain_metrics_port: int = Field(9108, ge=0, le=65535, description="Retraining metrics port (0 = off)")
+    retrain_outcome_file: Path | None = Field(
+        None, description="`mlops retrain run` also writes its outcome JSON here (a k8s Job's termination message)"
+    )
+    # the SageMaker training backend (mlops.retraining.sagemaker); the ARNs and ids are the env's Terraform outputs
+    retrain_sagemaker_role_arn: str | None = Field(
+        None, description="Execution role of the training jobs (terraform/modules/sagemaker-training output role_arn)"
+    )
+    retrain_sagemaker_image: str | None = Field(
+        None, description="ECR image URI of the training image (ops/training: `mlops` installed) the jobs run"
+    )
+    retrain_sagemaker_subnets: str = Field(
+        "", pattern=r"^[A-Za-z0-9-]*(,[A-Za-z0-9-]+)*$", description="Comma-separated private subnet ids of the env"
+    )
+    retrain_sagemaker_security_groups: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9-]*(,[A-Za-z0-9-]+)*$",
+        description="Comma-separated security group ids (sagemaker-training output security_group_id)",
+    )
+    retrain_sagemaker_job_prefix: str = Field(
+        "mlops",
+        pattern=r"^[a-zA-Z0-9](-?[a-zA-Z0-9]){0,23}$",
+        description="Training job names start with it: the env's name (sagemaker-training scopes its IAM to it)",
+    )
+    retrain_sagemaker_instance_type: str = Field("ml.m5.xlarge", description="Instance type of a training job")
+    retrain_sagemaker_volume_gb: int = Field(30, ge=1, le=16384, description="ML storage volume of a training job")
+    retrain_sagemaker_max_runtime_seconds: int = Field(
+        6 * 3600, ge=60, le=28 * 86400, description="StoppingCondition: SageMaker stops a job running longer"
+    )
+    retrain_sagemaker_timeout_seconds: float = Field(
+        7 * 3600, gt=0, description="How long a retrain waits for its job (queueing included); then it stops the job"
+    )
+    retrain_sagemaker_poll_seconds: float = Field(
+        5.0, gt=0, le=300, description="First wait between DescribeTrainingJob calls; doubles up to the cap"
+    )
+    retrain_sagemaker_poll_max_seconds: float = Field(
+        60.0, gt=0, le=900, description="Longest wait between DescribeTrainingJob calls"
+    )
 
     # deploy (mlops.delivery): canary rollout behind the ALB
     canary_steps: str = Field("10,50,100", pattern=r"^\d+(,\d+)*$", description="Traffic % per canary step")

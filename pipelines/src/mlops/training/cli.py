@@ -180,6 +180,30 @@ def run(
     _register_and_maybe_promote(project, model_name, promote, reason, outcome, steps)
 
 
+@pipeline.command("sagemaker-entry")
+@params_option
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="/opt/ml",
+    show_default=True,
+    help="SageMaker's fixed directory; another only for a test playing the container.",
+)
+@friendly
+def sagemaker_entry(params_file: str, root: Path) -> None:
+    """Inside a SageMaker training job: the project's stages (`dvc repro`) on the job's channels, outputs to
+    ROOT/model; on an error ROOT/output/failure says why (SageMaker's FailureReason) and the exit is non-zero."""
+    from mlops.training import sagemaker_entry as entry
+    from mlops.training.progress import Steps
+
+    try:
+        written = entry.run(root, params_file, Steps())
+    except Exception as exc:  # whatever it was, SageMaker shows this line as the job's FailureReason
+        entry.write_failure(root, str(exc) or type(exc).__name__)
+        raise
+    click.echo(f"outputs in {root / 'model'}: {', '.join(written)}")
+
+
 @pipeline.command("init-example")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--remote", required=True, help="DVC remote URL, e.g. s3://mlops-data/dvc/example.")

@@ -11,11 +11,9 @@ from pathlib import Path
 import click
 
 from mlops.core.cli import friendly
-from mlops.core.contracts import ENVIRONMENTS, eks_namespace, eks_service_accounts
+from mlops.core.contracts import ENVIRONMENTS
 from mlops.core.settings import get_settings
-
-# the service account the IRSA role of retraining trusts (core/src/mlops/core/contracts_eks.json), in every env
-RETRAIN_SERVICE_ACCOUNT = eks_service_accounts("retraining")[0]
+from mlops.retraining.config import BACKENDS, RETRAIN_SERVICE_ACCOUNT
 
 config_option = click.option(
     "--config",
@@ -52,28 +50,27 @@ def retrain() -> None:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["local", "kubernetes", "sagemaker"]),
-    default="local",
-    show_default=True,
-    help="local runs here; kubernetes/sagemaker print the Job / CreateTrainingJob spec that runs it there.",
+    type=click.Choice(BACKENDS),
+    help="Where the stages run (default: the model's `backend:` in the config, else local): local here; sagemaker "
+    "as a SageMaker training job (MLOPS_RETRAIN_SAGEMAKER_*); k8s the whole retrain as a Kubernetes Job.",
 )
-@click.option("--image", help="Container image with `mlops` (kubernetes, sagemaker).")
+@click.option("--image", help="sagemaker, k8s: the container image with `mlops` (sagemaker default: settings).")
+@click.option("--timeout", type=click.IntRange(min=1), help="sagemaker, k8s: seconds to wait before stopping it.")
+@click.option("--instance-type", help="sagemaker: the instance type (default: MLOPS_RETRAIN_SAGEMAKER_INSTANCE_TYPE).")
 @click.option(
     "--env",
     "environment",
     type=click.Choice(ENVIRONMENTS),
-    help="kubernetes: the EKS env the Job runs in: namespace mlops-ENV, where the IRSA role of retraining trusts "
-    "the service account and the retraining service's ConfigMaps are.",
+    help="k8s: the EKS env the Job runs in: namespace mlops-ENV, where the IRSA role of retraining trusts the "
+    "service account and the retraining service's ConfigMaps are.",
 )
-@click.option("--namespace", help="kubernetes: the namespace, when not the env's (default: mlops-ENV of --env).")
-@click.option(
-    "--service-account",
-    default=RETRAIN_SERVICE_ACCOUNT,
-    show_default=True,
-    help="kubernetes: the service account (the one the IRSA role of retraining trusts).",
-)
-@click.option("--role-arn", help="SageMaker execution role ARN.")
-@click.option("--instance-type", default="ml.m5.4xlarge", show_default=True, help="SageMaker instance type.")
+@click.option("--namespace", help="k8s: the namespace, when not the env's (default: mlops-ENV of --env).")
+@click.option("--service-account", help=f"k8s: the service account (default {RETRAIN_SERVICE_ACCOUNT}, which the "
+              "IRSA role of retraining trusts).")  # fmt: skip
+@click.option("--cpu", help="k8s: CPU request and limit (default 2).")
+@click.option("--memory", help="k8s: memory request and limit (default 8Gi).")
+@click.option("--node-selector", multiple=True, metavar="KEY=VALUE", help="k8s: a node label to run on (repeatable).")
+@click.option("--kube-context", help="k8s: the kubeconfig context (default: the current one, else in-cluster).")
 @friendly
 def run(
     model_name: str,
@@ -81,13 +78,17 @@ def run(
     trigger: str,
     release_env: str | None,
     release_evidence: Path | None,
-    backend: str,
+    backend: str | None,
     image: str | None,
+    timeout: int | None,
+    instance_type: str | None,
     environment: str | None,
     namespace: str | None,
-    service_account: str,
-    role_arn: str | None,
-    instance_type: str,
+    service_account: str | None,
+    cpu: str | None,
+    memory: str | None,
+    node_selector: tuple[str, ...],
+    kube_context: str | None,
 ) -> None:
     """Retrain one model now: newest data, train, gate, promote or reject. Exit 1 when it failed."""
     if release_evidence and not release_env:
@@ -105,17 +106,62 @@ def run(
         configured = model.release.model_dump() if model.release else {}
         evidence = {"evidence": release_evidence} if release_evidence else {}
         model = model.model_copy(update={"release": ReleaseTarget(**{**configured, "env": release_env, **evidence})})
-    if backend != "local":
-        where = (environment, namespace, service_account)
-        _render(backend, model_name, image, where, role_arn, instance_type, settings)
-        return
+    k8s_flags = {"env": environment, "namespace": namespace, "service_account": service_account, "cpu": cpu,
+                 "memory": memory, "node_selector": _labels(node_selector), "kube_context": kube_context}  # fmt: skip
+    sagemaker_flags = {"instance_type": instance_type}
+    model = _with_backend(model, backend, image, timeout, k8s_flags, sagemaker_flags)
     outcome = do_retrain(settings, model, trigger)
     textfile = Path(settings.state_dir) / "retrain" / f"metrics-{model_name}.prom"
     textfile.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(textfile), metrics().registry)  # for a node-exporter textfile collector
+    if settings.retrain_outcome_file:  # in a k8s Job: the termination message its submitter reads
+        from mlops.retraining.k8s import outcome_message
+
+        settings.retrain_outcome_file.write_text(outcome_message(outcome))
     click.echo(json.dumps({**outcome.as_dict(), "reasons": outcome.reasons, "attempts": outcome.attempts}))
     if outcome.status == "failed":
         sys.exit(1)
+
+
+def _labels(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--node-selector")
+        labels[key] = value
+    return labels
+
+
+def _with_backend(model, backend, image, timeout, k8s_flags, sagemaker_flags):
+    """The model's config with the command line's backend and options over it, validated as a config file is."""
+    from pydantic import ValidationError
+
+    from mlops.retraining.config import ModelConfig
+
+    chosen = backend or model.backend
+    given = {flag: value for flag, value in k8s_flags.items() if value is not None}
+    given_sagemaker = {flag: value for flag, value in sagemaker_flags.items() if value is not None}
+    wrong = {**(given if chosen != "k8s" else {}), **(given_sagemaker if chosen != "sagemaker" else {})}
+    if wrong:
+        flags = ", ".join("--" + flag.replace("_", "-") for flag in wrong)
+        raise click.UsageError(f"{flags} {'does' if len(wrong) == 1 else 'do'} not apply to --backend {chosen}")
+    if chosen == "local" and (image or timeout):
+        raise click.UsageError("--image and --timeout apply to --backend sagemaker or k8s, not local")
+    common = {key: value for key, value in (("image", image), ("timeout_seconds", timeout)) if value is not None}
+    raw = model.model_dump(exclude_unset=True)
+    if chosen == "k8s":
+        raw["k8s"] = {**raw.get("k8s", {}), **given, **common}
+    elif chosen == "sagemaker":
+        raw["sagemaker"] = {**raw.get("sagemaker", {}), **given_sagemaker, **common}
+    raw["backend"] = chosen
+    try:
+        return ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'backend'}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(f"--backend {chosen}: {problems}") from None
 
 
 @retrain.command()
@@ -132,51 +178,3 @@ def serve(config_path: Path | None, max_ticks: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     do_serve(settings, config, stop, max_ticks)
-
-
-def _kubernetes_namespace(environment: str | None, namespace: str | None, service_account: str) -> str:
-    """Where the Job runs: the env's namespace, as the IRSA role of retraining trusts it; refuse names it does not
-    trust for that env (the Job could not take the role), naming both sides."""
-    if environment is None:
-        if namespace is None:
-            raise click.UsageError(
-                "--backend kubernetes needs --env (the Job runs in mlops-ENV as "
-                f"{RETRAIN_SERVICE_ACCOUNT}, which the IRSA role of retraining trusts) or --namespace"
-            )
-        return namespace  # a cluster of one's own: the caller vouches for the names
-    expected = eks_namespace(environment)
-    trusted = eks_service_accounts("retraining")
-    if namespace not in (None, expected):
-        raise click.BadParameter(
-            f"{namespace!r}, but the IRSA role of retraining in {environment} trusts namespace {expected!r} only",
-            param_hint="--namespace",
-        )
-    if service_account not in trusted:
-        raise click.BadParameter(
-            f"{service_account!r}, but the IRSA role of retraining in {environment} trusts "
-            f"{', '.join(f'{expected}/{account}' for account in trusted)} only",
-            param_hint="--service-account",
-        )
-    return expected
-
-
-def _render(backend, model_name, image, where, role_arn, instance_type, settings) -> None:
-    import uuid
-
-    import yaml
-
-    from mlops.retraining import scale
-
-    if not image:
-        raise click.UsageError(f"--backend {backend} needs --image (an image with `mlops` installed)")
-    run_id = uuid.uuid4().hex[:8]
-    if backend == "kubernetes":
-        environment, namespace, service_account = where
-        namespace = _kubernetes_namespace(environment, namespace, service_account)
-        job = scale.kubernetes_job(model_name, run_id, image, namespace, service_account, "2", "8Gi")
-        click.echo(yaml.safe_dump(job, sort_keys=False), nl=False)
-        return
-    if not role_arn:
-        raise click.UsageError("--backend sagemaker needs --role-arn")
-    request = scale.sagemaker_training_job(model_name, run_id, image, role_arn, instance_type, settings.kms_key_arn)
-    click.echo(json.dumps(request, indent=2))

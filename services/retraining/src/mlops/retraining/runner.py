@@ -1,6 +1,12 @@
 """One retrain of one model: lock -> fresh clone of the newest commit -> dvc pull -> dvc repro -> register
 (gate) -> promote or reject. Transient failures are retried with exponential backoff; the rest fail at once.
 
+The backend (the config's `backend:`, `--backend`) is what one attempt does; the lock, the drift events, the
+metrics and the alert around it are the same for all: `local` pulls and runs `dvc repro` here; `sagemaker` runs
+the stages as a training job on the clone's commit and data version (mlops.retraining.sagemaker) and registers its
+outputs here, with the same lineage and gate; `k8s` runs this whole retrain in a Kubernetes Job
+(mlops.retraining.k8s) and takes its outcome.
+
 What a crash (even kill -9) leaves behind: the lock is an flock, released by the kernel; the clone is in a
 scratch directory under the state dir, removed at the next start; `dvc` and the training it runs are killed with
 their whole process group (see mlops.training.project); the MLflow run is marked FAILED (on SIGTERM at once, after
@@ -56,12 +62,28 @@ def scratch_dir(settings: Settings, model: str) -> Path:
 
 
 def _attempt(settings: Settings, model: ModelConfig, trigger: str, event_ids: list[str]) -> Outcome:
+    """One try on the model's backend: k8s runs the whole retrain in a Job (its pod registers and promotes);
+    local and sagemaker run the stages here or as a training job, then register, gate and promote here."""
+    if model.backend == "k8s":
+        from mlops.retraining.k8s import K8sOptions, retrain_on_kubernetes
+
+        return retrain_on_kubernetes(settings, model, trigger, K8sOptions(**model.k8s.options()))
+    tags = {Tags.RETRAIN_TRIGGER: trigger, Tags.RETRAIN_EVENTS: ",".join(event_ids)[:4000]}
     with clone(model.project, scratch_dir(settings, model.name), branch=model.branch) as workspace:
         project = Project(workspace, model.params)
-        pull_inputs(project)
-        log.info("retrain stage", extra={"model": model.name, "stage": "repro"})
-        repro(project)
-        tags = {Tags.RETRAIN_TRIGGER: trigger, Tags.RETRAIN_EVENTS: ",".join(event_ids)[:4000]}
+        if model.backend == "sagemaker":
+            from mlops.retraining.sagemaker import TRAINING_JOB_TAG, train_on_sagemaker
+
+            log.info("retrain stage", extra={"model": model.name, "stage": "sagemaker"})
+            tags[TRAINING_JOB_TAG] = train_on_sagemaker(model.sagemaker.apply(settings), project, model.name,
+                                                        model.params)  # fmt: skip
+            # register's lineage re-checks each input's md5 on disk, as after a local run: the same exact data
+            # version, fetched only once the job has completed
+            pull_inputs(project)
+        else:
+            pull_inputs(project)
+            log.info("retrain stage", extra={"model": model.name, "stage": "repro"})
+            repro(project)
         result = register(settings, project, model.name, extra_tags=tags)
     if not result.decision.passed:
         reasons = result.decision.reasons

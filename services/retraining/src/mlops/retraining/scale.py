@@ -1,32 +1,27 @@
-"""The scale path: when data outgrows one machine, the retrain (clone, `dvc pull`, `dvc repro`, register, gate,
-promote: the train step with everything that needs its output) runs as a Kubernetes Job on EKS or as a SageMaker
-training job, in an image with this part installed (on EKS the `mlops-ops` image the retraining service runs in,
-services/retraining/k8s), with the same `mlops retrain run` command. These functions render the spec;
-`mlops retrain run --backend kubernetes|sagemaker` prints it for `kubectl apply -f -` or
-`aws sagemaker create-training-job --cli-input-json`. Submitting is left to those tools (nothing here can reach
-a real cluster or SageMaker; the rendered Job is schema-validated in the tests).
-
-On EKS the Job runs where the retraining service runs: namespace `mlops-<env>`, service account `mlops-retrain`
-(the names the IRSA role of retraining trusts: mlops.core.contracts), and it reads the two ConfigMaps the
-service's overlay creates: the retraining config (`mlops-retrain-config`, key `retrain.yaml`) and the non-secret
-settings (`mlops-retrain`). tests/integration/test_ops_manifests.py checks both sides against each other.
+"""Superseded: `mlops retrain run --backend k8s|sagemaker` submits now (mlops.retraining.k8s renders and submits
+the Job, mlops.retraining.sagemaker the training job). What is left here is the Job render that
+tests/integration/test_eks_names.py, test_ops_manifests.py and tests/unit/delivery/test_bind_workloads.py still
+call, with the overlay's names taken from mlops.retraining.k8s; it goes once they call k8s.render_job.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+
+# what the retraining overlay (services/retraining/k8s/base) creates and the Job reads, by name: defined once there
+from mlops.retraining.k8s import (
+    APP_LABEL,
+    CONFIG_DIR,
+    CONFIG_KEY,
+    CONFIG_MAP,
+    CONFIG_PATH,
+    POD_TMP,
+    SETTINGS_CONFIG_MAP,
+)
+
+__all__ = ["APP_LABEL", "CONFIG_KEY", "CONFIG_MAP", "CONFIG_PATH", "SETTINGS_CONFIG_MAP", "kubernetes_job"]
 
 _DNS = re.compile(r"[^a-z0-9-]+")
-
-# what the retraining overlay (services/retraining/k8s/base) creates and the Job reads, by name
-CONFIG_MAP: Final = "mlops-retrain-config"  # the retraining config file ...
-CONFIG_KEY: Final = "retrain.yaml"
-CONFIG_DIR: Final = "/etc/mlops"  # ... mounted here
-CONFIG_PATH: Final = f"{CONFIG_DIR}/{CONFIG_KEY}"
-SETTINGS_CONFIG_MAP: Final = "mlops-retrain"  # the non-secret MLOPS_* settings (buckets, MLflow, ...)
-POD_TMP: Final = "/tmp"  # noqa: S108 - the pod's own emptyDir, not the host's /tmp
-APP_LABEL: Final = "mlops-retrain"  # app.kubernetes.io/name: the overlay's NetworkPolicy selects it
 
 
 def _job_name(model: str, run_id: str) -> str:
@@ -121,25 +116,3 @@ def kubernetes_job(model: str, run_id: str, image: str, namespace: str, service_
             },
         },
     }
-
-
-def sagemaker_training_job(model: str, run_id: str, image: str, role_arn: str, instance_type: str, kms_key: str | None):
-    """A CreateTrainingJob request running the same command in the same image on a bigger instance."""
-    request: dict[str, Any] = {
-        "TrainingJobName": _job_name(model, run_id),
-        "AlgorithmSpecification": {
-            "TrainingImage": image,
-            "TrainingInputMode": "File",
-            "ContainerEntrypoint": _command(model),
-        },
-        "RoleArn": role_arn,
-        "OutputDataConfig": {"S3OutputPath": f"s3://mlops-artifacts/sagemaker/{model}/"},
-        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 50},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 6 * 3600},
-        "Environment": {"MLOPS_RETRAIN_CONFIG": "/opt/ml/code/retrain.yaml", "MLOPS_STATE_DIR": "/opt/ml/output/mlops"},
-        "EnableInterContainerTrafficEncryption": True,
-    }
-    if kms_key:
-        request["OutputDataConfig"]["KmsKeyId"] = kms_key
-        request["ResourceConfig"]["VolumeKmsKeyId"] = kms_key
-    return request
