@@ -2,7 +2,7 @@
 real `render_overlay`, `kubectl kustomize`), runs in the namespace and as the service accounts that the IRSA role of
 serving trusts in a Terraform plan of the platform with EKS on, and carries that role's ARN; so does every overlay of
 the ops workloads (the drift CronJob, the retraining service: the real `render_workload`) with its own role, and the
-Job `mlops retrain run --backend kubernetes --env ENV` renders.
+Job `mlops retrain run --backend k8s --env ENV` renders.
 
 The plan comes from `terraform test -json -verbose` on a small root that calls modules/platform for each env, with
 the AWS provider mocked (terraform/testing/aws: no account, no network). `-verbose` prints each run's plan as JSON:
@@ -37,7 +37,7 @@ from mlops.delivery.deploy import bind_color
 from mlops.delivery.preflight import Artifact
 from mlops.delivery.rollout import OPS_OVERLAYS, pod_template, render_overlay, render_workload
 from mlops.delivery.targets import COLORS, TERRAFORM_OUTPUT
-from mlops.retraining import scale
+from mlops.retraining.k8s_job import K8sOptions, render_job
 from tests.support.terraform import init_and_run
 
 pytestmark = pytest.mark.integration
@@ -278,10 +278,11 @@ def test_ops_overlays_run_as_what_their_irsa_roles_trust(plans, environment, wor
     assert not problems, "\n".join(problems)
     assert any(pod_template(d) for d in rendered[workload]), f"{workload} renders no pods"
     if workload == "retraining":
-        # the Job `mlops retrain run --backend kubernetes --env ENV` renders: the same namespace and service account
-        job = scale.kubernetes_job("churn", "abc12345", "img:1", eks_namespace(environment),
-                                   eks_service_accounts("retraining")[0], "2", "8Gi")  # fmt: skip
-        problems = name_mismatches(environment, {**rendered, "scale-job": [job]}, trusted, arn, workload)
+        # the Job `mlops retrain run --backend k8s --env ENV` renders: the same namespace and service account
+        options = K8sOptions(image="img:1", namespace=eks_namespace(environment),
+                             service_account=eks_service_accounts("retraining")[0])  # fmt: skip
+        job = render_job("churn", "scaled", options, "abc12345")
+        problems = name_mismatches(environment, {**rendered, "k8s-job": [job]}, trusted, arn, workload)
         assert not problems, "\n".join(problems)
 
 

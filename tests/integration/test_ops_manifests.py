@@ -3,7 +3,7 @@ service (services/retraining/k8s), every env's overlay rendered the way a deploy
 `kubectl kustomize`), validated against the Kubernetes schema of the cluster version the platform creates
 (`kubernetes-validate`, strict), hardened, and wired to what the commands they run need: the CronJob's command is run
 with `sh` against a stand-in `mlops` and its command lines are parsed by the real click commands; the retraining
-Deployment's config file is the ConfigMap the Job of `mlops retrain run --backend kubernetes` mounts too.
+Deployment's config file is the ConfigMap the Job of `mlops retrain run --backend k8s` mounts too.
 (The names against a Terraform plan of the platform: tests/integration/test_eks_names.py. No API server here: what
 only a cluster proves is listed in services/drift/README.md and services/retraining/README.md.)"""
 
@@ -29,7 +29,6 @@ from mlops.core.contracts import (
     eks_namespace,
     eks_service_accounts,
 )
-from mlops.core.paths import TERRAFORM_DIR
 from mlops.delivery.rollout import (
     CONFIG_CHECKSUM_ANNOTATION,
     OPS_OVERLAYS,
@@ -38,22 +37,17 @@ from mlops.delivery.rollout import (
     render_workload,
 )
 from mlops.delivery.targets import DeployError
-from mlops.retraining import scale
+from mlops.retraining import k8s_job
 from mlops.retraining.config import load_config
+from mlops.retraining.k8s_job import K8sOptions, render_job
 from tests.support.mlops_cli import parse
+from tests.support.terraform import eks_version
 
 pytestmark = pytest.mark.integration
 
 WORKLOADS = tuple(OPS_OVERLAYS)  # drift, retraining
 CASES = [(workload, environment) for workload in WORKLOADS for environment in ENVIRONMENTS]
 POD_KIND = {"drift": "CronJob", "retraining": "Deployment"}
-
-
-def _eks_version() -> str:
-    """The Kubernetes version the platform's EKS cluster runs (modules/platform, variable eks_version)."""
-    variables = (TERRAFORM_DIR / "modules" / "platform" / "variables.tf").read_text()
-    (version,) = re.findall(r'variable "eks_version" \{[^}]*?default\s*=\s*"(1\.\d+)"', variables)
-    return f"{version}.0"
 
 
 def workload_of(name: str, environment: str, **changes) -> EksWorkload:
@@ -105,7 +99,7 @@ def test_overlays_exist_for_every_env():
 
 @pytest.mark.parametrize(("workload", "environment"), CASES)
 def test_rendered_manifests_validate_against_the_clusters_kubernetes_schema(rendered, workload, environment):
-    version = _eks_version()
+    version = eks_version()
     for documents in rendered[workload, environment].values():
         for document in documents:
             assert kubernetes_validate.validate(document, version, strict=True) == version.rsplit(".", 1)[0]
@@ -184,8 +178,8 @@ def test_the_drift_cronjob_checks_the_window_since_the_previous_run_once_at_a_ti
     assert job["activeDeadlineSeconds"] < period
     assert env["MLOPS_CHAMPION_ALIAS"] == {"dev": "champion"}.get(environment, environment)  # the alias it serves
     # every model checked is one retraining looks after in the env, so its drift events are consumed
-    config = _one(rendered["retraining", environment], "ConfigMap", scale.CONFIG_MAP)
-    retrained = {m["name"] for m in yaml.safe_load(config["data"][scale.CONFIG_KEY])["models"]}
+    config = _one(rendered["retraining", environment], "ConfigMap", k8s_job.CONFIG_MAP)
+    retrained = {m["name"] for m in yaml.safe_load(config["data"][k8s_job.CONFIG_KEY])["models"]}
     assert set(env["DRIFT_MODELS"].split()) <= retrained
 
 
@@ -256,17 +250,17 @@ def test_the_retraining_service_is_one_pod_reading_its_config_with_probes_on_its
     # the config the command reads is the ConfigMap mlops-retrain-config, mounted where it looks
     config_path = serve.params["config_path"]
     env = _env(documents, container)
-    assert str(config_path) == env["MLOPS_RETRAIN_CONFIG"] == scale.CONFIG_PATH
+    assert str(config_path) == env["MLOPS_RETRAIN_CONFIG"] == k8s_job.CONFIG_PATH
     volumes = {v["name"]: v for v in pod_template(deployment)["spec"]["volumes"]}
     (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(config_path.parent)]
     source = volumes[mount["name"]]["configMap"]
-    assert source["name"] == scale.CONFIG_MAP and source["items"] == [
-        {"key": scale.CONFIG_KEY, "path": config_path.name}
+    assert source["name"] == k8s_job.CONFIG_MAP and source["items"] == [
+        {"key": k8s_job.CONFIG_KEY, "path": config_path.name}
     ]
-    config_map = _one(documents, "ConfigMap", scale.CONFIG_MAP)
-    (tmp_path / "retrain.yaml").write_text(config_map["data"][scale.CONFIG_KEY])
+    config_map = _one(documents, "ConfigMap", k8s_job.CONFIG_MAP)
+    (tmp_path / "retrain.yaml").write_text(config_map["data"][k8s_job.CONFIG_KEY])
     assert load_config(tmp_path / "retrain.yaml").models  # a config the service accepts
-    assert container["envFrom"] == [{"configMapRef": {"name": scale.SETTINGS_CONFIG_MAP}}]
+    assert container["envFrom"] == [{"configMapRef": {"name": k8s_job.SETTINGS_CONFIG_MAP}}]
     # no health route: the probes ask the metrics endpoint, which listens beyond loopback on the declared port
     port = int(env["MLOPS_RETRAIN_METRICS_PORT"])
     assert env["MLOPS_RETRAIN_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - inside the pod, for the kubelet and Prometheus
@@ -283,13 +277,14 @@ def test_the_retraining_service_is_one_pod_reading_its_config_with_probes_on_its
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_scale_job_runs_beside_the_service_with_its_config_and_role(rendered, environment):
-    """`mlops retrain run --backend kubernetes --env ENV` renders a Job that the IRSA role of retraining trusts, in
+def test_the_k8s_backend_job_runs_beside_the_service_with_its_config_and_role(rendered, environment):
+    """`mlops retrain run --backend k8s --env ENV` renders a Job that the IRSA role of retraining trusts, in
     the namespace of the env's retraining overlay, reading the ConfigMaps that overlay creates."""
     documents = rendered["retraining", environment]
-    job = scale.kubernetes_job("churn", "abc12345", "ecr/mlops-ops:1", eks_namespace(environment),
-                               eks_service_accounts("retraining")[0], "2", "8Gi")  # fmt: skip
-    kubernetes_validate.validate(job, _eks_version(), strict=True)
+    options = K8sOptions(image="ecr/mlops-ops:1", namespace=eks_namespace(environment),
+                         service_account=eks_service_accounts("retraining")[0])  # fmt: skip
+    job = render_job("churn", "scaled", options, "abc12345")
+    kubernetes_validate.validate(job, eks_version(), strict=True)
     # bound with the rendered overlay, as one apply: namespace and service account are what the role trusts
     together = [*copy.deepcopy([d for ds in documents.values() for d in ds]), job]
     bind_service_account(together, workload_of("retraining", environment), "overlay + job", name="retraining")
@@ -298,7 +293,9 @@ def test_the_scale_job_runs_beside_the_service_with_its_config_and_role(rendered
     read = {ref["configMapRef"]["name"] for ref in container["envFrom"]}
     read |= {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
     assert (
-        read == {d["metadata"]["name"] for d in documents["ConfigMap"]} == {scale.CONFIG_MAP, scale.SETTINGS_CONFIG_MAP}
+        read
+        == {d["metadata"]["name"] for d in documents["ConfigMap"]}
+        == {k8s_job.CONFIG_MAP, k8s_job.SETTINGS_CONFIG_MAP}
     )
     service = _container(_one(documents, "Deployment"))
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}

@@ -9,7 +9,6 @@ an unreachable or silent server named within the timeout."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import threading
@@ -19,24 +18,17 @@ import kubernetes_validate
 import pytest
 
 from mlops.core.errors import MlopsError, TransientError
-from mlops.core.paths import TERRAFORM_DIR
 from mlops.core.settings import Settings
-from mlops.retraining import k8s
+from mlops.retraining import k8s, k8s_job
 from mlops.retraining.config import ModelConfig
 from mlops.retraining.runner import Outcome
 from tests.support.kube_apiserver import KubeApiServer, PodScript
+from tests.support.terraform import eks_version
 
 pytestmark = pytest.mark.integration
 
 NAMESPACE = "mlops-dev"
 LOG = ["cloning churn@main", "dvc pull: 3 files", "dvc repro: train", "registered churn v7"]
-
-
-def _eks_version() -> str:
-    """The Kubernetes version the platform's EKS cluster runs (modules/platform, variable eks_version)."""
-    variables = (TERRAFORM_DIR / "modules" / "platform" / "variables.tf").read_text()
-    (version,) = re.findall(r'variable "eks_version" \{[^}]*?default\s*=\s*"(1\.\d+)"', variables)
-    return f"{version}.0"
 
 
 @pytest.fixture
@@ -62,14 +54,14 @@ def settings(tmp_path):
 
 
 MODEL = ModelConfig(name="churn", project="https://git.example.com/churn.git")
-OPTIONS = k8s.K8sOptions(image="111122223333.dkr.ecr.us-east-1.amazonaws.com/mlops-ops:0.2.0", namespace=NAMESPACE,
+OPTIONS = k8s_job.K8sOptions(image="111122223333.dkr.ecr.us-east-1.amazonaws.com/mlops-ops:0.2.0", namespace=NAMESPACE,
                          service_account="mlops-retrain", node_selector={"karpenter.sh/nodepool": "general-purpose"},
                          timeout_seconds=60)  # fmt: skip
 
 
 def _written(status: str, **fields) -> str:
     """What `mlops retrain run` in the pod writes to its termination message."""
-    return k8s.outcome_message(Outcome("churn", "drift", status, **fields))
+    return k8s_job.outcome_message(Outcome("churn", "drift", status, **fields))
 
 
 def _run(settings, options=OPTIONS, run_id="r1"):
@@ -97,9 +89,9 @@ def test_submits_the_rendered_job_watches_it_and_reads_back_the_pods_outcome(kub
     assert outcome.reasons == fields.get("reasons", []) and outcome.attempts == 1
     assert (outcome.model, outcome.trigger) == ("churn", "drift")
     (create,) = _calls(server, "POST")
-    expected = k8s.render_job("churn", "drift", OPTIONS, "r1", submitted_by="ci-bot")
+    expected = k8s_job.render_job("churn", "drift", OPTIONS, "r1", submitted_by="ci-bot")
     assert create.path == f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs" and create.body == expected
-    kubernetes_validate.validate(create.body, _eks_version(), strict=True)
+    kubernetes_validate.validate(create.body, eks_version(), strict=True)
     assert all(r.authorization == f"Bearer {server.token}" for r in server.requests)  # the kubeconfig's user
     watches = [r for r in _calls(server, "GET", "/jobs") if r.query.get("watch") == ["true"]]
     assert len(watches) >= 2, "the watch was not reopened after the server ended it"
@@ -142,12 +134,12 @@ def test_a_failed_job_fails_the_retrain_with_its_reason(kube, settings, script, 
 def test_a_job_completed_without_an_outcome_is_not_taken_for_a_success(kube, settings):
     kube(PodScript(LOG, termination_message=""))  # an image whose mlops does not write the outcome
     outcome, _ = _run(settings)
-    assert outcome.status == "failed" and k8s.OUTCOME_FILE_ENV in outcome.reasons[0]
+    assert outcome.status == "failed" and k8s_job.OUTCOME_FILE_ENV in outcome.reasons[0]
 
 
 def test_a_timeout_deletes_the_job_and_its_pod(kube, settings):
     server = kube(PodScript(LOG, exit_code=None))  # runs until deleted
-    options = k8s.K8sOptions(image="img:1", namespace=NAMESPACE, service_account="mlops-retrain", timeout_seconds=1)
+    options = k8s_job.K8sOptions(image="img:1", namespace=NAMESPACE, service_account="mlops-retrain", timeout_seconds=1)
     started = time.monotonic()
     outcome, _ = _run(settings, options)
     assert time.monotonic() - started < 5
@@ -178,7 +170,7 @@ def test_ctrl_c_deletes_the_job_and_goes_on(kube, settings):
 
 def test_a_job_of_the_same_name_is_a_conflict_and_is_left_alone(kube, settings):
     server = kube(PodScript(LOG))
-    existing = server.add_job(k8s.render_job("churn", "drift", OPTIONS, "r1"))
+    existing = server.add_job(k8s_job.render_job("churn", "drift", OPTIONS, "r1"))
     with pytest.raises(MlopsError, match=f"{NAMESPACE}/retrain-churn-r1 on {server.url} already exists"):
         _run(settings)
     assert server.jobs[NAMESPACE, "retrain-churn-r1"] is existing and not _calls(server, "DELETE")
@@ -193,7 +185,9 @@ def test_a_job_deleted_by_someone_else_fails_the_retrain(kube, settings):
 
 def test_an_unknown_context_is_named(kube, settings):
     kube(PodScript(LOG))
-    options = k8s.K8sOptions(image="img:1", namespace=NAMESPACE, service_account="mlops-retrain", kube_context="prod")
+    options = k8s_job.K8sOptions(
+        image="img:1", namespace=NAMESPACE, service_account="mlops-retrain", kube_context="prod"
+    )
     with pytest.raises(MlopsError, match="context 'prod'"):
         _run(settings, options)
 

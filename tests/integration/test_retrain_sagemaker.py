@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from mlops.core.contracts import Tags
-from mlops.retraining.sagemaker import TRAINING_JOB_TAG
 from mlops.training.example import RAW, add_data_version, init_project, make_dataset
 from mlops.training.project import file_md5
 from tests.conftest import run_mlops
@@ -116,9 +115,9 @@ def test_a_training_job_is_submitted_watched_registered_with_lineage_gated_and_p
     }
     assert {key: tags.get(key) for key in lineage} == lineage
     assert {key for key in tags if key.startswith("mlops.") and key not in lineage} >= {
-        Tags.GATE_DECISION, Tags.RETRAIN_TRIGGER, TRAINING_JOB_TAG
+        Tags.GATE_DECISION, Tags.RETRAIN_TRIGGER, Tags.RETRAIN_TRAINING_JOB
     }  # fmt: skip
-    assert tags[TRAINING_JOB_TAG] == described["TrainingJobArn"]
+    assert tags[Tags.RETRAIN_TRAINING_JOB] == described["TrainingJobArn"]
     assert tags[Tags.GATE_DECISION] == "passed"
     assert mlflow.MlflowClient().get_model_version_by_alias(MODEL, "champion").version == outcome["version"]
 

@@ -18,6 +18,14 @@ def tf_text(config: Path) -> str:
     return "\n".join(p.read_text() for p in sorted(config.glob("*.tf")))
 
 
+def eks_version() -> str:
+    """The Kubernetes version the platform's EKS cluster runs (modules/platform, variable eks_version), as
+    kubernetes-validate takes it: the Job and the overlays are validated against the schemas of that version."""
+    variables = (TERRAFORM_DIR / "modules" / "platform" / "variables.tf").read_text()
+    (version,) = re.findall(r'variable "eks_version" \{[^}]*?default\s*=\s*"(1\.\d+)"', variables)
+    return f"{version}.0"
+
+
 def called_modules(config: Path, seen: set[Path] | None = None) -> set[Path]:
     """The local modules `config` calls, directly or through other modules."""
     seen = set() if seen is None else seen

@@ -54,8 +54,12 @@ module "kms_data" {
   iam_use_via_services = ["s3", "ssm"]
   # the EKS cluster role encrypts secrets itself and is created after the key: matched by its name prefix
   # (modules/eks: "<name, 24 chars>-cluster-")
-  user_role_arn_patterns = var.enable_eks ? ["arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${substr(local.name, 0, 24)}-cluster-*"] : []
-  tags                   = local.tags
+  # and the SageMaker training role encrypts its jobs' volumes and output with it directly (modules/sagemaker-training)
+  user_role_arn_patterns = concat(
+    var.enable_eks ? ["arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${substr(local.name, 0, 24)}-cluster-*"] : [],
+    var.enable_sagemaker_training ? ["arn:${data.aws_partition.current.partition}:iam::${local.account}:role/${local.name}-sagemaker-training"] : [],
+  )
+  tags = local.tags
 }
 
 # Used only by AWS services (CloudWatch Logs, CloudWatch alarms publishing to the encrypted topic): no IAM
@@ -86,6 +90,16 @@ module "s3" {
 module "ecr" {
   source       = "../ecr"
   name         = var.ecr_repository_name
+  kms_key_arn  = module.kms_data.key_arn
+  force_delete = var.ecr_force_delete
+  tags         = local.tags
+}
+
+# The ops image (services/retraining/Dockerfile): the drift CronJob, the retraining service, the k8s retrain Job and
+# the SageMaker training jobs all run it
+module "ecr_ops" {
+  source       = "../ecr"
+  name         = var.ops_ecr_repository_name
   kms_key_arn  = module.kms_data.key_arn
   force_delete = var.ecr_force_delete
   tags         = local.tags
@@ -185,6 +199,54 @@ module "access" {
   ] : []
 }
 
+# ---- beyond one machine: training on SageMaker, large drift windows on EMR Serverless -------------------
+# `mlops retrain run --backend sagemaker` (or `backend: sagemaker` in the retraining config) runs the pipeline's
+# stages as a training job in the env's private subnets under this role
+module "sagemaker_training" {
+  source               = "../sagemaker-training"
+  count                = var.enable_sagemaker_training ? 1 : 0
+  # local.name is the job name prefix too (MLOPS_RETRAIN_SAGEMAKER_JOB_PREFIX)
+  name                 = local.name
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
+  s3_endpoint_id       = module.network.s3_endpoint_id
+  data_bucket_arn      = module.s3.bucket_arns["data"]
+  artifacts_bucket_arn = module.s3.bucket_arns["artifacts"]
+  kms_key_arn          = module.kms_data.key_arn
+  logs_kms_key_arn     = module.kms_logs.key_arn
+  ecr_repository_arn   = module.ecr_ops.repository_arn
+  manage_log_group     = var.manage_sagemaker_log_group
+  log_retention_days   = var.log_retention_days
+  tags                 = local.tags
+}
+
+# `mlops drift run --engine auto|emr-serverless` hands windows of MLOPS_DRIFT_EMR_MIN_ROWS rows or more to it
+module "emr_serverless" {
+  source             = "../emr-serverless"
+  count              = var.enable_drift_emr ? 1 : 0
+  name               = local.name
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.private_subnet_ids
+  capture_bucket_arn = module.s3.bucket_arns["capture"]
+  data_bucket_arn    = module.s3.bucket_arns["data"]
+  code_bucket_arn    = module.s3.bucket_arns["artifacts"]
+  kms_key_arn        = module.kms_data.key_arn
+  logs_kms_key_arn   = module.kms_logs.key_arn
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+}
+
+# What each workload may do: its access policy, plus submitting (and passing the role of) the jobs it hands out:
+# retraining its training jobs, drift its EMR job runs. Nothing else changes.
+data "aws_iam_policy_document" "workload" {
+  for_each = local.access
+  source_policy_documents = concat(
+    [module.access[each.key].json],
+    each.key == "retraining" && var.enable_sagemaker_training ? [module.sagemaker_training[0].submitter_policy_json] : [],
+    each.key == "drift" && var.enable_drift_emr ? [module.emr_serverless[0].submit_policy_json] : [],
+  )
+}
+
 # ---- serving, blue/green --------------------------------------------------------------------------------
 # Two identical serving groups, each behind its own target group. Blue takes all traffic at create; from then on
 # `mlops deploy canary` puts each new version on the idle color and moves the listener weights (the alb and
@@ -281,7 +343,7 @@ module "eks" {
       for k, v in module.access : k => {
         namespace        = replace(names.namespace, "{environment}", var.environment)
         service_accounts = names.service_accounts[k]
-        policy_json      = v.json
+        policy_json      = data.aws_iam_policy_document.workload[k].json
       }
     }
   ]...)
@@ -346,7 +408,7 @@ module "jenkins_retraining" {
   description            = "Training, registration and gating from Jenkins for ${local.name}: the retraining workload's access"
   trusted_principal_arns = local.jenkins_principal_arns
   policy_name            = "retraining-least-privilege"
-  policy_json            = module.access["retraining"].json
+  policy_json            = data.aws_iam_policy_document.workload["retraining"].json
   tags                   = local.tags
 }
 

@@ -85,7 +85,7 @@ output "log_group_names" {
 
 output "services_env" {
   description = "Settings for the services in this environment: MLOPS_* and MLFLOW_TRACKING_URI."
-  value = {
+  value = merge({
     MLFLOW_TRACKING_URI     = local.mlflow_tracking_uri
     MLOPS_ECR_REPOSITORY    = module.ecr.repository_name
     MLOPS_REGION            = data.aws_region.current.name
@@ -96,7 +96,25 @@ output "services_env" {
     MLOPS_METRICS_NAMESPACE = var.metrics_namespace
     # the capture's hash key (personal columns); "" when the env sets none, which the settings read as unset
     MLOPS_CAPTURE_HASH_KEY_PARAMETER = var.capture_hash_key_parameter == null ? "" : var.capture_hash_key_parameter
-  }
+    }, var.enable_sagemaker_training ? {
+    # the SageMaker backend of the retrain (the image tag is the release's: MLOPS_RETRAIN_SAGEMAKER_IMAGE per deploy)
+    MLOPS_RETRAIN_SAGEMAKER_ROLE_ARN        = module.sagemaker_training[0].role_arn
+    MLOPS_RETRAIN_SAGEMAKER_SECURITY_GROUPS = module.sagemaker_training[0].security_group_id
+    MLOPS_RETRAIN_SAGEMAKER_SUBNETS         = join(",", module.network.private_subnet_ids)
+    MLOPS_RETRAIN_SAGEMAKER_JOB_PREFIX      = module.sagemaker_training[0].job_name_prefix
+    } : {}, var.enable_drift_emr ? {
+    # drift's large windows (absent when off: `drift run --engine auto` then stays on the machine)
+    MLOPS_DRIFT_EMR_APPLICATION_ID = module.emr_serverless[0].application_id
+    MLOPS_DRIFT_EMR_JOB_ROLE_ARN   = module.emr_serverless[0].job_role_arn
+    MLOPS_DRIFT_EMR_LOG_GROUP      = module.emr_serverless[0].log_group_name
+    MLOPS_DRIFT_EMR_ENTRY_POINT    = "${module.emr_serverless[0].code_uri}/emr_entry.py"
+    MLOPS_DRIFT_EMR_ARCHIVE        = "${module.emr_serverless[0].code_uri}/mlops-drift-venv.tar.gz"
+  } : {})
+}
+
+output "ops_ecr_repository_url" {
+  description = "URL of the ops image repository (services/retraining/Dockerfile: drift, retraining, the k8s and SageMaker training jobs)."
+  value       = module.ecr_ops.repository_url
 }
 
 output "role_arns" {

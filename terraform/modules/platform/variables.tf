@@ -324,3 +324,27 @@ variable "enable_security_hub" {
   type        = bool
   default     = false
 }
+
+variable "ops_ecr_repository_name" {
+  description = "ECR repository of the ops image (services/retraining/Dockerfile), created here: the drift and retraining workloads and the SageMaker training jobs run it."
+  type        = string
+  default     = "mlops-ops"
+}
+
+variable "enable_sagemaker_training" {
+  description = "The SageMaker training backend's execution role and security group (modules/sagemaker-training), and its settings in services_env."
+  type        = bool
+  default     = true
+}
+
+variable "manage_sagemaker_log_group" {
+  description = "Create /aws/sagemaker/TrainingJobs (retention, the logs key). SageMaker's group is per account and region: false in every env of an account but one."
+  type        = bool
+  default     = true
+}
+
+variable "enable_drift_emr" {
+  description = "Run large drift windows on EMR Serverless (modules/emr-serverless): the application, the job role, and the drift workload's right to submit."
+  type        = bool
+  default     = false
+}

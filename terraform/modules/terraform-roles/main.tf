@@ -37,7 +37,7 @@ locals {
   # service-linked roles AWS creates on first use of these services in an account
   service_linked_roles = [
     "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com", "eks.amazonaws.com",
-    "guardduty.amazonaws.com", "securityhub.amazonaws.com",
+    "guardduty.amazonaws.com", "securityhub.amazonaws.com", "ops.emr-serverless.amazonaws.com",
   ]
 }
 
@@ -155,7 +155,7 @@ data "aws_iam_policy_document" "apply" {
     sid = "ServicesTheEnvironmentUses"
     actions = [
       "ec2:*", "autoscaling:*", "elasticloadbalancing:*", "eks:*", "ecr:*", "logs:*", "cloudwatch:*", "sns:*",
-      "sagemaker:*", "kms:*",
+      "sagemaker:*", "kms:*", "emr-serverless:*",
     ]
     resources = ["*"]
   }

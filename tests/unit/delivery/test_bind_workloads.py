@@ -1,13 +1,15 @@
 """Binding rendered manifests to an IRSA role (`bind_service_account`), for every kind of workload: serving's
-Deployment, the drift CronJob, the retraining Deployment and its scale Job. The renders themselves run kubectl:
-tests/integration/test_deploy_render.py and test_ops_manifests.py."""
+Deployment, the drift CronJob, the retraining Deployment and the Job of `mlops retrain run --backend k8s`. The
+renders themselves run kubectl: tests/integration/test_deploy_render.py and test_ops_manifests.py."""
+
+import dataclasses
 
 import pytest
 
 from mlops.core.contracts import IRSA_ROLE_ANNOTATION, IRSA_ROLE_PLACEHOLDER, EksWorkload
 from mlops.delivery.rollout import bind_service_account, pod_template
 from mlops.delivery.targets import DeployError
-from mlops.retraining import scale
+from mlops.retraining.k8s_job import K8sOptions, render_job
 
 pytestmark = pytest.mark.unit
 
@@ -66,13 +68,14 @@ def test_a_namespace_the_role_does_not_trust_is_refused():
         bind_service_account(_documents(namespace="mlops"), DRIFT, "overlays/dev", name="drift")
 
 
-def test_the_scale_job_is_checked_like_any_pod_template():
+def test_the_k8s_backend_job_is_checked_like_any_pod_template():
     retraining = EksWorkload(namespace="mlops-dev", service_accounts=["mlops-retrain"], role_arn=ROLE)
     account = {"kind": "ServiceAccount", "metadata": {"name": "mlops-retrain", "namespace": "mlops-dev"}}
-    job = scale.kubernetes_job("churn", "r1", "img", "mlops-dev", "mlops-retrain", "1", "1Gi")
+    options = K8sOptions(image="img", namespace="mlops-dev", service_account="mlops-retrain", cpu="1", memory="1Gi")
+    job = render_job("churn", "manual", options, "r1")
     bind_service_account([account, job], retraining, "job", name="retraining")
     assert account["metadata"]["annotations"][IRSA_ROLE_ANNOTATION] == ROLE
-    job = scale.kubernetes_job("churn", "r1", "img", "mlops-dev", "mlops", "1", "1Gi")
+    job = render_job("churn", "manual", dataclasses.replace(options, service_account="mlops"), "r1")
     with pytest.raises(DeployError, match="Job retrain-churn-r1 runs as service account 'mlops'"):
         bind_service_account([account, job], retraining, "job", name="retraining")
 

@@ -25,7 +25,7 @@ ENDPOINTS = {
     "aws_sagemaker_": "sagemaker", "aws_eks_": "eks", "aws_lb": "elbv2", "aws_autoscaling_": "autoscaling",
     "aws_cloudwatch_log_": "cloudwatchlogs", "aws_cloudwatch_": "cloudwatch", "aws_sns_": "sns", "aws_ssm_": "ssm",
     "aws_wafv2_": "wafv2", "aws_acm": "acm", "aws_cloudtrail": "cloudtrail", "aws_guardduty_": "guardduty",
-    "aws_securityhub_": "securityhub",
+    "aws_securityhub_": "securityhub", "aws_emrserverless_": "emrserverless",
     **dict.fromkeys(
         ["aws_vpc", "aws_subnet", "aws_route", "aws_nat_gateway", "aws_eip", "aws_internet_gateway", "aws_flow_log",
          "aws_launch_template", "aws_security_group", "aws_default_security_group", "aws_availability_zones",

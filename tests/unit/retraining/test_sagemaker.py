@@ -1,17 +1,23 @@
 """The SageMaker backend's request and its preconditions, in-process: what CreateTrainingJob asks for (the entry
 point, the channels of the exact data version, the VPC, the key, network isolation, the stopping condition), and a
 clear error naming each missing setting before anything is uploaded. Submit, watch, stop, register:
-tests/integration/test_retrain_sagemaker.py."""
+tests/integration/test_retrain_sagemaker.py. And `--backend sagemaker` and the config's `sagemaker:` options over
+the settings."""
 
 import re
 import shutil
 
 import pytest
+from click.testing import CliRunner
 
+from mlops.core import contracts
+from mlops.core.cli import cli
 from mlops.core.contracts import Tags
 from mlops.core.errors import MlopsError
 from mlops.core.settings import get_settings
 from mlops.retraining import sagemaker
+from mlops.retraining.cli import _with_backend
+from mlops.retraining.config import ModelConfig
 from mlops.training.example import HERE, RAW
 from mlops.training.project import Project
 from tests.support.mlops_cli import parse
@@ -105,9 +111,10 @@ def test_job_names_are_unique_valid_and_start_with_the_envs_prefix():
 
 
 def test_the_keys_are_under_the_models_training_prefix():
-    assert sagemaker.source_key("churn", "abc") == "sagemaker/churn/source/abc.tar.gz"
-    assert sagemaker.manifest_key("churn", "j") == "sagemaker/churn/input/j.manifest"
-    assert sagemaker.output_prefix("churn") == "sagemaker/churn/output/"
+    assert contracts.training_prefix("churn") == "sagemaker/churn/"  # terraform/modules/sagemaker-training's scope
+    assert contracts.training_source_key("churn", "abc") == "sagemaker/churn/source/abc.tar.gz"
+    assert contracts.training_manifest_key("churn", "j") == "sagemaker/churn/input/j.manifest"
+    assert contracts.training_output_prefix("churn") == "sagemaker/churn/output/"
 
 
 @pytest.mark.parametrize(
@@ -141,3 +148,35 @@ def test_subnet_settings_must_be_ids(monkeypatch):
     monkeypatch.setenv("MLOPS_RETRAIN_SAGEMAKER_SUBNETS", "subnet-1, subnet-2")
     with pytest.raises(ValueError, match="MLOPS_RETRAIN_SAGEMAKER_SUBNETS"):
         get_settings()
+
+
+# ---- choosing the backend: `mlops retrain run --backend sagemaker` and `backend: sagemaker` -------------------
+
+NO_K8S_FLAGS = dict.fromkeys(("env", "namespace", "service_account", "cpu", "memory", "node_selector", "kube_context"))
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--backend", "sagemaker", "--node-selector", "a=b"], "--node-selector does not apply to --backend sagemaker"),
+        (["--backend", "sagemaker", "--instance-type", "m5.large"], "instance_type"),
+    ],
+)
+def test_bad_sagemaker_options_are_usage_errors_naming_what_is_wrong(tmp_path, args, named):
+    path = tmp_path / "retrain.yaml"
+    path.write_text("models:\n  - {name: Churn_v2, project: https://git.example.com/churn.git}\n")
+    result = CliRunner().invoke(cli, ["retrain", "run", "--model", "Churn_v2", "--config", str(path), *args],
+                                catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "Traceback" not in result.output
+
+
+def test_sagemaker_options_of_the_config_and_flags_go_over_the_settings(settings):
+    model = ModelConfig(name="churn", project="/p", backend="sagemaker",
+                        sagemaker={"instance_type": "ml.c5.9xlarge", "timeout_seconds": 60})  # fmt: skip
+    chosen = _with_backend(model, None, "ecr/training:2", 120, NO_K8S_FLAGS, {"instance_type": None})
+    applied = chosen.sagemaker.apply(settings)
+    assert applied.retrain_sagemaker_instance_type == "ml.c5.9xlarge"
+    assert applied.retrain_sagemaker_image == "ecr/training:2" != settings.retrain_sagemaker_image
+    assert applied.retrain_sagemaker_timeout_seconds == 120
+    assert _with_backend(model, "local", None, None, NO_K8S_FLAGS, {}).backend == "local"  # the flag over the config

@@ -53,6 +53,7 @@ class Tags:
     GATE_NUMBERS: Final = "mlops.gate.numbers"  # JSON object
     RETRAIN_TRIGGER: Final = "mlops.retrain.trigger"
     RETRAIN_EVENTS: Final = "mlops.retrain.events"  # comma-separated drift event ids
+    RETRAIN_TRAINING_JOB: Final = "mlops.retrain.training_job"  # the SageMaker training job that produced it
     PROMOTED: Final = "mlops.promoted"  # the audit record of the move that made this version champion
     LAST_PROMOTION: Final = "mlops.last_promotion"  # on the registered model
 
@@ -269,6 +270,27 @@ def retrain_alert_prefix(model: str) -> str:
 
 def retrain_alert_key(model: str, at: dt.datetime, unique: str) -> str:
     return f"{retrain_alert_prefix(model)}{at:%Y%m%dT%H%M%SZ}-{unique}.json"
+
+
+def training_prefix(model: str) -> str:
+    """Everything a model's SageMaker training jobs read and write (artifact bucket; the IAM scope of
+    terraform/modules/sagemaker-training)."""
+    return f"sagemaker/{model}/"
+
+
+def training_source_key(model: str, commit: str) -> str:
+    """The project's source at `commit`, the training job's source channel (a .tar.gz)."""
+    return f"{training_prefix(model)}source/{commit}.tar.gz"
+
+
+def training_manifest_key(model: str, job: str) -> str:
+    """The S3 manifest of the DVC objects of the exact data version, the training job's data channel."""
+    return f"{training_prefix(model)}input/{job}.manifest"
+
+
+def training_output_prefix(model: str) -> str:
+    """Where SageMaker writes the training jobs' output: <prefix><job>/output/model.tar.gz."""
+    return f"{training_prefix(model)}output/"
 
 
 def promotion_audit_key(model: str, at: str, record_id: str) -> str:

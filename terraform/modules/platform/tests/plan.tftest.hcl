@@ -140,3 +140,36 @@ run "every_serving_instance_serves_every_model_of_the_env" {
     error_message = "deploy_targets must name the env's models, so a deploy of another one is refused"
   }
 }
+
+run "training_jobs_and_large_drift_windows_get_their_roles_and_settings" {
+  command = plan
+  variables {
+    enable_drift_emr = true
+  }
+
+  assert {
+    condition     = length(module.sagemaker_training) == 1 && length(module.emr_serverless) == 1
+    error_message = "the SageMaker training role and the EMR Serverless application must exist when asked"
+  }
+  assert {
+    condition = alltrue([for key in [
+      "MLOPS_RETRAIN_SAGEMAKER_ROLE_ARN", "MLOPS_RETRAIN_SAGEMAKER_SUBNETS", "MLOPS_RETRAIN_SAGEMAKER_SECURITY_GROUPS",
+      "MLOPS_RETRAIN_SAGEMAKER_JOB_PREFIX", "MLOPS_DRIFT_EMR_APPLICATION_ID", "MLOPS_DRIFT_EMR_JOB_ROLE_ARN",
+      "MLOPS_DRIFT_EMR_ENTRY_POINT", "MLOPS_DRIFT_EMR_ARCHIVE", "MLOPS_DRIFT_EMR_LOG_GROUP",
+    ] : contains(keys(output.services_env), key)])
+    error_message = "the workloads must get the training backend's and EMR's settings from services_env"
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.workload["drift"].source_policy_documents) == 2 && length(data.aws_iam_policy_document.workload["retraining"].source_policy_documents) == 2 && length(data.aws_iam_policy_document.workload["serving"].source_policy_documents) == 1
+    error_message = "drift may submit its EMR jobs and retraining its training jobs; serving gets nothing more"
+  }
+}
+
+run "without_emr_no_drift_emr_settings_are_passed" {
+  command = plan
+
+  assert {
+    condition     = length(module.emr_serverless) == 0 && !contains(keys(output.services_env), "MLOPS_DRIFT_EMR_APPLICATION_ID")
+    error_message = "with EMR off, the settings must be absent (an empty s3:// URI would not validate)"
+  }
+}

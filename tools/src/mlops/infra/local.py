@@ -24,8 +24,8 @@ from mlops.core.terraform import OVERRIDE_FILE, Terraform, local_data_dir
 # every AWS service the configurations call (the provider needs an endpoint per service; sagemaker too, although
 # managed_mlflow is off here, so that nothing can ever reach AWS from a local run)
 SERVICES = (
-    "acm", "autoscaling", "cloudtrail", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "eks", "elbv2", "guardduty",
-    "iam", "kms", "s3", "sagemaker", "securityhub", "sns", "ssm", "sts", "wafv2",
+    "acm", "autoscaling", "cloudtrail", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "eks", "elbv2", "emrserverless",
+    "guardduty", "iam", "kms", "s3", "sagemaker", "securityhub", "sns", "ssm", "sts", "wafv2",
 )  # fmt: skip
 CERTIFICATE_DOMAIN = "serving.mlops.local"
 

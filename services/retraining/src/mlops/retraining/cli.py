@@ -115,7 +115,7 @@ def run(
     textfile.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(textfile), metrics().registry)  # for a node-exporter textfile collector
     if settings.retrain_outcome_file:  # in a k8s Job: the termination message its submitter reads
-        from mlops.retraining.k8s import outcome_message
+        from mlops.retraining.k8s_job import outcome_message
 
         settings.retrain_outcome_file.write_text(outcome_message(outcome))
     click.echo(json.dumps({**outcome.as_dict(), "reasons": outcome.reasons, "attempts": outcome.attempts}))

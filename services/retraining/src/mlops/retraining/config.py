@@ -62,7 +62,7 @@ class SageMakerConfig(BaseModel):
 
 
 class K8sConfig(BaseModel):
-    """Where the Job of the k8s backend runs (mlops.retraining.k8s.K8sOptions). With `env` it runs where the IRSA
+    """Where the Job of the k8s backend runs (mlops.retraining.k8s_job.K8sOptions). With `env` it runs where the IRSA
     role of retraining trusts it (namespace mlops-ENV, service account mlops-retrain); `namespace` alone is a
     cluster of one's own, taken as given."""
 

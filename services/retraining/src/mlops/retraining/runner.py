@@ -65,18 +65,19 @@ def _attempt(settings: Settings, model: ModelConfig, trigger: str, event_ids: li
     """One try on the model's backend: k8s runs the whole retrain in a Job (its pod registers and promotes);
     local and sagemaker run the stages here or as a training job, then register, gate and promote here."""
     if model.backend == "k8s":
-        from mlops.retraining.k8s import K8sOptions, retrain_on_kubernetes
+        from mlops.retraining.k8s import retrain_on_kubernetes
+        from mlops.retraining.k8s_job import K8sOptions
 
         return retrain_on_kubernetes(settings, model, trigger, K8sOptions(**model.k8s.options()))
     tags = {Tags.RETRAIN_TRIGGER: trigger, Tags.RETRAIN_EVENTS: ",".join(event_ids)[:4000]}
     with clone(model.project, scratch_dir(settings, model.name), branch=model.branch) as workspace:
         project = Project(workspace, model.params)
         if model.backend == "sagemaker":
-            from mlops.retraining.sagemaker import TRAINING_JOB_TAG, train_on_sagemaker
+            from mlops.retraining.sagemaker import train_on_sagemaker
 
             log.info("retrain stage", extra={"model": model.name, "stage": "sagemaker"})
-            tags[TRAINING_JOB_TAG] = train_on_sagemaker(model.sagemaker.apply(settings), project, model.name,
-                                                        model.params)  # fmt: skip
+            tags[Tags.RETRAIN_TRAINING_JOB] = train_on_sagemaker(model.sagemaker.apply(settings), project,
+                                                                 model.name, model.params)  # fmt: skip
             # register's lineage re-checks each input's md5 on disk, as after a local run: the same exact data
             # version, fetched only once the job has completed
             pull_inputs(project)

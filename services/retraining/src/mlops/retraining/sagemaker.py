@@ -28,7 +28,12 @@ from typing import Any, Final
 import click
 
 from mlops.core.clients import aws_client
-from mlops.core.contracts import Tags
+from mlops.core.contracts import (
+    Tags,
+    training_manifest_key,
+    training_output_prefix,
+    training_source_key,
+)
 from mlops.core.errors import MlopsError
 from mlops.core.settings import Settings
 from mlops.training.project import Project, pipeline_outputs
@@ -38,28 +43,9 @@ log = logging.getLogger(__name__)
 job_log = logging.getLogger("mlops.retraining.sagemaker.job")  # the training job's own lines, as they come
 
 LOG_GROUP: Final = "/aws/sagemaker/TrainingJobs"  # SageMaker's fixed group; streams are "<job name>/algo-1-..."
-# the version's tag naming the training job that produced it (beside the lineage tags of mlops.core.contracts)
-TRAINING_JOB_TAG: Final = "mlops.retrain.training_job"
 TERMINAL: Final = ("Completed", "Failed", "Stopped")
 _DESCRIBE_FAILURES: Final = 5  # DescribeTrainingJob failing this many polls in a row ends the watch
 _JOB_NAME = re.compile(r"[^a-zA-Z0-9-]+")
-
-
-def training_prefix(model: str) -> str:
-    """Everything a model's training jobs read and write in the artifacts bucket (sagemaker-training's IAM scope)."""
-    return f"sagemaker/{model}/"
-
-
-def source_key(model: str, commit: str) -> str:
-    return f"{training_prefix(model)}source/{commit}.tar.gz"
-
-
-def manifest_key(model: str, job_name: str) -> str:
-    return f"{training_prefix(model)}input/{job_name}.manifest"
-
-
-def output_prefix(model: str) -> str:
-    return f"{training_prefix(model)}output/"
 
 
 @dataclass(frozen=True)
@@ -351,13 +337,13 @@ def train_on_sagemaker(settings: Settings, project: Project, model: str, params:
     prefix, _ = dvc_objects(project)  # an unusable remote is refused before anything is uploaded
     name = job_name(settings.retrain_sagemaker_job_prefix, model, commit)
     bucket = settings.artifact_bucket
-    _upload_source(settings, project, source_key(model, commit))
-    _upload_manifest(settings, project, manifest_key(model, name))
+    _upload_source(settings, project, training_source_key(model, commit))
+    _upload_manifest(settings, project, training_manifest_key(model, name))
     request = training_job_request(
         job, name, model, commit, params,
-        source_uri=f"s3://{bucket}/{source_key(model, commit)}",
-        manifest_uri=f"s3://{bucket}/{manifest_key(model, name)}",
-        output_uri=f"s3://{bucket}/{output_prefix(model)}",
+        source_uri=f"s3://{bucket}/{training_source_key(model, commit)}",
+        manifest_uri=f"s3://{bucket}/{training_manifest_key(model, name)}",
+        output_uri=f"s3://{bucket}/{training_output_prefix(model)}",
     )  # fmt: skip
     arn = aws_client("sagemaker", settings).create_training_job(**request)["TrainingJobArn"]
     log.info("training job submitted", extra={"model": model, "training_job": name, "arn": arn, "inputs": prefix})
