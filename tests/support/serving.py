@@ -109,13 +109,17 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(model_uri: str, log_path: Path, workers: int = 1, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    model_uri: str | list[str], log_path: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> Server:
+    """`mlops serve` on a free port; several URIs are given as one --model-uri each."""
     port = free_port()
     mlops = Path(sys.executable).parent / "mlops"
     base = {"MLOPS_SERVE_API_KEYS": API_KEY, "MLOPS_LOG_LEVEL": "INFO"}
+    models = [arg for uri in ([model_uri] if isinstance(model_uri, str) else model_uri) for arg in ("--model-uri", uri)]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [str(mlops), "serve", "--model-uri", model_uri, "--port", str(port), "--workers", str(workers)],
+            [str(mlops), "serve", *models, "--port", str(port), "--workers", str(workers)],
             env={**os.environ, **base, **(env or {})},
             cwd=REPO_ROOT,
             stdout=log,

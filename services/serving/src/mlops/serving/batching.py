@@ -90,7 +90,7 @@ def _timed_predict(model: LoadedModel, groups: list):
     assert model.schema is not None  # only models with a signature are batched (the data plane routes the others)
     started = time.perf_counter()
     predictions = model.predict(model.schema.frame(groups))
-    m.predict_latency.observe(time.perf_counter() - started)
+    m.predict_latency.labels(model.name).observe(time.perf_counter() - started)
     return predictions
 
 
@@ -185,8 +185,9 @@ class MicroBatcher:
                 continue
             await self._fill(loop)
             batch = self._take()
-            m.batch_requests.observe(len(batch))
-            m.batch_rows.observe(sum(len(i.rows) for i in batch))
+            name = batch[0].model.name
+            m.batch_requests.labels(name).observe(len(batch))
+            m.batch_rows.labels(name).observe(sum(len(i.rows) for i in batch))
             started = loop.time()
             try:
                 results = await loop.run_in_executor(self._pool, score, batch[0].model, [i.rows for i in batch])

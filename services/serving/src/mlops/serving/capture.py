@@ -124,7 +124,7 @@ class Capture:
 
     def _drop(self, reason: str, n: int) -> None:
         if n > 0:
-            metrics().capture_dropped.labels(reason).inc(n)
+            metrics().capture_dropped.labels(reason, self.model_name).inc(n)
             with self._lock:
                 self.dropped[reason] += n
 
@@ -212,7 +212,7 @@ class Capture:
             self._client = aws_client("s3", self.settings)
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
         self._client.put_object(Bucket=self.bucket, Key=key, Body=body, Tagging=self.object_tag, **extra)
-        metrics().captured_rows.inc(len(rows))
+        metrics().captured_rows.labels(self.model_name).inc(len(rows))
         log.info("inference capture written", extra={"s3_key": key, "rows": len(rows), "dropped_rows": dropped})
         return key
 

@@ -24,29 +24,34 @@ def _check_port(host: str, port: int) -> None:
 
 
 @click.command()
-@click.option("--model-uri", help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH or a local model dir "
-              "[default: MLOPS_SERVE_MODEL_URI]")  # fmt: skip
+@click.option("--model-uri", "model_uris", multiple=True,
+              help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH or a local model dir; repeat it to serve "
+              "several models, one URI each [default: MLOPS_SERVE_MODEL_URI, URIs separated by commas]")  # fmt: skip
 @click.option("--host", help="Bind address [default: MLOPS_SERVE_HOST, 127.0.0.1]")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [default: MLOPS_SERVE_PORT, 8080]")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default: MLOPS_SERVE_WORKERS, 1]")
-def serve(model_uri: str | None, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve an MLflow model: /invocations, Open Inference Protocol V2, /health/*, /metrics."""
+def serve(model_uris: tuple[str, ...], host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve MLflow models: /invocations, /models/NAME/invocations, Open Inference Protocol V2, /health/*, /metrics."""
     from mlops.core.contracts import ModelUriError
     from mlops.core.errors import MlopsError
     from mlops.serving.app import MIN_KEY_LENGTH, load_keys, weak_keys
-    from mlops.serving.model import ModelSource, resolve_version
+    from mlops.serving.model import parse_sources, resolve_version, split_model_uris
 
     settings = get_settings()
     for name, instead in REMOVED_SETTINGS.items():
         if name in os.environ:
             raise click.ClickException(f"{name} is no longer read: {instead}")
-    uri = model_uri or settings.serve_model_uri
-    if not uri:
-        raise click.UsageError("--model-uri is required (or set MLOPS_SERVE_MODEL_URI)")
+    hint = "--model-uri"
+    for uri in model_uris:
+        if "," in uri:  # the workers get the list comma-joined: a comma cannot be part of one URI
+            raise click.BadParameter(f"'{uri}' holds a comma: give each model its own --model-uri", param_hint=hint)
     try:
-        source = ModelSource.parse(uri, settings.model_name)
+        uris = list(model_uris) or split_model_uris(settings.serve_model_uri or "")
+        if not uris:
+            raise click.UsageError("--model-uri is required (or set MLOPS_SERVE_MODEL_URI)")
+        sources = parse_sources(uris, settings.model_name)
     except ModelUriError as exc:
-        raise click.BadParameter(str(exc), param_hint="--model-uri") from None
+        raise click.BadParameter(str(exc), param_hint=hint) from None
     try:
         keys = load_keys(settings)
     except OSError as exc:
@@ -66,14 +71,16 @@ def serve(model_uri: str | None, host: str | None, port: int | None, workers: in
     port = port or settings.serve_port
     workers = workers or settings.serve_workers
     _check_port(host, port)
-    try:
-        concrete, version, classes = resolve_version(source)
-        if settings.serve_capture_sample_rate > 0:
-            _check_capture_policy(concrete, classes, settings)
-    except MlopsError as exc:  # a missing model or alias, or an unreachable registry: the message says which
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"serving {uri} (version {version}) on http://{host}:{port} with {workers} worker(s)", err=True)
-    _run(uri, host, port, workers, settings)
+    for source in sources:  # each model is checked, and gets its own capture policy, before any worker starts
+        try:
+            concrete, version, classes = resolve_version(source)
+            if settings.serve_capture_sample_rate > 0:
+                _check_capture_policy(concrete, classes, settings)
+        except MlopsError as exc:  # a missing model or alias, or an unreachable registry: the message says which
+            prefix = f"model '{source.name}': " if len(sources) > 1 else ""
+            raise click.ClickException(prefix + str(exc)) from None
+        click.echo(f"serving {source.uri} (version {version}) on http://{host}:{port}, {workers} worker(s)", err=True)
+    _run(",".join(source.uri for source in sources), host, port, workers, settings)
 
 
 REMOVED_SETTINGS = {

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import orjson
 
-from mlops.core import cloudwatch_metrics
 from mlops.core.data_classes import CapturePolicy, HashKeyError, classes_for, load_hash_key
 from mlops.core.settings import Settings
 from mlops.serving import v2
@@ -115,23 +114,22 @@ def _score_generic(model: LoadedModel, body: bytes, mime: str, max_rows: int) ->
 
 
 class DataPlane:
+    """The data plane of one served model: its own batcher and its own capture (a process serving several models
+    has one per model, so one model's traffic never waits in another's batch)."""
+
     def __init__(self, settings: Settings):
         self.settings = settings
         self.batcher = MicroBatcher(settings.serve_max_batch_rows, settings.serve_max_wait_ms / 1000)
         self.capture: Capture | None = None
         self._key: bytes | None = None  # the capture hash key, once read
-        self.cloudwatch: cloudwatch_metrics.MetricsPublisher | None = None
 
     def start(self) -> None:
         self.batcher.start()
-        self.cloudwatch = cloudwatch_metrics.from_settings(self.settings)
 
     async def stop(self) -> None:
         await self.batcher.stop()
         if self.capture:
             await asyncio.to_thread(self.capture.close)
-        if self.cloudwatch:
-            await asyncio.to_thread(self.cloudwatch.close)
 
     def model_installed(self, model: LoadedModel) -> None:
         """Start the request capture once the first model with a column signature arrives; a version whose columns
@@ -167,10 +165,6 @@ class DataPlane:
         previous, self.capture = self.capture, capture
         if previous is not None:  # its rows are flushed off the event loop
             threading.Thread(target=previous.close, name="capture-close", daemon=True).start()
-
-    def record(self, model_name: str, status: int, seconds: float) -> None:
-        if self.cloudwatch is not None:
-            self.cloudwatch.record_request(model_name, status, seconds)
 
     async def invocations(self, model: LoadedModel, body: bytes, mime: str, request_id: str) -> bytes:
         if model.schema is None:

@@ -3,6 +3,10 @@
 prometheus-client's multiprocess mode keeps each process's values in mmap files under PROMETHEUS_MULTIPROC_DIR and
 sums them at scrape time. The directory must be set before prometheus_client is first imported, so `mlops serve`
 sets it before starting the workers and this module imports prometheus_client only inside functions.
+
+One process can serve several models: every series about a model's traffic, batches, loads or capture carries the
+label `model` (the registered name; "" for routes that are about no model, such as /metrics or an unknown path).
+Only the served names ever become label values, never a name a caller sent. `model_info` keeps its `model_name`.
 """
 
 from __future__ import annotations
@@ -43,20 +47,27 @@ def metrics() -> Metrics:
     from prometheus_client import Counter, Gauge, Histogram
 
     return Metrics(
-        requests=Counter("mlops_serving_requests_total", "HTTP requests answered", ["route", "method", "status"]),
+        requests=Counter(
+            "mlops_serving_requests_total", "HTTP requests answered", ["route", "method", "status", "model"]
+        ),
         latency=Histogram(
             "mlops_serving_request_duration_seconds",
             "Time from request to response",
-            ["route"],
+            ["route", "model"],
             buckets=LATENCY_BUCKETS,
         ),
-        in_flight=Gauge("mlops_serving_in_flight_requests", "Requests being handled", multiprocess_mode="livesum"),
-        batch_rows=Histogram("mlops_serving_batch_rows", "Rows per predict call", buckets=BATCH_BUCKETS),
+        in_flight=Gauge(
+            "mlops_serving_in_flight_requests", "Requests being handled", ["model"], multiprocess_mode="livesum"
+        ),
+        batch_rows=Histogram("mlops_serving_batch_rows", "Rows per predict call", ["model"], buckets=BATCH_BUCKETS),
         batch_requests=Histogram(
-            "mlops_serving_batch_requests", "Requests merged per predict call", buckets=BATCH_BUCKETS
+            "mlops_serving_batch_requests", "Requests merged per predict call", ["model"], buckets=BATCH_BUCKETS
         ),
         predict_latency=Histogram(
-            "mlops_serving_predict_duration_seconds", "Time in the model's predict call", buckets=LATENCY_BUCKETS
+            "mlops_serving_predict_duration_seconds",
+            "Time in the model's predict call",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
         ),
         model_info=Gauge(
             "mlops_serving_model_info",
@@ -64,12 +75,12 @@ def metrics() -> Metrics:
             ["model_name", "model_version"],
             multiprocess_mode="livemax",
         ),
-        reloads=Counter("mlops_serving_model_reloads_total", "Model loads by outcome", ["result"]),
-        captured_rows=Counter("mlops_serving_captured_rows_total", "Rows written to the inference capture"),
+        reloads=Counter("mlops_serving_model_reloads_total", "Model loads by outcome", ["result", "model"]),
+        captured_rows=Counter("mlops_serving_captured_rows_total", "Rows written to the inference capture", ["model"]),
         capture_dropped=Counter(
             "mlops_serving_capture_dropped_rows_total",
             "Sampled rows left out of the capture, by reason (request_cap, rate_cap, backlog, upload_failed)",
-            ["reason"],
+            ["reason", "model"],
         ),
         rejected=Counter(
             "mlops_serving_rejected_connections_total",
@@ -80,6 +91,7 @@ def metrics() -> Metrics:
         registry_up=Gauge(
             "mlops_serving_registry_up",
             "1 when the last registry poll answered, 0 when the registry could not be reached",
+            ["model"],
             multiprocess_mode="livemin",
         ),
     )

@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,33 @@ class ModelSource:
     @property
     def follows_alias(self) -> bool:
         return self.ref is not None and self.ref.follows_alias
+
+
+def split_model_uris(value: str) -> list[str]:
+    """The URIs of MLOPS_SERVE_MODEL_URI: one, or several separated by commas ("" gives none)."""
+    if not value.strip():
+        return []
+    uris = [part.strip() for part in value.split(",")]
+    if "" in uris:
+        raise ModelUriError(f"MLOPS_SERVE_MODEL_URI {value[:200]!r} has an empty entry between its commas")
+    return uris
+
+
+def parse_sources(uris: Sequence[str], default_name: str) -> list[ModelSource]:
+    """One source per URI, each a different model: the name comes from a `models:/` URI, and a `runs:/` URI or a
+    model directory is served under `default_name` (MLOPS_MODEL_NAME), so at most one of those per process."""
+    if not uris:
+        raise ModelUriError("no model URI given")
+    sources: dict[str, ModelSource] = {}
+    for uri in uris:
+        source = ModelSource.parse(uri, default_name)
+        if source.name in sources:
+            raise ModelUriError(
+                f"'{sources[source.name].uri}' and '{source.uri}' both name the model '{source.name}': serve each "
+                "model once (a runs:/ URI or a model directory is served under MLOPS_MODEL_NAME)"
+            )
+        sources[source.name] = source
+    return list(sources.values())
 
 
 def resolve_version(source: ModelSource, registry: Registry | None = None) -> tuple[str, str, dict[str, DataClass]]:
@@ -235,12 +262,16 @@ class ModelHolder:
         m.model_info.labels(model.name, model.version).set(1)
         if previous is not None and previous.version != model.version:
             m.model_info.labels(previous.name, previous.version).set(0)
-        m.reloads.labels("loaded").inc()
+        m.reloads.labels("loaded", model.name).inc()
         if self.on_install is not None:
             self.on_install(model)
         log.info(
             "serving model",
-            extra={"model_version": model.version, "previous_version": getattr(previous, "version", None)},
+            extra={
+                "model_name": model.name,
+                "model_version": model.version,
+                "previous_version": getattr(previous, "version", None),
+            },  # fmt: skip
         )
         return previous
 
@@ -253,7 +284,8 @@ class ModelHolder:
             if self.current is not None:
                 break
             if outcome == "given_up" and not self.source.follows_alias:
-                log.error("giving up: the model cannot be loaded", extra={"error": self.problem})
+                log.error("giving up: the model cannot be loaded",
+                          extra={"model_name": self.source.name, "error": self.problem})  # fmt: skip
                 self.settled.set()
                 return  # a pinned version or a path will not change by waiting
             await asyncio.sleep(max(self.reload_interval_seconds, 30.0) if outcome == "given_up" else delay)
@@ -271,21 +303,22 @@ class ModelHolder:
         try:
             concrete, version, classes = await asyncio.to_thread(resolve_version, self.source)
         except TransientError as exc:  # no answer: keep what serves, say why, try again at the next poll
-            m.registry_up.set(0)
+            m.registry_up.labels(self.source.name).set(0)
             self.registry_problem = str(exc)[:500]
             if self.current is None:
                 self.problem = self.registry_problem
-            log.error("registry unreachable; still serving the loaded version", extra={"error": self.registry_problem})
+            log.error("registry unreachable; still serving the loaded version",
+                      extra={"model_name": self.source.name, "error": self.registry_problem})  # fmt: skip
             return "unreachable"
         except Exception as exc:  # noqa: BLE001 - a missing model or alias: the old version keeps serving
-            m.registry_up.set(1)
+            m.registry_up.labels(self.source.name).set(1)
             self.registry_problem = None
-            m.reloads.labels("error").inc()
+            m.reloads.labels("error", self.source.name).inc()
             if self.current is None:
                 self.problem = str(exc)[:500]
-            log.error("model lookup failed", extra={"error": str(exc)[:500]})
+            log.error("model lookup failed", extra={"model_name": self.source.name, "error": str(exc)[:500]})
             return "failed"
-        m.registry_up.set(1)
+        m.registry_up.labels(self.source.name).set(1)
         self.registry_problem = None
         if self.current is not None and version == self.current.version:
             return "unchanged"
@@ -296,7 +329,8 @@ class ModelHolder:
                 self.problem += last
             return "given_up"
         if self.current is not None:
-            log.info("alias moved; loading in the background", extra={"model_version": version})
+            log.info("alias moved; loading in the background",
+                     extra={"model_name": self.source.name, "model_version": version})  # fmt: skip
         try:
             model = await asyncio.to_thread(
                 load_version, self.source, concrete, version, self.warm_batch_rows, self.max_rows, classes
@@ -304,13 +338,13 @@ class ModelHolder:
         except Exception as exc:  # noqa: BLE001 - the old version (if any) keeps serving
             failures += 1
             self.failures[version] = (failures, str(exc)[:300])
-            m.reloads.labels("error").inc()
+            m.reloads.labels("error", self.source.name).inc()
             if self.current is None:
                 self.problem = f"loading version {version} failed ({failures} of {self.max_attempts}): {exc}"[:500]
             log.error(
                 "model load failed" + ("; still serving the previous version" if self.current else ""),
-                extra={"model_version": version, "attempt": failures, "max_attempts": self.max_attempts,
-                       "error": str(exc)[:500]},
+                extra={"model_name": self.source.name, "model_version": version, "attempt": failures,
+                       "max_attempts": self.max_attempts, "error": str(exc)[:500]},
             )  # fmt: skip
             return "failed"
         previous = self.install(model)

@@ -2,6 +2,11 @@
 methods from its route tables, the summaries from the handlers' docstrings, the request bodies from the signature
 of the model being served (column names, types, which are required, the row limit). Nothing is written by hand that
 the code already says, so the document cannot drift from the server; schemathesis runs against it in the tests.
+
+The routes that name a model (`/models/{name}/invocations`, `/v2/models/{name}/...`) are listed once with `name` one
+of the served models. Serving one model, their bodies follow its signature, as does `/invocations`. Serving several,
+each model's routes are also listed under its own name with its own signature, and `/invocations` needs the header
+`X-Mlops-Model`.
 """
 
 from __future__ import annotations
@@ -98,20 +103,34 @@ def _v2_body(schema: TabularSchema | None) -> dict[str, Any]:
     return {"application/json": {"schema": request}}
 
 
-BODIES = {"invocations": _invocations_body, "v2_infer": _v2_body}
+BODIES = {"invocations": _invocations_body, "model_invocations": _invocations_body, "v2_infer": _v2_body}
 ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
     "metrics": ("text/plain", {"type": "string"}),
     "invocations": ("application/json", {"type": "object", "required": ["predictions"]}),
+    "model_invocations": ("application/json", {"type": "object", "required": ["predictions"]}),
     "v2_infer": ("application/json", {"type": "object", "required": ["model_name", "outputs"]}),
 }
 
 
-def _operation(handler: Handler, path: str, params: list[str], schema: TabularSchema | None) -> dict[str, Any]:
+def _parameter(name: str, where: str, names: list[str] | None, required: bool = True) -> dict[str, Any]:
+    schema = {"type": "string", "enum": names} if names else {"type": "string", "pattern": "^[^/]+$"}
+    return {"name": name, "in": where, "required": required, "schema": schema}
+
+
+def _operation(
+    handler: Handler,
+    path: str,
+    params: list[str],
+    schema: TabularSchema | None,
+    names: list[str] | None = None,
+    suffix: str = "",
+) -> dict[str, Any]:
+    """`params` are the path's parameters; `names` the served models a `name` parameter takes."""
     name = handler.__name__
     doc = (handler.__doc__ or name).strip().splitlines()[0]
     media, answer = ANSWERS.get(name, ("application/json", {"type": "object"}))
     operation: dict[str, Any] = {
-        "operationId": name + "".join(f"_by_{p}" for p in params if p != "name"),
+        "operationId": name + "".join(f"_by_{p}" for p in params if p != "name") + suffix,
         "summary": doc,
         "responses": {
             "200": {"description": "OK", "content": {media: {"schema": answer}}},
@@ -119,10 +138,7 @@ def _operation(handler: Handler, path: str, params: list[str], schema: TabularSc
         },
     }
     if params:
-        operation["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[^/]+$"}}
-            for p in params
-        ]
+        operation["parameters"] = [_parameter(p, "path", names if p == "name" else None) for p in params]
     if name in BODIES:
         operation["requestBody"] = {"required": True, "content": BODIES[name](schema)}
     operation["security"] = [] if path.startswith(OPEN) else [{"bearer": []}, {"apiKey": []}]
@@ -130,25 +146,40 @@ def _operation(handler: Handler, path: str, params: list[str], schema: TabularSc
 
 
 def openapi_document(
-    model_name: str,
+    schemas: Mapping[str, TabularSchema | None],
+    single: bool,
     routes: Mapping[tuple[str, str], tuple[str, Handler]],
     v2_routes: Mapping[str, tuple[str, Handler]],
-    schema: TabularSchema | None,
+    model_invocations: Handler,
 ) -> dict[str, Any]:
     """The document of the app's route tables: `routes` by (method, path), `v2_routes` by the path under
-    `/v2/models/{name}` (and its `/versions/{version}` form)."""
+    `/v2/models/{name}` (and its `/versions/{version}` form), `model_invocations` the handler of
+    `/models/{name}/invocations`; `schemas` the signature of each served model (None: none, or not loaded yet)."""
+    names = sorted(schemas)
+    shared = schemas[names[0]] if single else None  # the body schema of routes every model shares
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), (_, handler) in routes.items():
-        paths.setdefault(path, {})[method.lower()] = _operation(handler, path, [], schema)
+        # /health/* and /v2/health/* share their handlers; operation ids must differ
+        v2_alias = path.startswith("/v2/") and not handler.__name__.startswith("v2")
+        operation = _operation(handler, path, [], shared, suffix="_v2" if v2_alias else "")
+        if handler.__name__ == "invocations":  # several models: the header names one
+            operation["parameters"] = [_parameter("X-Mlops-Model", "header", names, required=not single)]
+        paths.setdefault(path, {})[method.lower()] = operation
+    model_routes: list[tuple[str, str, Handler, list[str]]] = [
+        ("/models/{name}/invocations", "POST", model_invocations, [])
+    ]
     for rest, (method, handler) in v2_routes.items():
-        for prefix, params in (
-            ("/v2/models/{name}", ["name"]),
-            ("/v2/models/{name}/versions/{version}", ["name", "version"]),
-        ):
-            paths.setdefault(prefix + rest, {})[method.lower()] = _operation(handler, prefix + rest, params, schema)
+        model_routes += [(f"/v2/models/{{name}}{rest}", method, handler, []),
+                         (f"/v2/models/{{name}}/versions/{{version}}{rest}", method, handler, ["version"])]  # fmt: skip
+    for template, method, handler, params in model_routes:
+        paths.setdefault(template, {})[method.lower()] = _operation(handler, template, ["name", *params], shared, names)
+        for model in names if not single else []:  # each model's own routes, with its own signature
+            path = template.replace("{name}", model)
+            operation = _operation(handler, path, params, schemas[model], suffix=f"__{model}")
+            paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.0.3",
-        "info": {"title": f"mlops serve: {model_name}", "version": "2"},
+        "info": {"title": f"mlops serve: {', '.join(names)}", "version": "2"},
         "paths": dict(sorted(paths.items())),
         "components": {
             "securitySchemes": {
