@@ -83,15 +83,35 @@ def move_env_alias(registry: Registry, release: Release) -> str | None:
     return before
 
 
-def server_version(url: str, timeout: float = 5.0) -> str | None:
-    """The version a running `mlops serve` reports (X-Model-Version on its unauthenticated readiness route)."""
+def server_version(url: str, model: str | None = None, timeout: float = 5.0) -> str | None:
+    """The version of `model` a running `mlops serve` reports on its readiness route (shown without a key only when
+    the server sets MLOPS_SERVE_PUBLIC_VERSION). A server of several models sends no X-Model-Version header, so with
+    `model` given the version comes from the body's `models` map (the header when the body has none); without it,
+    from the header as before."""
     import httpx
 
+    ready = url.rstrip("/") + "/health/ready"
     try:
-        response = httpx.get(url.rstrip("/") + "/health/ready", timeout=timeout)
+        response = httpx.get(ready, timeout=timeout)
     except httpx.HTTPError as exc:
         raise MlopsError(f"the server at {url} does not answer: {exc}") from None
-    return response.headers.get("x-model-version")
+    if model is None or response.status_code != 200:
+        return response.headers.get("x-model-version")
+    try:
+        body = response.json()
+    except ValueError:
+        raise MlopsError(f"{ready} answered 200 with a body that is not JSON: {response.text[:200]!r}") from None
+    if not isinstance(body, dict):
+        raise MlopsError(f"{ready}: expected a JSON object, got {response.text[:200]!r}")
+    if "models" not in body:  # a key-less answer without the version, or a server from before several models
+        return response.headers.get("x-model-version")
+    models = body["models"]
+    if not isinstance(models, dict):
+        raise MlopsError(f"{ready}: `models` must be an object, got {models!r}")
+    entry = models.get(model, {})  # a model this server does not serve: no version
+    if not isinstance(entry, dict) or not isinstance(entry.get("version", ""), str):
+        raise MlopsError(f"{ready}: models.{model} must be an object with a string `version`, got {entry!r}")
+    return entry.get("version")
 
 
 @dataclass
@@ -121,7 +141,7 @@ def compare(settings: Settings, registry: Registry, release: Release, server_url
         Row(f"registry alias {model}@{env}", f"v{version}", _v(registry.alias_version(model, env_alias(env)))),
     ]
     if server_url:
-        rows.append(Row(f"server {server_url}", f"v{version}", _v(server_version(server_url))))
+        rows.append(Row(f"server {server_url}", f"v{version}", _v(server_version(server_url, model))))
     return rows
 
 

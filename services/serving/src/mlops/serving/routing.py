@@ -89,10 +89,9 @@ class ModelTable:
         )
 
     def label(self, route: str | None, params: Mapping[str, str | None], headers: Mapping[bytes, bytes]) -> str:
-        """The `model` label of a request's metrics. Serving one model: that model, for every request (what the
-        Prometheus rules' join on mlops_serving_model_info gives each series of the instance, so a series never
-        differs by this label alone). Serving several: the served model it is routed to, or "" (a route about no
-        model, or a name that is not served)."""
+        """The `model` label of a request's metrics. Serving one model: that model, for every request (so a
+        one-model server's series are the same, by model, as before several models were possible). Serving several:
+        the served model it is routed to, or "" (a route about no model, or a name that is not served)."""
         if self.only is not None:
             return self.only.name
         if route == INVOCATIONS_ROUTE:
