@@ -13,7 +13,7 @@ IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 MODEL ?= $(or $(MLOPS_MODEL_NAME),demo-model)
 PYTEST_ARGS ?=
 
-.PHONY: apply canary package release-scan train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-slow test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-serving bench-reliability bench-footprint test-bake
+.PHONY: apply canary package release-scan train-register release-diff retrain retrain-serve help setup system-deps lint lint-jenkins scan plan image deploy smoke test test-slow test-unit test-integration test-e2e demo stack-up stack-down stack-status clean bench-drift-speed bench-drift-accuracy bench-drift-spark bench-serving bench-reliability bench-footprint test-bake
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -133,6 +133,9 @@ bench-drift-speed: setup ## Drift vs Evidently DataDriftPreset at 100k/1M rows, 
 
 bench-drift-accuracy: setup ## Drift false-alarm and detection rates per shape and size, beside Evidently
 	$(BIN)/python benchmarks/drift/accuracy.py
+
+bench-drift-spark: setup ## Drift on local Spark vs the single-machine path at 10M and 50M rows: wall time, rows/s, peak RSS
+	$(BIN)/python benchmarks/drift/spark.py
 
 bench-serving: setup system-deps ## mlops serve vs mlflow models serve and MLServer (wrk, same workers): req/s, p50/p99
 	$(BIN)/python benchmarks/serving/bench.py

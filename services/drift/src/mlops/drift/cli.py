@@ -24,22 +24,34 @@ DRIFT_EXIT_CODE = 3
 path_type = click.Path(dir_okay=False, path_type=Path)
 
 
-def _data_file(ctx, param, value: Path | None) -> Path | None:
-    """A data file argument must exist and be Parquet or CSV (a usage error otherwise: exit 2)."""
+def _data_file(ctx, param, value: str | None) -> Path | str | None:
+    """A data file argument must exist and be Parquet or CSV (a usage error otherwise: exit 2). With `--engine
+    spark` it may also be a URI (s3a://, s3://: Spark reads it), kept as text."""
     from mlops.drift.data import DataError, file_format
 
     if value is None:
         return None
+    uri = "://" in value
     try:
-        file_format(value)
+        file_format(Path(value.split("://", 1)[-1].rstrip("/")))
     except DataError as exc:
         raise click.BadParameter(str(exc)) from None
-    if not value.is_file():
+    if uri:
+        if ctx.params.get("engine") != "spark":
+            raise click.BadParameter(f"{value}: a URI is read with --engine spark; the local engine reads files")
+        return value
+    if not Path(value).is_file():
         raise click.BadParameter(f"{value}: no such file")
-    return value
+    return Path(value)
 
 
-data_file: dict[str, Any] = {"type": path_type, "callback": _data_file}
+data_file: dict[str, Any] = {"type": str, "callback": _data_file}
+# eager, so a data argument's check knows the engine (Spark also reads s3a:// URIs)
+engine_option = click.option(
+    "--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True, is_eager=True,
+    help="local: this process (Arrow, numpy); spark: Spark aggregations (local[*], or the spark-submit master), "
+    "same summaries and report; needs the `spark` extra.",
+)  # fmt: skip
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -73,21 +85,36 @@ def drift() -> None:
 @click.option("--model-name", help="Model the profile belongs to (checked by `drift check --model`).")
 @click.option("--categorical", default="", help="Comma-separated columns to treat as categories.")
 @click.option("--log-to-run", "run_id", help="Also log the profile to this MLflow run as drift/reference_profile.json.")
-def profile(reference, out, target, prediction, probabilities, model_name, categorical, run_id) -> None:
+@engine_option
+def profile(reference, out, target, prediction, probabilities, model_name, categorical, run_id, engine) -> None:
     """Compute the reference profile of training data, once (streamed: memory does not grow with the file)."""
     from mlops.core.errors import MlopsError
-    from mlops.drift.data import DataError, profile_file
+    from mlops.drift.data import DataError, file_columns, profile_file
     from mlops.drift.profile import ProfileError
 
     try:
+        spark, columns = None, None
+        if engine == "spark":
+            from mlops.drift.spark import read, session
+
+            spark = session()
+            columns = read(spark, reference).columns
+        else:
+            columns = file_columns(reference)
         if target is None:
-            target = _target_from_params(reference)
+            target = _target_from_params(columns)
         if probabilities and not target:
             raise click.UsageError("--probabilities needs --target (the calibration compares them with the labels)")
         forced = [c.strip() for c in categorical.split(",") if c.strip()]
-        policy = _capture_policy(reference, {target, prediction, probabilities})
-        result = profile_file(reference, target=target, prediction=prediction, probabilities=probabilities,
-                              model_name=model_name, categorical=forced, policy=policy)  # fmt: skip
+        policy = _capture_policy(columns, {target, prediction, probabilities})
+        options = dict(target=target, prediction=prediction, probabilities=probabilities, model_name=model_name,
+                       categorical=forced, policy=policy)  # fmt: skip
+        if spark is not None:
+            from mlops.drift.spark_profile import profile_with_spark
+
+            result = profile_with_spark(reference, spark=spark, **options)
+        else:
+            result = profile_file(reference, **options)
         result.save(out)
         if run_id:
             from mlops.drift.mlflow_io import log_profile
@@ -118,15 +145,14 @@ def _params_data() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _capture_policy(reference: Path, roles: set[str | None]):
+def _capture_policy(columns: list[str], roles: set[str | None]):
     """The capture's policy for the reference's feature columns: the classes params.yaml declares (`data.classes`),
     the inferred ones for the rest, and the hash key when a column is personal. The profile then holds the
     reference as the capture stores it: hashes for personal columns, no sensitive ones (mlops.drift.privacy)."""
     from mlops.core.data_classes import CapturePolicy, classes_for, load_hash_key, parse_classes
-    from mlops.drift.data import file_columns
 
     declared = parse_classes(_params_data().get("classes"), f"{PARAMS_FILE} data.classes")
-    features = [c for c in file_columns(reference) if c not in roles]
+    features = [c for c in columns if c not in roles]
     classes = classes_for(features, declared)
     key = load_hash_key(get_settings()) if "personal" in classes.values() else None
     policy = CapturePolicy.build(features, declared, key)
@@ -136,13 +162,11 @@ def _capture_policy(reference: Path, roles: set[str | None]):
     return policy
 
 
-def _target_from_params(reference: Path) -> str | None:
+def _target_from_params(columns: list[str]) -> str | None:
     """Without --target, the label a model project's params.yaml names (`data.target`) when the file has that
     column, so the label is not profiled as a feature; otherwise every column is a feature, and the user is told."""
-    from mlops.drift.data import file_columns
-
     label = _params_data().get("target")
-    if isinstance(label, str) and label in file_columns(reference):
+    if isinstance(label, str) and label in columns:
         click.echo(f"label column {label!r} (params.yaml's data.target): profiled as the target, not as a feature")
         return label
     click.echo("no --target: every column is profiled as a feature (give --target LABEL if the data has labels)",
@@ -256,13 +280,16 @@ def _estimate_text(result: dict | None) -> str:
 @click.option("--current", required=True, **data_file, help="Current data (.parquet or .csv).")
 @click.option("--model", help="Model name: must match the profile's, labels the metrics.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes for Parquet (default: every core).")
+@engine_option
 @check_options
-def check(reference, profile_path, current, model, workers, alpha, drift_share, numeric_method, categorical_method,
-          importance, estimated_drop, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
+def check(reference, profile_path, current, model, workers, engine, alpha, drift_share, numeric_method,
+          categorical_method, importance, estimated_drop, json_out, html_out, prom_dir, cloudwatch,
+          fail_on_drift) -> None:  # fmt: skip
     """Compare current data with a profile (or raw reference): print the verdict, and write the report (without
     --json, --html, --prom-dir or --cloudwatch: a table of the columns, most severe first)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from mlops.core.errors import MlopsError
     from mlops.drift.check import estimate_performance, matching_columns, run_check
     from mlops.drift.data import DataError, profile_file, read_whole, summarise_file
     from mlops.drift.profile import ProfileError, ReferenceProfile
@@ -270,6 +297,15 @@ def check(reference, profile_path, current, model, workers, alpha, drift_share, 
     if (reference is None) == (profile_path is None):
         raise click.UsageError("give exactly one of --reference and --profile")
     config = _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop)
+    if engine == "spark":
+        try:
+            ref, report = _check_with_spark(reference, profile_path, current, model, config)
+        except MlopsError as exc:
+            _fail(exc)
+        show_table = not (json_out or html_out or prom_dir or cloudwatch)
+        _finish(report, model or ref.model_name or "unknown", json_out, html_out, prom_dir, cloudwatch,
+                fail_on_drift, show_table=show_table)  # fmt: skip
+        return
     try:
         if profile_path:
             ref, whole = ReferenceProfile.load(profile_path), None
@@ -294,17 +330,39 @@ def check(reference, profile_path, current, model, workers, alpha, drift_share, 
             show_table=show_table)  # fmt: skip
 
 
+def _check_with_spark(reference, profile_path, current, model, config):
+    """`drift check --engine spark`: the profile (loaded, or built by Spark from the raw reference) and the report
+    `check_with_spark` computes: the same report the local engine writes."""
+    from mlops.drift.profile import ProfileError, ReferenceProfile
+    from mlops.drift.spark import check_with_spark, session
+
+    if profile_path:
+        ref = ReferenceProfile.load(profile_path)
+    if model and profile_path and ref.model_name and ref.model_name != model:
+        raise ProfileError(f"the profile belongs to model {ref.model_name!r}, not {model!r}")
+    spark = session()
+    if not profile_path:
+        from mlops.drift.spark_profile import profile_with_spark
+
+        ref = profile_with_spark(reference, spark=spark)
+    return ref, check_with_spark(ref, current, config, spark=spark)
+
+
 @drift.command()
 @click.option("--model", required=True, help="Registered model name (capture prefix and registry entry).")
 @click.option("--window", help="Time window ending now, like 30m, 1h, 7d.")
 @click.option("--rows", type=click.IntRange(1), help="Instead of a time window: the last N captured rows.")
 @click.option("--profile", "profile_path", type=path_type, help="Profile file (default: from the model's run).")
 @click.option("--no-event", is_flag=True, help="Do not write the drift event even on drift.")
+@click.option("--engine", type=click.Choice(["local", "spark", "emr-serverless", "auto"]), default="auto",
+              show_default=True, help="Where the window is counted: this process, Spark here, EMR Serverless, or "
+              "auto (EMR Serverless from MLOPS_DRIFT_EMR_MIN_ROWS rows when the env has an application).")  # fmt: skip
 @check_options
-def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric_method, categorical_method,
+def run(model, window, rows, profile_path, no_event, engine, alpha, drift_share, numeric_method, categorical_method,
         importance, estimated_drop, json_out, html_out, prom_dir, cloudwatch, fail_on_drift) -> None:  # fmt: skip
     """The scheduled job: check the capture window, publish metrics, report and (on drift) the event."""
     from mlops.drift.data import DataError, parse_window
+    from mlops.drift.emr import EmrJobError
     from mlops.drift.job import run_job
     from mlops.drift.profile import ProfileError
 
@@ -317,9 +375,11 @@ def run(model, window, rows, profile_path, no_event, alpha, drift_share, numeric
     config = _config(alpha, drift_share, numeric_method, categorical_method, importance, estimated_drop)
     try:
         result = run_job(get_settings(), model, config, span=span, rows=rows, profile_path=profile_path,
-                         write_event=not no_event, window_label=window)  # fmt: skip
-    except (DataError, ProfileError) as exc:
+                         write_event=not no_event, window_label=window, engine=engine)  # fmt: skip
+    except (DataError, ProfileError, EmrJobError) as exc:
         _fail(exc)
+    if result.engine != "local":
+        click.echo(f"checked with {result.engine}")
     if result.event_uri:
         click.echo(f"drift event {result.event_uri}")
     click.echo(f"report {result.report_uri}")
