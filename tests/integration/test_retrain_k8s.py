@@ -21,7 +21,7 @@ from mlops.core.errors import MlopsError, TransientError
 from mlops.core.settings import Settings
 from mlops.retraining import k8s, k8s_job
 from mlops.retraining.config import ModelConfig
-from mlops.retraining.runner import Outcome
+from mlops.retraining.outcome import Outcome
 from tests.support.kube_apiserver import KubeApiServer, PodScript
 from tests.support.terraform import eks_version
 

@@ -22,7 +22,7 @@ from mlops.core.settings import Settings
 from mlops.retraining import k8s, k8s_job
 from mlops.retraining.cli import _with_backend
 from mlops.retraining.config import ModelConfig, ReleaseTarget, load_config
-from mlops.retraining.runner import Outcome
+from mlops.retraining.outcome import Outcome
 from tests.support.mlops_cli import parse
 from tests.support.terraform import eks_version
 

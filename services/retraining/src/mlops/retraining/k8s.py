@@ -47,11 +47,10 @@ from mlops.retraining.k8s_job import (
     outcome_from_message,
     render_job,
 )
+from mlops.retraining.outcome import Outcome
 
 if TYPE_CHECKING:
     from kubernetes import client as k8s_client
-
-    from mlops.retraining.runner import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +98,6 @@ def retrain_on_kubernetes(
 def _submit_and_wait(
     cluster: _Cluster, job: dict[str, Any], model: str, trigger: str, timeout: int, say: Callable[[str], None]
 ) -> Outcome:
-    from mlops.retraining.runner import Outcome
-
     name = job["metadata"]["name"]
     try:
         cluster.create(job)
@@ -320,8 +317,6 @@ class _Cluster:
         as writing its outcome, else the Job's condition and the pod's exit (with the tail of its log)."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
-
-        from mlops.retraining.runner import Outcome
 
         name = _name(job)
         state, detail = _condition(job)

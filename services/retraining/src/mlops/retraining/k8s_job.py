@@ -18,12 +18,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from mlops.core.errors import MlopsError
-
-if TYPE_CHECKING:
-    from mlops.retraining.runner import Outcome
+from mlops.retraining.outcome import Outcome
 
 # what the retraining overlay (services/retraining/k8s/base) creates and the Job reads, by name
 CONFIG_MAP: Final = "mlops-retrain-config"  # the retraining config file ...
@@ -263,8 +261,6 @@ def outcome_message(outcome: Outcome) -> str:
 
 def outcome_from_message(message: str | None, model: str, trigger: str) -> Outcome | None:
     """The outcome the pod wrote, or None when the message is not one (a log tail, or nothing)."""
-    from mlops.retraining.runner import Outcome
-
     try:
         body = json.loads(message or "")
     except ValueError:

@@ -21,7 +21,6 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.core.contracts import Tags
@@ -34,27 +33,12 @@ from mlops.release.gitops import origin_url
 from mlops.retraining import events as drift_events
 from mlops.retraining.config import ModelConfig
 from mlops.retraining.metrics import alert_failure, metrics
+from mlops.retraining.outcome import Outcome
 from mlops.training.project import Project
 from mlops.training.register import register, sigterm_as_exit
 from mlops.training.workspace import clone, pull_inputs, repro
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Outcome:
-    model: str
-    trigger: str
-    status: str  # promoted | rejected | failed | collapsed
-    version: str | None = None
-    champion: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    attempts: int = 0
-    release: str | None = None  # the release branch proposed after a pass (config `release:`)
-
-    def as_dict(self) -> dict:
-        out = {"status": self.status, "version": self.version, "champion": self.champion, "trigger": self.trigger}
-        return out | ({"release": self.release} if self.release else {})
 
 
 def scratch_dir(settings: Settings, model: str) -> Path:

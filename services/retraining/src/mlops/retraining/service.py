@@ -12,7 +12,8 @@ import threading
 from mlops.retraining import events as drift_events
 from mlops.retraining.config import ModelConfig, RetrainConfig
 from mlops.retraining.metrics import metrics, publish_heartbeat
-from mlops.retraining.runner import Outcome, retrain
+from mlops.retraining.outcome import Outcome
+from mlops.retraining.runner import retrain
 
 log = logging.getLogger(__name__)
 
