@@ -153,8 +153,10 @@ class PlayedJob:
         bucket, key = driver["entryPoint"].removeprefix("s3://").split("/", 1)
         self.s3.download_file(bucket, key, str(entry))
         self.played = subprocess.run(
-            [str(SPARK_SUBMIT), "--master", "local[2]", "--conf", "spark.ui.enabled=false", "--conf",
-             "spark.sql.shuffle.partitions=2", str(entry),
+            # tuned for a seconds-long job on tiny data: the JIT's quick tier, two shuffle partitions, no re-planning
+            [str(SPARK_SUBMIT), "--master", "local[2]", "--driver-java-options",
+             "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC", "--conf", "spark.ui.enabled=false", "--conf",
+             "spark.sql.shuffle.partitions=2", "--conf", "spark.sql.adaptive.enabled=false", str(entry),
              *driver["entryPointArguments"]],
             env={**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable},
             capture_output=True, text=True, timeout=900, check=False,

@@ -31,10 +31,15 @@ TOLERANCE = 1e-9
 
 @pytest.fixture(scope="module")
 def spark():
+    """One session for the module, tuned for seconds-long tests of tiny data: the JIT's quick tier only (the JVM's
+    warm-up is most of such a run), two shuffle partitions (not 200), no adaptive re-planning of two-row stages."""
     from mlops.drift.spark import session
 
-    spark = session("local[2]")
-    spark.conf.set("spark.sql.shuffle.partitions", "2")  # tiny data: two partitions after a group-by, not 200
+    with pytest.MonkeyPatch.context() as env:  # read by the java launcher, so only while the JVM starts
+        env.setenv("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        spark = session("local[2]")
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
     yield spark
     spark.stop()
 
@@ -56,7 +61,7 @@ def window(seed: int, n: int, shift: float = 0.0) -> pd.DataFrame:
 def data(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("spark")
     files = {"dir": root}
-    frames = {"ref": window(1, 6_000), "same": window(2, 4_000), "drift": window(3, 4_000, shift=0.4)}
+    frames = {"ref": window(1, 3_000), "same": window(2, 2_000), "drift": window(3, 2_000, shift=0.4)}
     for name, frame in frames.items():
         frame.to_parquet(root / f"{name}.parquet")
         frame.to_csv(root / f"{name}.csv", index=False)
@@ -124,9 +129,9 @@ def test_above_the_sample_size_the_same_rows_are_sampled_and_every_value_is_coun
     """A sample smaller than the data: the same hashed rows give the same edges, Spark counts every value on them."""
     from mlops.drift.spark_profile import profile_with_spark
 
-    local = profile_file(data["ref"], sample_rows=2_000)
-    assert sum(local.columns["x"].counts) == local.columns["x"].count == 6_000  # every row counted, not the sample
-    assert_same_profile(local, profile_with_spark(data["ref"], spark=spark, sample_limit=2_000))
+    local = profile_file(data["ref"], sample_rows=1_000)
+    assert sum(local.columns["x"].counts) == local.columns["x"].count == 3_000  # every row counted, not the sample
+    assert_same_profile(local, profile_with_spark(data["ref"], spark=spark, sample_limit=1_000))
 
 
 @pytest.mark.parametrize("current", ["same", "drift", "drift_csv"])

@@ -48,3 +48,26 @@ def test_a_uri_needs_the_spark_engine_and_a_data_file_type(files):
     assert wrong.exit_code == 2 and "window.json" in wrong.output and ".parquet or .csv" in wrong.output
     bad = invoke("check", "--profile", files["profile"], "--current", files["cur"], "--engine", "dask")
     assert bad.exit_code == 2 and "dask" in bad.output
+
+
+# PySpark API that Spark 3.5 (EMR 7.x) lacks: the engine runs there, while only pyspark 4 is installed here
+SPARK_4_ONLY = {"toArrow", "executionInfo"}  # (mapInArrow exists in 3.3+; its 4.0 options are not used)
+
+
+def test_the_spark_engine_keeps_to_spark_3_5_and_the_emr_job_to_its_public_names():
+    """An API check by reading the code (a call's signature, e.g. `createDataFrame` of a pyarrow Table, is not seen:
+    the README lists what the engine keeps to)."""
+    import ast
+    from pathlib import Path
+
+    from mlops.drift import emr_entry, spark, spark_profile
+
+    for module in (spark, spark_profile, emr_entry):
+        tree = ast.parse(Path(module.__file__).read_text())
+        used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        assert not used & SPARK_4_ONLY, (module.__name__, used & SPARK_4_ONLY)
+    source = Path(emr_entry.__file__).read_text()
+    imported = [a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)
+                and n.module == "mlops.drift.spark" for a in n.names]  # fmt: skip
+    assert imported and not [name for name in imported if name.startswith("_")]
+    assert "drift_spark" not in source  # no module alias to reach private names through

@@ -84,16 +84,16 @@ def readable(spark: Any, uris: list[str], folder: Path) -> list[str]:
     return local
 
 
-def window_data(spark: Any, paths: list[str], bounds: WindowBounds) -> Any:
+def window_data(spark: Any, paths: list[str], bounds: WindowBounds) -> tuple[Any, str]:
     """The capture objects as one Spark frame, cut to the window's rows exactly as the local engine cuts them
-    (mlops.drift.data.capture_window): timestamps in (start, end], or the newest `rows`."""
+    (mlops.drift.data.capture_window): timestamps in (start, end], or the newest `rows`; and the name errors give it."""
     from pyspark.sql import functions as F
 
-    from mlops.drift import spark as drift_spark
     from mlops.drift.data import DataError
+    from mlops.drift.spark import data_errors
 
     where = f"the capture window ({len(paths)} objects from {paths[0]})"
-    frame = drift_spark._errors(where, lambda: spark.read.parquet(*paths))
+    frame = data_errors(where, lambda: spark.read.parquet(*paths))
     if "timestamp" not in frame.columns:
         raise DataError(f"{where}: capture objects have no 'timestamp' column")
     micros = F.unix_micros(F.col("timestamp").cast("timestamp"))
@@ -101,21 +101,19 @@ def window_data(spark: Any, paths: list[str], bounds: WindowBounds) -> Any:
     frame = frame.where((micros > start) & (micros <= end))
     if bounds.rows:
         frame = frame.orderBy(F.desc("timestamp")).limit(bounds.rows)
-    columns = [c for c in frame.columns if c not in drift_spark.INDEX_COLUMNS]
-    types = {f.name: f.dataType for f in frame.schema.fields}
-    return drift_spark.SparkData(where, "parquet", frame, columns, types)
+    return frame, where
 
 
 def spark_check(spark: Any, profile: Any, uris: list[str], bounds: WindowBounds, config: Any,
                 data_classes: dict[str, str]) -> dict:  # fmt: skip
     """The report of the window against `profile`: Spark's summaries (mlops.drift.spark), then the one check."""
-    from mlops.drift import spark as drift_spark
     from mlops.drift.check import estimate_performance, matching_columns, run_check
+    from mlops.drift.spark import summarise_frame
 
     with tempfile.TemporaryDirectory(prefix="mlops-drift-window-") as folder:
-        data = window_data(spark, readable(spark, uris, Path(folder)), bounds)
-        window = drift_spark._errors(data.location, lambda: drift_spark._summarise(spark, profile, data))
-    matching_columns(profile, window.columns, data.location)
+        frame, where = window_data(spark, readable(spark, uris, Path(folder)), bounds)
+        window = summarise_frame(spark, profile, frame, where)
+    matching_columns(profile, window.columns, where)
     report = run_check(profile, window.summaries, window.columns, config, current_rows=window.rows,
                        data_classes=data_classes)  # fmt: skip
     estimated = estimate_performance(profile, window.probabilities, config, window.labels)

@@ -17,7 +17,9 @@ those of the local engine. What is computed where:
 
 pyspark is an optional extra (`mlops-drift[spark]`) and is imported here only, so the local engine's start-up is
 unchanged. The session runs in `local[*]` unless spark-submit started this process (on EMR it then uses the
-cluster's master). `check_with_spark` is the entry point the EMR Serverless job calls.
+cluster's master). `check_with_spark` checks one location; the EMR Serverless job (`emr_entry`) cuts its window
+to one frame and calls `summarise_frame`. Spark 3.5 (EMR 7) and 4.x: results reach the driver through `toPandas`
+with Arrow on (`collect_arrow`), as `DataFrame.toArrow` is 4.0+.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import math
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,7 +123,7 @@ def _spark_path(location: str | os.PathLike) -> str:
     return str(location) if is_uri(location) else str(Path(location).resolve())
 
 
-def _errors(location: str, action: Any) -> Any:
+def data_errors(location: str, action: Any) -> Any:
     """Run a Spark action, turning the JVM's exceptions for a missing or corrupt file into one DataError."""
     try:
         return action()
@@ -130,6 +134,34 @@ def _errors(location: str, action: Any) -> Any:
         if "PATH_NOT_FOUND" in first or "does not exist" in first:
             raise DataError(f"{location}: no such file") from None
         raise DataError(f"{location}: Spark cannot read it ({type(exc).__name__}: {first})") from None
+
+
+@contextmanager
+def arrow_transfer(spark: Any) -> Iterator[None]:
+    """Arrow for the driver's transfers while in use (`toPandas`, `createDataFrame` of pandas), then the session's
+    setting back: columnar, without one Python object per value."""
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, "true")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyspark warns about the pandas version it was tested with
+            yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+
+
+def collect_arrow(spark: Any, frame: Any) -> Any:
+    """A bounded frame on the driver as a `pyarrow.Table`, as `DataFrame.toArrow` (4.0+) gives it, on Spark 3.5
+    (EMR 7's) too: `toPandas` with Arrow on, back to Arrow, so nulls and types reach the callers as they would."""
+    import pyarrow as pa
+
+    with arrow_transfer(spark):
+        table = frame.toPandas()
+    return pa.Table.from_pandas(table, preserve_index=False)
 
 
 @dataclass
@@ -187,14 +219,14 @@ def read(spark: Any, location: str | os.PathLike) -> SparkData:
             return spark.read.parquet(path)
         return spark.read.option("header", True).option("inferSchema", True).option("mode", "FAILFAST").csv(path)
 
-    frame = _errors(text, load)
+    frame = data_errors(text, load)
     hidden = set(INDEX_COLUMNS)
     if kind == "parquet" and not is_uri(text):
         import pyarrow.parquet as pq
 
         from mlops.drift.data import data_columns
 
-        hidden |= set(frame.columns) - set(_errors(text, lambda: data_columns(pq.read_schema(path))))
+        hidden |= set(frame.columns) - set(data_errors(text, lambda: data_columns(pq.read_schema(path))))
     columns = [c for c in frame.columns if c not in hidden]
     types = {f.name: f.dataType for f in frame.schema.fields}
     return SparkData(text, kind, frame, columns, types)
@@ -389,7 +421,7 @@ def _multivariate_summary(
     indexed = data.row_indexed(spark)
     picked = indexed.where(F.col(_ROW) % step == 0) if step > 1 else indexed
     chosen = picked.select(_ROW, *[number_expr(c, data.types[c]).alias(c) for c in model["columns"]])
-    table = chosen.toArrow().sort_by(_ROW)
+    table = collect_arrow(spark, chosen).sort_by(_ROW)  # at most CHECK_ROWS rows
     # (nulls arrive as NaN)
     numbers = [np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64) for c in model["columns"]]
     error = multivariate.errors(model, multivariate.tables_for(model), numbers)
@@ -401,7 +433,16 @@ def summarise(spark: Any, profile: ReferenceProfile, location: str | os.PathLike
     """The current data at `location` reduced to the summaries the check consumes (a `data.Window`, as
     `data.summarise_file` gives for the local engine)."""
     data = read(spark, location)
-    return _errors(data.location, lambda: _summarise(spark, profile, data))
+    return data_errors(data.location, lambda: _summarise(spark, profile, data))
+
+
+def summarise_frame(spark: Any, profile: ReferenceProfile, frame: Any, location: str) -> Window:
+    """`summarise` of a Parquet-read frame already cut to the window (the EMR job's: many capture objects and a time
+    cut); `location` names it in errors and as the window's source."""
+    columns = [c for c in frame.columns if c not in INDEX_COLUMNS]
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    data = SparkData(location, "parquet", frame, columns, types)
+    return data_errors(location, lambda: _summarise(spark, profile, data))
 
 
 def _summarise(spark: Any, profile: ReferenceProfile, data: SparkData) -> Window:
@@ -459,12 +500,12 @@ def _summarise(spark: Any, profile: ReferenceProfile, data: SparkData) -> Window
     errors = _multivariate_summary(spark, data, profile, kinds, rows)
     if errors is not None:
         summaries[multivariate.KEY] = errors
-    probabilities, labels = _kept_columns(profile, data)
+    probabilities, labels = _kept_columns(spark, profile, data)
     return Window(summaries, data.columns, rows, sources=[data.location], probabilities=probabilities,
                   labels=labels)  # fmt: skip
 
 
-def _kept_columns(profile: ReferenceProfile, data: SparkData) -> tuple[Any, Any]:
+def _kept_columns(spark: Any, profile: ReferenceProfile, data: SparkData) -> tuple[Any, Any]:
     """CBPE's inputs, whole and in file order: the probability column and, beside it, the target if present."""
     if not profile.estimation:
         return None, None
@@ -474,7 +515,7 @@ def _kept_columns(profile: ReferenceProfile, data: SparkData) -> tuple[Any, Any]
     if column not in data.columns:
         return None, None
     names = [column] + ([profile.target] if profile.target and profile.target in data.columns else [])
-    table = data.frame.select(*names).toArrow()
+    table = collect_arrow(spark, data.frame.select(*names))
     kept = [table.column(n).to_numpy(zero_copy_only=False) for n in names]
     return kept[0], kept[1] if len(kept) > 1 else None
 
@@ -489,7 +530,7 @@ def check_with_spark(
 ) -> dict:
     """The drift report of the current data at `current_uri` (Parquet or CSV: a local path, s3a:// or s3:// URI)
     against `profile`, computed with Spark: exactly the dict `mlops drift check` writes for the local engine.
-    `spark`: the session to use (default: the active one, else a new local one). The EMR Serverless job calls this."""
+    `spark`: the session to use (default: the active one, else a new local one)."""
     from mlops.drift.check import estimate_performance, matching_columns, run_check
 
     spark = spark or session()

@@ -27,7 +27,9 @@ from mlops.drift.spark import (
     _ROW,
     Counted,
     SparkData,
-    _errors,
+    arrow_transfer,
+    collect_arrow,
+    data_errors,
     dtype_name,
     grouped_counts,
     missing_expr,
@@ -92,7 +94,7 @@ def profile_with_spark(
             f"personal columns ({', '.join(policy.personal)}) are hashed with a key the Spark engine does not apply; "
             "profile this data with --engine local"
         )
-    return _errors(data.location, lambda: _build(spark, data, target, prediction, probabilities, model_name,
+    return data_errors(data.location, lambda: _build(spark, data, target, prediction, probabilities, model_name,
                                                   categorical, policy, bins, max_categories, sample_limit))  # fmt: skip
 
 
@@ -160,11 +162,12 @@ def _collected_sample(spark, data, numeric, roles, index, keys, limit, rows) -> 
     columns = [*[number_expr(n, data.types[n]).alias(n) for n in numeric],
                *[F.col(r).alias(f"role:{r}") for r in roles]]  # fmt: skip
     if len(index) < rows:  # only the chosen rows: a broadcast join on their indices
-        import pyarrow as pa
+        import pandas as pd
 
-        chosen = spark.createDataFrame(pa.table({_ROW: index}))
+        with arrow_transfer(spark):
+            chosen = spark.createDataFrame(pd.DataFrame({_ROW: index}))
         indexed = indexed.join(F.broadcast(chosen), _ROW)
-    table = indexed.select(_ROW, *columns).toArrow().sort_by(_ROW)
+    table = collect_arrow(spark, indexed.select(_ROW, *columns)).sort_by(_ROW)  # at most `limit` rows
     found = table.column(_ROW).to_numpy()
     if len(found) != len(index) or not np.array_equal(found, index):
         raise DataError(f"{data.location}: Spark read {len(found)} of the {len(index)} sampled rows")
