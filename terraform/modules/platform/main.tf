@@ -203,8 +203,8 @@ module "access" {
 # `mlops retrain run --backend sagemaker` (or `backend: sagemaker` in the retraining config) runs the pipeline's
 # stages as a training job in the env's private subnets under this role
 module "sagemaker_training" {
-  source               = "../sagemaker-training"
-  count                = var.enable_sagemaker_training ? 1 : 0
+  source = "../sagemaker-training"
+  count  = var.enable_sagemaker_training ? 1 : 0
   # local.name is the job name prefix too (MLOPS_RETRAIN_SAGEMAKER_JOB_PREFIX)
   name                 = local.name
   vpc_id               = module.network.vpc_id

@@ -149,7 +149,9 @@ class Settings(BaseSettings):
     drift_emr_min_rows: int = Field(
         # the local engine counts about 285k rows/s end to end on 2 cores (benchmarks/README.md): 200M rows take
         # about 12 minutes, a quarter of the CronJob's 45-minute deadline in prod (docs/scaling.md)
-        200_000_000, ge=1, description="`drift run --engine auto`: windows of at least this many rows run on EMR"
+        200_000_000,
+        ge=1,
+        description="`drift run --engine auto`: windows of at least this many rows run on EMR",
     )
     drift_emr_application_id: str | None = Field(None, description="EMR Serverless application (output application_id)")
     drift_emr_job_role_arn: str | None = Field(None, description="Execution role of the drift job (job_role_arn)")
@@ -165,7 +167,9 @@ class Settings(BaseSettings):
     )
     drift_emr_timeout_seconds: float = Field(
         # below the drift CronJob's shortest activeDeadlineSeconds (prod, 2700 s): the wait, not a killed pod, cancels
-        2400.0, gt=0, description="How long `drift run` waits for its EMR job (queueing included); then cancels it"
+        2400.0,
+        gt=0,
+        description="How long `drift run` waits for its EMR job (queueing included); then cancels it",
     )
     drift_emr_poll_seconds: float = Field(5.0, gt=0, le=300, description="First wait between GetJobRun calls")
     drift_emr_poll_max_seconds: float = Field(60.0, gt=0, le=900, description="Longest wait between GetJobRun calls")
