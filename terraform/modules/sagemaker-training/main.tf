@@ -42,6 +42,12 @@ resource "aws_vpc_security_group_egress_rule" "s3" {
   from_port         = 443
   to_port           = 443
   prefix_list_id    = data.aws_vpc_endpoint.s3.prefix_list_id
+
+  lifecycle {
+    # moto does not return a prefix-list rule's description, so every plan after an apply on the local stack would
+    # re-set it; the description is written at create, and nothing else here is ignored
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_cloudwatch_log_group" "jobs" {
