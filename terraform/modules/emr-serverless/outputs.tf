@@ -28,7 +28,7 @@ output "code_uri" {
   value       = "s3://${element(split(":", var.code_bucket_arn), 5)}/${var.code_prefix}"
 }
 
-output "submit_policy_json" {
+output "submitter_policy_json" {
   description = "Policy the submitting workload (the drift CronJob's role) needs: StartJobRun/GetJobRun/CancelJobRun on this application, iam:PassRole of the job role to EMR Serverless only, the job folders' profile and report."
   value       = data.aws_iam_policy_document.submit.json
 }

@@ -243,7 +243,7 @@ data "aws_iam_policy_document" "workload" {
   source_policy_documents = concat(
     [module.access[each.key].json],
     each.key == "retraining" && var.enable_sagemaker_training ? [module.sagemaker_training[0].submitter_policy_json] : [],
-    each.key == "drift" && var.enable_drift_emr ? [module.emr_serverless[0].submit_policy_json] : [],
+    each.key == "drift" && var.enable_drift_emr ? [module.emr_serverless[0].submitter_policy_json] : [],
   )
 }
 
